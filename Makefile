@@ -1,0 +1,74 @@
+# Two commands do all set-up on a fresh clone: `make dev` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Develop on the Lambda runtime's Python (3.13) where the machine has it; fall back to python3.
+PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) $(shell command -v python3.13 2>/dev/null) $(shell command -v python3))
+PYTHON_BIN_DIR := $(patsubst %/,%,$(dir $(PYTHON)))
+# `sam build` looks up the runtime's python on PATH.
+export PATH := $(CURDIR)/.venv/bin:$(PYTHON_BIN_DIR):$(PATH)
+export UV_PYTHON_DOWNLOADS := never
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+TOOLS := .tools
+UV := $(TOOLS)/uv/bin/uv
+SAM := $(TOOLS)/sam/bin/sam
+UV_VERSION := 0.13.8
+PYTEST_ARGS ?= -n 2
+
+.PHONY: help install dev test unit lint fmt sam-validate sam-build layer-requirements clean
+
+help:
+	@echo "make dev    run the whole bridge locally (moto + Runway emulator), no AWS account or Runway key"
+	@echo "make test   install everything and run every test, lint and template check"
+	@echo "make lint   ruff + mypy"
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)/uv
+	$(TOOLS)/uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --locked --python $(PYTHON)
+	@touch $@
+
+$(SAM): $(UV) tools/sam.txt
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(TOOLS)/sam
+	$(UV) pip install --quiet --python $(TOOLS)/sam/bin/python -r tools/sam.txt
+	@touch $@
+
+install: .venv/.synced $(SAM)
+
+# The layer ships the runtime dependencies pinned by the lock; regenerate after changing them.
+layer-requirements: $(UV)
+	$(UV) export --quiet --frozen --no-dev --no-emit-project --no-hashes --no-header \
+		--no-annotate -o layers/bridge/requirements.txt
+
+dev: .venv/.synced
+	.venv/bin/runway-bridge dev
+
+lint: .venv/.synced
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+	@# Every function's handler is `app.py`: check each on its own so the module names never clash.
+	@for fn in functions/*/; do echo "mypy $$fn"; .venv/bin/mypy --no-incremental $${fn}app.py || exit 1; done
+
+fmt: .venv/.synced
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .
+
+sam-validate: $(SAM)
+	$(SAM) validate --lint --template template.yaml
+
+sam-build: $(SAM)
+	$(SAM) build --template template.yaml --build-dir .aws-sam/build --cached --parallel
+
+test: install lint sam-validate sam-build
+	.venv/bin/pytest $(PYTEST_ARGS)
+
+unit: .venv/.synced
+	.venv/bin/pytest $(PYTEST_ARGS) -m "not slow"
+
+clean:
+	rm -rf .venv $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache

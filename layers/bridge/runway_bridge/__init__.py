@@ -1,0 +1,1 @@
+"""runway-bridge: deployed code (models, logic, adapters). Imports stay lean for cold starts."""

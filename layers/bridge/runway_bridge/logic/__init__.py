@@ -1,0 +1,1 @@
+"""Plain Python business logic; dependencies are passed in."""

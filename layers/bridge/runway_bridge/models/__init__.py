@@ -1,0 +1,1 @@
+"""Pydantic models. No I/O."""
