@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from runway_bridge.models.runway import (
     FailedTask,
     RunningTask,

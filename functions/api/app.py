@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from runway_bridge.observability import logger, metrics, tracer
 
 app = APIGatewayRestResolver(enable_validation=True)

@@ -1,0 +1,178 @@
+"""The bridge's job record and its state machine (documented in docs/job-model.md). No I/O.
+
+A job is one caller request for one Runway create. Every status change is a conditional write that
+names the status it expects to replace; a terminal status never changes again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Final
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from runway_bridge.models.runway import Operation
+
+
+class JobStatus(StrEnum):
+    QUEUED = "QUEUED"  # recorded, not yet sent to Runway (new, or Runway answered 429: provably not accepted)
+    SUBMITTING = "SUBMITTING"  # the create is in flight; a lease says until when
+    PENDING = "PENDING"  # Runway accepted the task (task id recorded) and has not started it
+    THROTTLED = "THROTTLED"  # Runway holds it behind the account's concurrency limit
+    RUNNING = "RUNNING"  # Runway is generating (PROCESSING in the spec)
+    COPYING = "COPYING"  # Runway SUCCEEDED; outputs are being copied to S3
+    SUCCEEDED = "SUCCEEDED"  # outputs are in S3
+    FAILED = "FAILED"  # Runway failed the task, refused the create, or the bridge could not finish it
+    CANCELLED = "CANCELLED"  # cancelled by the caller (and at Runway when it had been submitted)
+    TIMED_OUT = "TIMED_OUT"  # past its time limit; cancelled at Runway after one last look
+    SUBMISSION_UNKNOWN = "SUBMISSION_UNKNOWN"  # the create may have reached Runway; never resent
+
+
+TERMINAL: Final = frozenset(
+    {
+        JobStatus.SUCCEEDED,
+        JobStatus.FAILED,
+        JobStatus.CANCELLED,
+        JobStatus.TIMED_OUT,
+        JobStatus.SUBMISSION_UNKNOWN,
+    }
+)
+AT_RUNWAY: Final = frozenset({JobStatus.PENDING, JobStatus.THROTTLED, JobStatus.RUNNING})
+
+# Allowed transitions. Anything else is a bug or a lost race, and the conditional write refuses it.
+TRANSITIONS: Final[dict[JobStatus, frozenset[JobStatus]]] = {
+    JobStatus.QUEUED: frozenset({JobStatus.SUBMITTING, JobStatus.CANCELLED, JobStatus.FAILED}),
+    JobStatus.SUBMITTING: frozenset(
+        {
+            *AT_RUNWAY,
+            JobStatus.COPYING,  # a task can already be done at its first GET
+            JobStatus.QUEUED,  # Runway answered 429 or the connection was refused: not accepted
+            JobStatus.FAILED,  # Runway refused the body (400) or the inputs expired
+            JobStatus.SUBMISSION_UNKNOWN,
+        }
+    ),
+    JobStatus.PENDING: frozenset(
+        {*AT_RUNWAY, JobStatus.COPYING, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.TIMED_OUT}
+    ),
+    JobStatus.THROTTLED: frozenset(
+        {*AT_RUNWAY, JobStatus.COPYING, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.TIMED_OUT}
+    ),
+    JobStatus.RUNNING: frozenset(
+        {*AT_RUNWAY, JobStatus.COPYING, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.TIMED_OUT}
+    ),
+    JobStatus.COPYING: frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED}),
+    **{status: frozenset() for status in TERMINAL},
+}
+
+
+def can_transition(current: JobStatus, new: JobStatus) -> bool:
+    return new in TRANSITIONS[current]
+
+
+def is_terminal(status: JobStatus) -> bool:
+    return status in TERMINAL
+
+
+# Event types written to the outbox with each terminal status (and optional progress events).
+TERMINAL_EVENT_TYPES: Final[dict[JobStatus, str]] = {
+    JobStatus.SUCCEEDED: "task.succeeded",
+    JobStatus.FAILED: "task.failed",
+    JobStatus.CANCELLED: "task.cancelled",
+    JobStatus.TIMED_OUT: "task.timed_out",
+    JobStatus.SUBMISSION_UNKNOWN: "task.submission_unknown",
+}
+
+# failureCode values the bridge itself assigns (Runway's own codes pass through unchanged).
+BRIDGE_SUBMISSION_UNKNOWN: Final = "BRIDGE.SUBMISSION_UNKNOWN"
+BRIDGE_TIMED_OUT: Final = "BRIDGE.TIMED_OUT"
+BRIDGE_RUNWAY_REJECTED: Final = "BRIDGE.RUNWAY_REJECTED"
+BRIDGE_INPUT_EXPIRED: Final = "BRIDGE.INPUT_EXPIRED"
+BRIDGE_COPY_FAILED: Final = "BRIDGE.COPY_FAILED"
+
+# The job id of an idempotent request is derived from (tenant, key), so a retry after a Lambda
+# death lands on the same record and the conditional put refuses a second one.
+_IDEMPOTENCY_NAMESPACE: Final = uuid.UUID("6f0b5c3e-2a47-4d1e-9a59-3b8f1f7f5d21")
+
+
+def job_id_for(tenant_id: str, idempotency_key: str | None) -> str:
+    if idempotency_key is None:
+        return str(uuid.uuid4())
+    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{tenant_id}\n{idempotency_key}"))
+
+
+def request_fingerprint(operation: str, body: dict[str, Any]) -> str:
+    """Stable hash of what was asked, to tell a true retry from a key reused for another body."""
+    canonical = json.dumps({"operation": operation, "body": body}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class JobOutput(BaseModel):
+    index: int
+    s3_uri: str = Field(alias="s3Uri")
+    sha256: str
+    content_type: str = Field(alias="contentType")
+    size: int
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class BridgeFields(BaseModel):
+    """Optional bridge fields a caller adds to a Runway body (SDK users: `extra_body`). They are
+    validated, stored and stripped before the body is forwarded to Runway."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    callback_url: str | None = Field(default=None, alias="callbackUrl", max_length=2048)
+    # Event types the callback wants (default: every terminal event); may add "task.progress".
+    events: list[str] | None = Field(default=None, max_length=10)
+    metadata: dict[str, str] | None = Field(default=None, max_length=20)
+    reference: str | None = Field(default=None, max_length=256, min_length=1)
+
+
+BRIDGE_FIELD_NAMES: Final = frozenset(
+    {info.alias or name for name, info in BridgeFields.model_fields.items()}
+)
+
+
+class Job(BaseModel):
+    """The job record as the logic sees it (the adapter maps it to and from DynamoDB items)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    job_id: str = Field(alias="jobId")
+    tenant_id: str = Field(alias="tenantId")
+    operation: Operation
+    model: str
+    status: JobStatus
+    created_at: datetime = Field(alias="createdAt")
+    updated_at: datetime = Field(alias="updatedAt")
+    request_hash: str = Field(alias="requestHash")
+    # Runway body: inline when small, else the S3 key holding it (items are capped at 400 KB).
+    request_body: dict[str, Any] | None = Field(default=None, alias="requestBody")
+    request_s3_key: str | None = Field(default=None, alias="requestS3Key")
+    idempotency_key: str | None = Field(default=None, alias="idempotencyKey")
+    bridge: BridgeFields = Field(default_factory=BridgeFields)
+    runway_task_id: str | None = Field(default=None, alias="runwayTaskId")
+    runway_status: str | None = Field(default=None, alias="runwayStatus")
+    progress: float | None = None
+    failure: str | None = None
+    failure_code: str | None = Field(default=None, alias="failureCode")
+    outputs: list[JobOutput] = Field(default_factory=list)
+    next_poll_at: float | None = Field(default=None, alias="nextPollAt")
+    timeout_at: float | None = Field(default=None, alias="timeoutAt")
+    lease_owner: str | None = Field(default=None, alias="leaseOwner")
+    lease_expires_at: float | None = Field(default=None, alias="leaseExpiresAt")
+    poll_count: int = Field(default=0, alias="pollCount")
+    version: int = 0
+
+    @property
+    def is_terminal(self) -> bool:
+        return is_terminal(self.status)
