@@ -1,0 +1,218 @@
+"""A task's life, decided when it is created: how long it stays PENDING, how long it runs, how its
+progress moves, and whether it fails. Status is then a pure function of the emulator clock, so the
+emulator needs no background thread.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import random
+import threading
+import time
+from dataclasses import dataclass
+
+from runway_bridge_dev.emulator.config import (
+    FAST_PROFILE_TOTAL_S,
+    REALISTIC_MAX_S,
+    REALISTIC_MIN_S,
+    EmulatorConfig,
+)
+
+GENERIC_FAILURE_CODE = "INTERNAL.BAD_OUTPUT.CODE01"
+FAILURE_MESSAGES = {
+    "INTERNAL.BAD_OUTPUT.CODE01": "The model produced an output that did not pass quality checks. Try again.",
+    "SAFETY.INPUT.TEXT": "The prompt text did not pass content moderation.",
+    "SAFETY.INPUT.IMAGE": "An input image did not pass content moderation.",
+    "SAFETY.OUTPUT.VIDEO": "The generated video did not pass content moderation.",
+}
+# Typical total seconds per model in the realistic profile (bigger models take longer); each task
+# then spreads around it.
+REALISTIC_TYPICAL_S = {
+    "gen4_turbo": 38.0,
+    "gen4": 70.0,
+    "gen4.5": 95.0,
+    "gen4_aleph": 110.0,
+    "veo3": 120.0,
+    "veo3.1": 120.0,
+    "veo3.1_fast": 60.0,
+    "act_two": 60.0,
+    "upscale_v1": 45.0,
+    "frame_interpolation_v1": 40.0,
+    "sound_effect_v1": 32.0,
+}
+# Credits per second of output, roughly the public price list; unknown models cost this.
+CREDITS_PER_SECOND = {
+    "gen4_turbo": 5,
+    "gen4": 12,
+    "gen4.5": 12,
+    "gen4_aleph": 15,
+    "veo3": 40,
+    "veo3.1": 40,
+    "veo3.1_fast": 15,
+    "act_two": 5,
+    "upscale_v1": 2,
+    "frame_interpolation_v1": 2,
+    "sound_effect_v1": 1,
+}
+DEFAULT_CREDITS_PER_SECOND = 10
+
+
+class EmulatorClock:
+    """Emulator time in epoch seconds; runs `speed` times faster than the wall clock and starts at
+    the current wall-clock time. Changing the speed never makes time jump."""
+
+    def __init__(self, speed: float = 1.0) -> None:
+        self._lock = threading.Lock()
+        self._speed = speed
+        self._base_emulated = time.time()
+        self._base_monotonic = time.monotonic()
+
+    def now(self) -> float:
+        with self._lock:
+            return self._base_emulated + (time.monotonic() - self._base_monotonic) * self._speed
+
+    @property
+    def speed(self) -> float:
+        return self._speed
+
+    def set_speed(self, speed: float) -> None:
+        with self._lock:
+            monotonic = time.monotonic()
+            self._base_emulated += (monotonic - self._base_monotonic) * self._speed
+            self._base_monotonic = monotonic
+            self._speed = speed
+
+    def wall_time_of(self, emulated: float) -> float:
+        """Wall-clock epoch at which the emulator clock reads `emulated` (at the current speed)."""
+        return time.time() + (emulated - self.now()) / self._speed
+
+
+@dataclass(frozen=True)
+class ProgressCurve:
+    """Monotone piecewise-linear progress over the run (fraction of run time -> progress)."""
+
+    times: tuple[float, ...]
+    values: tuple[float, ...]
+
+    def at(self, fraction: float) -> float:
+        if fraction <= 0.0:
+            return self.values[0]
+        if fraction >= 1.0:
+            return self.values[-1]
+        index = bisect.bisect_right(self.times, fraction) - 1
+        t0, t1 = self.times[index], self.times[index + 1]
+        v0, v1 = self.values[index], self.values[index + 1]
+        return v0 + (v1 - v0) * (fraction - t0) / (t1 - t0)
+
+
+def make_progress_curve(rng: random.Random, segments: int) -> ProgressCurve:
+    """Uneven progress: segments of random length, each a plateau, a jump or noisy steady work."""
+    lengths: list[float] = []
+    gains: list[float] = []
+    for _ in range(segments):
+        kind = rng.random()
+        if kind < 0.3:  # plateau: time passes, progress does not
+            lengths.append(rng.uniform(0.6, 1.6))
+            gains.append(0.0)
+        elif kind < 0.5:  # jump: much progress in little time
+            lengths.append(rng.uniform(0.05, 0.2))
+            gains.append(rng.uniform(1.5, 3.0))
+        else:  # steady work at an uneven pace
+            lengths.append(rng.uniform(0.4, 1.4))
+            gains.append(rng.uniform(0.3, 1.2))
+    # At least one plateau and one jump, whatever the draw.
+    lengths[0], gains[0] = rng.uniform(0.6, 1.6), 0.0
+    middle = segments // 2
+    lengths[middle], gains[middle] = rng.uniform(0.05, 0.2), rng.uniform(1.5, 3.0)
+    total_length = sum(lengths)
+    total_gain = sum(gains)
+    # Progress tops out a little below 1: Runway reports completion through the status, not 1.0.
+    ceiling = rng.uniform(0.93, 0.99)
+    times = [0.0]
+    values = [0.0]
+    for length, gain in zip(lengths, gains, strict=True):
+        times.append(times[-1] + length / total_length)
+        values.append(values[-1] + ceiling * gain / total_gain)
+    times[-1] = 1.0
+    return ProgressCurve(tuple(times), tuple(values))
+
+
+@dataclass
+class TaskPlan:
+    """What will happen to a task, in emulator-clock seconds."""
+
+    pending_s: float
+    run_s: float
+    curve: ProgressCurve
+    failure_code: str | None
+    # Fraction of the run after which a failing task fails (0 = as soon as it would start).
+    failure_at: float
+
+
+def total_duration(config: EmulatorConfig, model: str, clip_seconds: int | None, rng: random.Random) -> float:
+    if config.durations and model in config.durations:
+        return config.durations[model]
+    low, high = config.min_duration_s, config.max_duration_s
+    if config.profile == "fast":
+        if low is None and high is None:
+            return FAST_PROFILE_TOTAL_S * rng.uniform(0.9, 1.1)
+        low = low if low is not None else min(high or FAST_PROFILE_TOTAL_S, FAST_PROFILE_TOTAL_S)
+        high = high if high is not None else max(low, FAST_PROFILE_TOTAL_S)
+        return rng.uniform(low, high)
+    low = low if low is not None else min(REALISTIC_MIN_S, high or REALISTIC_MIN_S)
+    high = high if high is not None else max(REALISTIC_MAX_S, low)
+    typical = REALISTIC_TYPICAL_S.get(model, 90.0) * (1.6 if clip_seconds == 10 else 1.0)
+    # Log-normal around the model's typical time: most tasks near it, a long tail of slow ones.
+    drawn = typical * math.exp(rng.gauss(0.0, 0.45))
+    return min(max(drawn, low), high)
+
+
+def failure_from_prompt(prompt: object) -> str | None:
+    """`[fail]` or `[fail:<CODE>]` in the prompt text makes the task fail (documented trigger)."""
+    if not isinstance(prompt, str):
+        return None
+    start = prompt.find("[fail")
+    if start < 0:
+        return None
+    end = prompt.find("]", start)
+    if end < 0:
+        return None
+    marker = prompt[start + 1 : end]
+    if marker == "fail":
+        return GENERIC_FAILURE_CODE
+    if marker.startswith("fail:") and len(marker) > len("fail:"):
+        return marker[len("fail:") :].strip()
+    return None
+
+
+def make_plan(
+    config: EmulatorConfig,
+    model: str,
+    clip_seconds: int | None,
+    prompt: object,
+    rng: random.Random,
+) -> TaskPlan:
+    total = total_duration(config, model, clip_seconds, rng)
+    if config.profile == "fast":
+        pending = total * 0.15
+        segments = rng.randint(5, 8)
+    else:
+        pending = min(rng.uniform(1.0, 6.0), total * 0.2)
+        segments = rng.randint(10, 18)
+    curve = make_progress_curve(rng, segments)
+    failure_code = failure_from_prompt(prompt)
+    random_failure = rng.random() < config.failure_rate
+    if failure_code is None and random_failure:
+        failure_code = GENERIC_FAILURE_CODE
+    # Input moderation fails before any work starts; other failures happen part-way through.
+    failure_at = 0.0 if (failure_code or "").startswith("SAFETY.INPUT") else rng.uniform(0.2, 0.9)
+    return TaskPlan(pending, total - pending, curve, failure_code, failure_at)
+
+
+def failure_message(code: str) -> str:
+    return FAILURE_MESSAGES.get(code, f"The task failed ({code}).")
+
+
+def estimated_credits(model: str, clip_seconds: int | None) -> int:
+    return CREDITS_PER_SECOND.get(model, DEFAULT_CREDITS_PER_SECOND) * (clip_seconds or 5)
