@@ -228,3 +228,16 @@ def test_realistic_progress_is_uneven_with_plateaus_and_jumps() -> None:
     (t0, p0), (t1, p1) = samples[0], samples[-1]
     deviation = max(abs(p - (p0 + (p1 - p0) * (t - t0) / (t1 - t0))) for t, p in samples)
     assert deviation > 0.05
+
+
+def test_duration_settings_override_the_profile(emulator: RunwayEmulator, api: httpx.Client) -> None:
+    emulator.update(profile="realistic", min_duration_s=10.0, max_duration_s=12.0)
+    for _ in range(5):
+        create_task(api)
+    emulator.update(durations={"veo3.1": 42.0})
+    create_task(api, model="veo3.1")
+    reports = emulator.tasks()
+    assert all(10.0 <= report["totalSeconds"] <= 12.0 for report in reports[:5])
+    assert reports[5]["totalSeconds"] == 42.0
+    with pytest.raises(ValueError, match="min_duration_s"):
+        emulator.update(min_duration_s=20.0)
