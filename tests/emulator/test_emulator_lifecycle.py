@@ -198,8 +198,8 @@ def test_realistic_durations_spread_between_30_s_and_3_min() -> None:
 
 
 def test_realistic_progress_is_uneven_with_plateaus_and_jumps() -> None:
-    # 200x: a 30 s - 3 min task takes 0.15 - 0.9 s of real time; sampled every few ms.
-    config = EmulatorConfig(seed=5, profile="realistic", clock_speed=200.0, durations={"gen4.5": 100.0})
+    # 100x: this 100 s task runs ~1 s of real time, polled as fast as the loopback allows.
+    config = EmulatorConfig(seed=5, profile="realistic", clock_speed=100.0, durations={"gen4.5": 100.0})
     with RunwayEmulator(config) as emulator, api_client(emulator) as api:
         task_id = create_task(api)
         start = time.monotonic()
@@ -210,23 +210,27 @@ def test_realistic_progress_is_uneven_with_plateaus_and_jumps() -> None:
                 samples.append((time.monotonic() - start, task["progress"]))
             if task["status"] == "SUCCEEDED":
                 break
-            assert time.monotonic() - start < 5.0
+            assert time.monotonic() - start < 10.0
     progress = [value for _, value in samples]
-    assert len(samples) > 40
+    assert len(samples) > 20
     assert progress == sorted(progress)  # never goes backwards as reported
-    steps = [later - earlier for earlier, later in itertools.pairwise(progress)]
-    mean_step = (progress[-1] - progress[0]) / len(steps)
-    # Plateau: a run of at least 5 polls in a row with no progress at all.
-    longest_flat = current = 0
-    for step in steps:
-        current = current + 1 if step == 0 else 0
-        longest_flat = max(longest_flat, current)
-    assert longest_flat >= 5
-    # Jump: one poll interval gaining far more than the average.
-    assert max(steps) > 4 * mean_step
+    (t_first, p_first), (t_last, p_last) = samples[0], samples[-1]
+    average_rate = (p_last - p_first) / (t_last - t_first)
+    # Plateau: at least 3% of the run time during which progress did not move at all.
+    longest_flat = max(
+        later_t - earlier_t
+        for (earlier_t, earlier_p), (later_t, later_p) in itertools.combinations(samples, 2)
+        if later_p == earlier_p
+    )
+    assert longest_flat > 0.03 * (t_last - t_first)
+    # Jump: some poll interval gaining progress far faster than the average pace.
+    fastest = max(
+        (later_p - earlier_p) / (later_t - earlier_t)
+        for (earlier_t, earlier_p), (later_t, later_p) in itertools.pairwise(samples)
+    )
+    assert fastest > 4 * average_rate
     # Not a straight line in time: the worst deviation from the chord between first and last sample.
-    (t0, p0), (t1, p1) = samples[0], samples[-1]
-    deviation = max(abs(p - (p0 + (p1 - p0) * (t - t0) / (t1 - t0))) for t, p in samples)
+    deviation = max(abs(p - (p_first + average_rate * (t - t_first))) for t, p in samples)
     assert deviation > 0.05
 
 
