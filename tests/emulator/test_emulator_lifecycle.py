@@ -218,9 +218,12 @@ def test_realistic_progress_is_uneven_with_plateaus_and_jumps() -> None:
     average_rate = (p_last - p_first) / (t_last - t_first)
     # Plateau: at least 3% of the run time during which progress did not move at all.
     longest_flat = max(
-        later_t - earlier_t
-        for (earlier_t, earlier_p), (later_t, later_p) in itertools.combinations(samples, 2)
-        if later_p == earlier_p
+        (
+            later_t - earlier_t
+            for (earlier_t, earlier_p), (later_t, later_p) in itertools.combinations(samples, 2)
+            if later_p == earlier_p
+        ),
+        default=0.0,
     )
     assert longest_flat > 0.03 * (t_last - t_first)
     # Jump: some poll interval gaining progress far faster than the average pace.
