@@ -12,6 +12,7 @@ from collections.abc import Sequence
 # `func` on it.
 SUBCOMMAND_MODULES: dict[str, str] = {
     "emulator": "runway_bridge_dev.emulator.cli",
+    "dev": "runway_bridge_dev.local.cli",
 }
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 import base64
 import binascii
 import concurrent.futures
+import contextlib
 import copy
 import fnmatch
 import json
 import logging
 import re
+import socket
 import threading
 import time
 import uuid
@@ -732,9 +734,32 @@ class _ProxyRequest:
         }
 
 
-class _QuietThreadingHTTPServer(ThreadingHTTPServer):
+class _TrackingHTTPServer(ThreadingHTTPServer):
+    """Remembers open connections so stop() can end idle keep-alive ones (they hold threads)."""
+
     daemon_threads = True
-    allow_reuse_address = False
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self.connections_lock:
+            connections = list(self.connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 class ApiGatewayServer:
@@ -743,7 +768,7 @@ class ApiGatewayServer:
     def __init__(self, api: LocalRestApi, *, port: int = 0) -> None:
         self.api = api
         handler = _make_handler(api)
-        self._server = _QuietThreadingHTTPServer(("127.0.0.1", port), handler)
+        self._server = _TrackingHTTPServer(("127.0.0.1", port), handler)
         self._thread: threading.Thread | None = None
 
     @property
@@ -767,6 +792,7 @@ class ApiGatewayServer:
 
     def stop(self) -> None:
         self._server.shutdown()
+        self._server.close_connections()
         self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)

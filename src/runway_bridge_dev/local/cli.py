@@ -1,0 +1,150 @@
+"""`runway-bridge dev`: the whole bridge on this machine until Ctrl-C (what `make dev` runs)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+# The bridge-specific variable; `RUNWAYML_API_SECRET` is the SDK's own and may hold a *bridge* key.
+REAL_RUNWAY_KEY_VARIABLE = "RUNWAY_BRIDGE_RUNWAY_API_KEY"
+DEFAULT_API_PORT = 3000
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "dev",
+        help="run the whole bridge locally (moto + Runway emulator)",
+        description=(
+            "Bring up the SAM template on this machine: AWS services in moto, functions in-process, "
+            "a local API Gateway, SQS pollers, the scheduler and the Runway emulator. Ctrl-C stops."
+        ),
+    )
+    parser.add_argument("--template", type=Path, default=None, help="SAM template (default: the repo's)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_API_PORT,
+        help=f"API port on 127.0.0.1 (default {DEFAULT_API_PORT}; 0: any)",
+    )
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="template parameter override (repeatable)",
+    )
+    parser.add_argument(
+        "--real-runway",
+        action="store_true",
+        help=f"call the real Runway API with the key in ${REAL_RUNWAY_KEY_VARIABLE} instead of the emulator",
+    )
+    parser.add_argument("--emulator-seed", type=int, default=None, help="seed of the Runway emulator")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="keep DynamoDB items and S3 objects here across restarts (see README: what persists)",
+    )
+    parser.add_argument("--verbose", "-v", action="store_true", help="log every local component")
+    parser.set_defaults(func=run)
+
+
+def _parameters(pairs: list[str]) -> dict[str, str]:
+    parameters = {}
+    for pair in pairs:
+        name, separator, value = pair.partition("=")
+        if not separator or not name:
+            raise SystemExit(f"--parameter expects NAME=VALUE, got {pair!r}")
+        parameters[name] = value
+    return parameters
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Imported here so `runway-bridge --help` stays fast.
+    from runway_bridge_dev.local.stack import DEFAULT_TEMPLATE, LocalStack, RealRunway  # noqa: PLC0415
+
+    real_runway: RealRunway | None = None
+    if args.real_runway:
+        key = os.environ.get(REAL_RUNWAY_KEY_VARIABLE)
+        if not key:
+            print(
+                f"--real-runway needs the Runway API key in ${REAL_RUNWAY_KEY_VARIABLE} "
+                "(RUNWAYML_API_SECRET is deliberately not read: it is the SDK's variable).",
+                file=sys.stderr,
+            )
+            return 2
+        real_runway = RealRunway(api_key=key)
+
+    emulator_config = None
+    if args.emulator_seed is not None:
+        from runway_bridge_dev.emulator import EmulatorConfig  # noqa: PLC0415
+
+        emulator_config = EmulatorConfig(seed=args.emulator_seed)
+
+    stop_requested = threading.Event()
+    # SIGTERM stops as cleanly as Ctrl-C (e.g. when a test or a supervisor ends the process).
+    signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
+    stack = LocalStack(
+        args.template or DEFAULT_TEMPLATE,
+        parameters=_parameters(args.parameter),
+        emulator_config=emulator_config,
+        real_runway=real_runway,
+        api_port=args.port,
+        data_dir=args.data_dir,
+    )
+    try:
+        stack.start()
+    except OSError as exc:
+        print(
+            f"could not start the local stack: {exc} (is port {args.port} in use? try --port 0)",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        _print_banner(stack, time.monotonic() - started)
+        try:
+            while not stop_requested.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        print("\nstopping...", flush=True)
+    finally:
+        stack.stop()
+    print("local stack stopped.", flush=True)
+    return 0
+
+
+def _print_banner(stack: Any, startup_s: float) -> None:
+    lines = [f"runway-bridge local stack is up ({startup_s:.1f} s)"]
+    for name, url in stack.api_urls.items():
+        lines.append(f"  API URL ({name}): {url}")
+    if stack.api_servers:
+        lines.append(f"  API URL: {stack.api_url}")
+    # Honest placeholders: the template has no key store or webhook signing yet.
+    lines.append("  bridge API key: none yet (the template has no authorizer/key store; routes are open)")
+    lines.append("  webhook secret: none yet (webhook delivery is not in the template yet)")
+    if stack.emulator is not None:
+        lines.append(f"  Runway: emulator at {stack.emulator.base_url} (key {stack.emulator.api_key})")
+    else:
+        lines.append(f"  Runway: REAL API at {stack.runway_base_url} (credits are spent!)")
+    lines.append(f"  AWS (moto): {stack.aws.endpoint_url}  region {stack.aws.region}")
+    if stack.pollers:
+        lines.append(f"  SQS pollers: {', '.join(stack.pollers)}")
+    if stack.scheduler.schedules:
+        lines.append(f"  schedules: {', '.join(stack.scheduler.schedules)}")
+    if stack.data_dir is not None:
+        lines.append(f"  data dir: {stack.data_dir} (DynamoDB items and S3 objects persist)")
+    lines.append("  Ctrl-C stops.")
+    print("\n".join(lines), flush=True)
