@@ -138,8 +138,8 @@ def test_cancelling_a_running_task_lets_the_throttled_one_start(
     emulator.update(concurrency_per_model=1, clock_speed=2.0)  # the first would run ~3 s real time
     first = create_task(api)
     second = create_task(api)
-    wait_for_task(api, first, until=lambda task: task["status"] == "RUNNING")
-    assert api.get(f"/v1/tasks/{second}").json()["status"] == "THROTTLED"
+    wait_for_task(api, second, until=lambda task: task["status"] == "THROTTLED")
+    assert api.get(f"/v1/tasks/{first}").json()["status"] == "RUNNING"
     api.delete(f"/v1/tasks/{first}")
     emulator.update(clock_speed=FAST_CLOCK)
     final, _ = wait_for_task(api, second, timeout_s=2.0)

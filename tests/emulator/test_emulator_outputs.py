@@ -82,11 +82,11 @@ def test_range_requests_return_the_matching_slice(emulator: RunwayEmulator, api:
 def test_output_urls_expire_and_a_fresh_get_gives_working_ones(
     emulator: RunwayEmulator, api: httpx.Client
 ) -> None:
-    emulator.update(output_url_ttl_s=4.0)  # 4 emulated seconds = 0.2 s real at 20x
+    emulator.update(output_url_ttl_s=10.0)  # 10 emulated seconds = 0.5 s real at 20x
     final, _ = wait_for_task(api, create_task(api))
     old_url = final["output"][0]
     assert httpx.get(old_url).status_code == 200
-    time.sleep(0.3)
+    time.sleep(0.6)
     expired = httpx.get(old_url)
     assert expired.status_code == 403
     fresh_url = api.get(f"/v1/tasks/{final['id']}").json()["output"][0]
