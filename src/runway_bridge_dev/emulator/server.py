@@ -108,6 +108,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         self._dispatch("PUT")
 
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (OPTIONS, TRACE, QUERY, ...) goes through the router and gets its 4xx:
+        # the standard library would answer 501, a server error clients read as an emulator fault.
+        if name.startswith("do_"):
+            return lambda: self._dispatch(name.removeprefix("do_"))
+        raise AttributeError(name)
+
     def _dispatch(self, method: str) -> None:
         url = urllib.parse.urlsplit(self.path)
         path = url.path
