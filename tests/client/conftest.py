@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from scripted_server import ScriptedAnswer, ScriptedServer
 
 from runway_bridge.adapters.runway_client import RunwayClient
 from runway_bridge_dev.emulator import EmulatorConfig, RunwayEmulator
+from tests.client.scripted_server import ScriptedAnswer, ScriptedServer
 
 # 20x: the fast profile's ~6 s task takes ~0.3 s of real time.
 FAST_CLOCK = 20.0

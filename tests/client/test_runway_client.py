@@ -14,8 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ClientFactory
-from scripted_server import ScriptedAnswer, ScriptedServer
 
 from runway_bridge.adapters.runway_client import RunwayClient
 from runway_bridge.errors import (
@@ -38,6 +36,8 @@ from runway_bridge.models.runway import (
     UploadResponse,
 )
 from runway_bridge_dev.emulator import RunwayEmulator
+from tests.client.conftest import ClientFactory
+from tests.client.scripted_server import ScriptedAnswer, ScriptedServer
 
 VIDEO = "https://media.example.com/input.mp4"
 IMAGE = "https://media.example.com/input.png"

@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 import httpx
-from conftest import RUNWAY_VERSION, TEXT_TO_VIDEO
+
+from tests.emulator.conftest import RUNWAY_VERSION, TEXT_TO_VIDEO
 
 
 def test_cli_serves_until_ctrl_c() -> None:

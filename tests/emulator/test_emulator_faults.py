@@ -6,9 +6,9 @@ import time
 
 import httpx
 import pytest
-from conftest import RUNWAY_VERSION, TEXT_TO_VIDEO, create_task
 
 from runway_bridge_dev.emulator import RunwayEmulator
+from tests.emulator.conftest import RUNWAY_VERSION, TEXT_TO_VIDEO, create_task
 
 CREATE = "POST /v1/text_to_video"
 

@@ -8,11 +8,11 @@ from datetime import datetime
 
 import httpx
 import pytest
-from conftest import FAST_CLOCK, api_client, create_task, wait_for_task
 from runwayml.types.task_retrieve_response import Failed, Pending, Running, Succeeded
 
 from runway_bridge.models.runway import FailedTask, SucceededTask, parse_task
 from runway_bridge_dev.emulator import EmulatorConfig, RunwayEmulator
+from tests.emulator.conftest import FAST_CLOCK, api_client, create_task, wait_for_task
 
 
 def test_task_goes_pending_running_succeeded_with_rising_progress(api: httpx.Client) -> None:

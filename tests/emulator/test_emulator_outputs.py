@@ -8,9 +8,9 @@ import wave
 
 import av
 import httpx
-from conftest import create_task, wait_for_task
 
 from runway_bridge_dev.emulator import RunwayEmulator
+from tests.emulator.conftest import create_task, wait_for_task
 
 
 def _succeeded_output(api: httpx.Client, operation: str = "text_to_video", **body: object) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 import runwayml
-from conftest import wait_for_task
 
 from runway_bridge.models.runway import UploadResponse
 from runway_bridge_dev.emulator import RunwayEmulator
+from tests.emulator.conftest import wait_for_task
 
 
 def _start_upload(api: httpx.Client, filename: str = "face.png") -> dict[str, object]:

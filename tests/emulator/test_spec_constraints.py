@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import api_client
 from pydantic import ValidationError
 
 from runway_bridge.models.runway import OPERATIONS, validate_create_request
 from runway_bridge_dev.emulator import EmulatorConfig, RunwayEmulator
+from tests.emulator.conftest import api_client
 
 HTTPS_VIDEO = "https://media.example.com/in.mp4"
 HTTPS_IMAGE = "https://media.example.com/in.png"
