@@ -1,11 +1,10 @@
 """Schemathesis (its CLI, v4) fuzzes the emulator from Runway's spec: whatever the spec allows a
 client to send, valid or not, the emulator never answers with a server error.
 
-Only `not_a_server_error` is required. Other checks are known to disagree on purpose, see the
-README ("Runway client: the retry rule" section's neighbour, the emulator section) and the report:
-the emulator (like the bridge) is stricter than the spec (empty prompts and URIs are refused with
-400: `positive_data_acceptance`), and it answers 400 for a missing `X-Runway-Version` where the spec
-documents no 400 for tasks (`status_code_conformance`).
+Only `not_a_server_error` is required. Two other checks disagree on purpose: the emulator (like
+the bridge) is stricter than the spec, refusing empty prompts, URIs and filenames with 400
+(`positive_data_acceptance`), and it answers 400 for a missing `X-Runway-Version` on task routes,
+where the spec documents no 400 (`status_code_conformance`).
 """
 
 from __future__ import annotations
