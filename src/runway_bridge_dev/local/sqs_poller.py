@@ -43,6 +43,21 @@ class UnsupportedEventSourceMapping(Exception):
     """An event source mapping setting this local runtime cannot honour."""
 
 
+class InvalidEventSourceMapping(ValueError):
+    """A mapping the Lambda service itself would refuse to create."""
+
+
+def check_visibility_covers_timeout(
+    logical_id: str, visibility_timeout_s: int, function_timeout_s: float
+) -> None:
+    """Lambda refuses a mapping whose queue could redeliver a batch while the function still runs."""
+    if visibility_timeout_s < function_timeout_s:
+        raise InvalidEventSourceMapping(
+            f"event source mapping {logical_id}: Queue visibility timeout: {visibility_timeout_s} seconds is "
+            f"less than Function timeout: {function_timeout_s:g} seconds"
+        )
+
+
 @dataclass(frozen=True)
 class SqsEventSource:
     """One `AWS::Lambda::EventSourceMapping` with an SQS queue as its source."""

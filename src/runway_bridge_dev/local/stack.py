@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from runway_bridge_dev.local.apigw import ApiGatewayServer, LocalRestApi, RestApiDefinition
 from runway_bridge_dev.local.persistence import DataDir
 from runway_bridge_dev.local.scheduler import LocalScheduler, ScheduleSpec
-from runway_bridge_dev.local.sqs_poller import SqsEventSource, SqsPoller
+from runway_bridge_dev.local.sqs_poller import SqsEventSource, SqsPoller, check_visibility_covers_timeout
 
 if TYPE_CHECKING:
     from runway_bridge_dev.emulator import EmulatorConfig, RunwayEmulator
@@ -34,6 +34,7 @@ DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
 RUNWAY_BASE_URL_PARAMETER = "RunwayBaseUrl"
 RUNWAY_SECRET_PARAMETER = "RunwaySecretName"
 REAL_RUNWAY_BASE_URL = "https://api.dev.runwayml.com"
+LAMBDA_DEFAULT_TIMEOUT_S = 3
 
 Resolver = Callable[[Any], Any]
 
@@ -96,6 +97,18 @@ def queue_url_for_arn(sqs: Any, arn: str) -> str:
     return str(sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account_id)["QueueUrl"])
 
 
+def _function_timeout_s(template: Mapping[str, Any], resolve: Resolver, function: str) -> float:
+    for logical_id, resource in _resources_of_type(template, "AWS::Lambda::Function").items():
+        names = {
+            logical_id,
+            str(resolve({"Ref": logical_id})),
+            str(resolve({"Fn::GetAtt": [logical_id, "Arn"]})),
+        }
+        if function in names:
+            return float(resolve((resource.get("Properties") or {}).get("Timeout", LAMBDA_DEFAULT_TIMEOUT_S)))
+    raise ValueError(f"no function {function!r} in the template")
+
+
 def sqs_event_sources(template: Mapping[str, Any], resolve: Resolver, sqs: Any) -> list[SqsEventSource]:
     """Every `AWS::Lambda::EventSourceMapping` reading an SQS queue; other sources fail loudly."""
     sources = []
@@ -106,13 +119,16 @@ def sqs_event_sources(template: Mapping[str, Any], resolve: Resolver, sqs: Any) 
             raise ValueError(
                 f"event source mapping {logical_id}: source {source_arn!r} (only SQS is emulated)"
             )
+        queue_url = queue_url_for_arn(sqs, source_arn)
+        function = str(properties["FunctionName"])
+        visibility = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])
+        check_visibility_covers_timeout(
+            logical_id,
+            int(visibility["Attributes"]["VisibilityTimeout"]),
+            _function_timeout_s(template, resolve, function),
+        )
         sources.append(
-            SqsEventSource.from_properties(
-                logical_id,
-                properties,
-                queue_url=queue_url_for_arn(sqs, source_arn),
-                function=str(properties["FunctionName"]),
-            )
+            SqsEventSource.from_properties(logical_id, properties, queue_url=queue_url, function=function)
         )
     return sources
 
@@ -234,15 +250,10 @@ class LocalStack:
             self._scheduler.start()
 
     def _declared_parameters(self) -> set[str]:
-        import yaml  # noqa: PLC0415
+        from samtranslator.yaml_helper import yaml_parse  # noqa: PLC0415  (knows !Ref, !Sub, ...)
 
-        # Only the Parameters block is needed here; short-form tags elsewhere are irrelevant.
-        class _AnyTagLoader(yaml.SafeLoader):
-            pass
-
-        _AnyTagLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
-        document = yaml.load(self.template_path.read_text(), Loader=_AnyTagLoader)  # noqa: S506
-        return set((document or {}).get("Parameters") or {})
+        document = yaml_parse(self.template_path.read_text()) or {}
+        return set(document.get("Parameters") or {})
 
     def _store_runway_key(self, key: str, parameters: Mapping[str, str]) -> None:
         """Create the secret a deployment expects to exist before `sam deploy`."""
