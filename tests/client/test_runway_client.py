@@ -36,7 +36,7 @@ from runway_bridge.models.runway import (
     UploadResponse,
 )
 from runway_bridge_dev.emulator import RunwayEmulator
-from tests.client.conftest import ClientFactory
+from tests.client.conftest import FAST_CLOCK, ClientFactory
 from tests.client.scripted_server import ScriptedAnswer, ScriptedServer
 
 VIDEO = "https://media.example.com/input.mp4"
@@ -107,9 +107,11 @@ def test_request_model_is_sent_as_runway_json_and_task_runs_to_success(
     client: RunwayClient, emulator: RunwayEmulator
 ) -> None:
     body = TextToVideoRequest.model_validate({**TEXT_TO_VIDEO, "duration": 5})
+    emulator.update(clock_speed=0.1)  # PENDING lasts seconds, so a loaded machine still sees it
     task_id = client.create_task("text_to_video", body, budget_s=5)
 
     assert isinstance(client.get_task(task_id, budget_s=5), PendingTask)
+    emulator.update(clock_speed=FAST_CLOCK)
     wait_until(lambda: client.get_task(task_id, budget_s=5).status == "SUCCEEDED")
     task = client.get_task(task_id, budget_s=5)
     assert isinstance(task, SucceededTask)
@@ -121,7 +123,10 @@ def test_request_model_is_sent_as_runway_json_and_task_runs_to_success(
     assert video.content[4:8] == b"ftyp"
 
 
-def test_delete_cancels_an_unfinished_task_and_deletes_a_finished_one(client: RunwayClient) -> None:
+def test_delete_cancels_an_unfinished_task_and_deletes_a_finished_one(
+    client: RunwayClient, emulator: RunwayEmulator
+) -> None:
+    emulator.update(clock_speed=1.0)  # the task stays unfinished for seconds
     task_id = client.create_task("text_to_video", TEXT_TO_VIDEO, budget_s=5)
 
     client.delete_task(task_id, budget_s=5)
@@ -242,6 +247,7 @@ def test_a_short_storm_is_survived_within_the_budget(
 def test_uploads_and_deletes_retry_through_a_storm_too(
     client: RunwayClient, emulator: RunwayEmulator
 ) -> None:
+    emulator.update(clock_speed=1.0)  # the task stays unfinished for seconds
     task_id = client.create_task("text_to_video", TEXT_TO_VIDEO, budget_s=5)
     emulator.update(fail_next=[503, 502])
     client.delete_task(task_id, budget_s=3)
@@ -315,18 +321,23 @@ def test_retry_after_beyond_the_budget_raises_at_once(client: RunwayClient, emul
 def test_retry_after_as_an_http_date_is_honoured(
     make_client: ClientFactory, scripted: Callable[[list[ScriptedAnswer]], ScriptedServer]
 ) -> None:
-    # Whole seconds only in an HTTP date: ask for 2 s so at least ~1 s is left after truncation.
-    when = format_datetime(datetime.now(UTC) + timedelta(seconds=2), usegmt=True)
+    # An HTTP date has whole seconds: the retry is due at `retry_at`, 2-3 s from now.
+    retry_at = (datetime.now(UTC) + timedelta(seconds=3)).replace(microsecond=0)
     task = {"id": "t-1", "status": "RUNNING", "progress": 0.5}
     server = scripted(
-        [ScriptedAnswer(429, {"error": "slow down"}, {"Retry-After": when}), ScriptedAnswer(200, task)]
+        [
+            ScriptedAnswer(
+                429, {"error": "slow down"}, {"Retry-After": format_datetime(retry_at, usegmt=True)}
+            ),
+            ScriptedAnswer(200, task),
+        ]
     )
     client = make_client(server.base_url, "key")
 
-    started = time.monotonic()
-    assert client.get_task("t-1", budget_s=5).status == "RUNNING"
+    assert client.get_task("t-1", budget_s=6).status == "RUNNING"
 
-    assert time.monotonic() - started >= 0.9
+    # The client's own backoff is at most 0.02 s here: only the date explains being this late.
+    assert datetime.now(UTC) >= retry_at
     assert len(server.requests) == 2
 
 

@@ -153,8 +153,9 @@ def test_sdk_ephemeral_upload_gives_a_uri_usable_as_input(
 
 
 def test_every_task_status_parses_as_its_sdk_variant(sdk: RunwayML, emulator: RunwayEmulator) -> None:
-    # One slot per model, 2 s tasks at real time: the second gen4.5 task waits THROTTLED.
-    emulator.update(concurrency_per_model=1, durations={"gen4.5": 2.0})
+    # One slot per model, 2 s gen4.5 tasks: the second gen4.5 task waits THROTTLED. The clock
+    # crawls (0.1x) until PENDING is seen, so a loaded machine cannot miss it, then runs at 2x.
+    emulator.update(concurrency_per_model=1, durations={"gen4.5": 2.0}, clock_speed=0.1)
     create = CREATES["text_to_video"]
     first = create(sdk)
     pending = sdk.tasks.retrieve(first.id)
@@ -162,6 +163,7 @@ def test_every_task_status_parses_as_its_sdk_variant(sdk: RunwayML, emulator: Ru
     failing = sdk.text_to_video.create(
         model="veo3.1", prompt_text="[fail:SAFETY.INPUT.TEXT] something", ratio="1280:720"
     )
+    emulator.update(clock_speed=2.0)
 
     seen = {
         "PENDING": pending,
