@@ -71,7 +71,10 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
     with RunwayEmulator(config, host=args.host, port=args.port) as emulator:
         print(f"Runway emulator listening on {emulator.base_url}", flush=True)
-        print(f"  API base URL: {emulator.base_url}/v1   API key: {emulator.api_key}", flush=True)
+        # The SDK appends /v1 itself: the URL to give it is the bare base URL.
+        base, key = emulator.base_url, emulator.api_key
+        print(f"  runwayml SDK: RunwayML(base_url={base!r}, api_key={key!r})", flush=True)
+        print(f"  raw HTTP: {base}/v1/...   Authorization: Bearer {key}", flush=True)
         print(f"  profile={config.profile} seed={config.seed}   Ctrl-C stops", flush=True)
         try:
             while not stop_requested.wait(0.5):
