@@ -128,10 +128,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_banner(stack: Any, startup_s: float) -> None:
     lines = [f"runway-bridge local stack is up ({startup_s:.1f} s)"]
-    for name, url in stack.api_urls.items():
-        lines.append(f"  API URL ({name}): {url}")
     if stack.api_servers:
         lines.append(f"  API URL: {stack.api_url}")
+    if len(stack.api_servers) > 1:
+        lines.extend(f"  API URL of {name}: {url}" for name, url in stack.api_urls.items())
     # Honest placeholders: the template has no key store or webhook signing yet.
     lines.append("  bridge API key: none yet (the template has no authorizer/key store; routes are open)")
     lines.append("  webhook secret: none yet (webhook delivery is not in the template yet)")
