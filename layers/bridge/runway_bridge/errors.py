@@ -68,3 +68,101 @@ class RunwaySubmissionUnknownError(RunwayError):
     def __init__(self, message: str, *, cause: RunwayError) -> None:
         super().__init__(message, status_code=cause.status_code, retry_after_s=cause.retry_after_s)
         self.cause = cause
+
+
+# --- Bridge domain errors ------------------------------------------------------------------
+# Raised by logic/ and adapters/; handlers map `http_status` and `code` to the `{"error", "code"}`
+# body. Messages are safe to show the caller (no internals, no secrets).
+
+
+class BridgeError(Exception):
+    """Base of the bridge's own errors: a caller-facing message, a machine code, an HTTP status."""
+
+    http_status: int = 500
+    default_code: str = "internal_error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+
+
+class InvalidRequestError(BridgeError):
+    """400: the body, a query parameter or a bridge field breaks a constraint. Nothing was stored."""
+
+    http_status = 400
+    default_code = "invalid_request"
+
+
+class CallbackUrlRefusedError(InvalidRequestError):
+    """400: the callback URL is not allowed (scheme, or it resolves to a private/reserved address).
+    `reason` says which rule refused it."""
+
+    default_code = "callback_url_refused"
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class UnauthorizedError(BridgeError):
+    """401: no key, or a key the bridge does not know (or that was revoked)."""
+
+    http_status = 401
+    default_code = "unauthorized"
+
+
+class ForbiddenError(BridgeError):
+    """403: authenticated, but not allowed to do this."""
+
+    http_status = 403
+    default_code = "forbidden"
+
+
+class NotFoundError(BridgeError):
+    """404: no such job for this tenant (another tenant's job id answers the same)."""
+
+    http_status = 404
+    default_code = "not_found"
+
+
+class IdempotencyConflictError(BridgeError):
+    """409: the same Idempotency-Key is still being submitted by another request; retry later."""
+
+    http_status = 409
+    default_code = "idempotency_conflict"
+
+
+class IdempotencyMismatchError(BridgeError):
+    """422: the Idempotency-Key was already used with a different request body."""
+
+    http_status = 422
+    default_code = "idempotency_key_reused"
+
+
+class RateLimitedError(BridgeError):
+    """429: Runway (or the bridge) asks the caller to slow down; `retry_after_s` when known."""
+
+    http_status = 429
+    default_code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class UpstreamUnavailableError(BridgeError):
+    """502: Runway could not be reached for a call that records nothing (uploads, a cancel at
+    Runway). Never raised once a job was recorded by a create: that outcome is the job's status."""
+
+    http_status = 502
+    default_code = "upstream_unavailable"
+
+
+class StoreConditionFailedError(Exception):
+    """A conditional DynamoDB write was refused (lost race, wrong expected status/version, the item
+    exists already). Internal: logic/ decides what it means for the caller."""
+
+
+class StoreUnavailableError(Exception):
+    """DynamoDB/S3/Secrets Manager failed after the SDK's own retries (throttling, 5xx, network)."""

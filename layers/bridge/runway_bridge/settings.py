@@ -26,6 +26,41 @@ class BridgeSettings(BaseSettings):
 
     # Powertools Parameters cache for secrets
     secret_cache_seconds: int = 300
+    # Per-tenant webhook signing secrets live at "<prefix>/<tenantId>/webhook-secret".
+    tenant_secret_prefix: str = "runway-bridge/tenants"
+
+    # Resources (names come from template.yaml's environment)
+    jobs_table_name: str = "runway-bridge-jobs"
+    api_keys_table_name: str = "runway-bridge-api-keys"
+    bucket_name: str = "runway-bridge-artifacts"
+    event_bus_name: str = "runway-bridge"
+    # API Gateway usage plan new keys join (usageIdentifierKey); unset: no per-key throttling.
+    usage_plan_id: str | None = None
+
+    # Submission
+    # Seconds a submit may spend talking to Runway: API Gateway gives 29 s, minus our own writes.
+    api_submit_budget_s: float = 24.0
+    # A SUBMITTING lease outlives any Lambda that could still be sending the create
+    # (budget + this margin > function timeout): once expired, nobody can still be mid-POST.
+    submit_lease_margin_s: float = 40.0
+    # Request bodies larger than this (JSON bytes) go to S3 instead of the job item.
+    inline_body_max_bytes: int = 4096
+    first_poll_delay_s: float = 5.0
+    # When Runway answers 429 without Retry-After, the poller tries the queued job this much later.
+    queued_retry_delay_s: float = 60.0
+    # A job not finished this long after Runway accepted it times out (issue 5 enforces it).
+    job_timeout_s: float = 2 * 3600.0
+    # runway:// inputs last 24 h: a deferred submit older than this fails with BRIDGE.INPUT_EXPIRED.
+    input_max_age_s: float = 23 * 3600.0
+    due_shards: int = 4
+    delete_budget_s: float = 10.0
+
+    # Task views
+    output_url_ttl_s: int = 3600
+
+    # Callback URLs (SSRF guard): https only and public addresses only, unless relaxed for local dev.
+    allow_http_callbacks: bool = False
+    allow_private_callbacks: bool = False
 
 
 @lru_cache(maxsize=1)

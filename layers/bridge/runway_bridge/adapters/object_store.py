@@ -1,0 +1,75 @@
+"""The artifacts bucket over boto3: large request bodies and output copies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from runway_bridge.errors import StoreUnavailableError
+
+DELETE_BATCH = 1000  # DeleteObjects takes at most this many keys
+
+
+class S3ObjectStore:
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._client = client
+        self._bucket = bucket
+
+    @property
+    def bucket(self) -> str:
+        return self._bucket
+
+    def put_request_body(self, key: str, body: Mapping[str, Any]) -> None:
+        try:
+            self._client.put_object(
+                Bucket=self._bucket,
+                Key=key,
+                Body=json.dumps(body, separators=(",", ":")).encode(),
+                ContentType="application/json",
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreUnavailableError("could not store the request body") from exc
+
+    def get_request_body(self, key: str) -> dict[str, Any]:
+        try:
+            answer = self._client.get_object(Bucket=self._bucket, Key=key)
+            body = json.loads(answer["Body"].read())
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreUnavailableError("could not read the request body") from exc
+        if not isinstance(body, dict):
+            raise StoreUnavailableError(f"stored request body {key} is not a JSON object")
+        return body
+
+    def presigned_url(self, s3_uri: str, *, expires_in_s: int) -> str:
+        bucket, key = self._split(s3_uri)
+        # Presigning is local (no request), so only a malformed input can fail here.
+        url: str = self._client.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in_s
+        )
+        return url
+
+    def delete_objects(self, s3_uris_or_keys: list[str]) -> None:
+        by_bucket: dict[str, list[str]] = {}
+        for item in s3_uris_or_keys:
+            bucket, key = self._split(item)
+            by_bucket.setdefault(bucket, []).append(key)
+        try:
+            for bucket, keys in by_bucket.items():
+                for start in range(0, len(keys), DELETE_BATCH):
+                    batch = keys[start : start + DELETE_BATCH]
+                    answer = self._client.delete_objects(
+                        Bucket=bucket, Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True}
+                    )
+                    if answer.get("Errors"):
+                        raise StoreUnavailableError(f"could not delete objects: {answer['Errors'][:3]}")
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreUnavailableError("could not delete the job's objects") from exc
+
+    def _split(self, s3_uri_or_key: str) -> tuple[str, str]:
+        if s3_uri_or_key.startswith("s3://"):
+            bucket, _, key = s3_uri_or_key.removeprefix("s3://").partition("/")
+            return bucket, key
+        return self._bucket, s3_uri_or_key

@@ -1,0 +1,203 @@
+"""What logic/ needs from the outside world, as protocols. adapters/ implement them with boto3,
+httpx and DNS; logic/ never imports an SDK. Tests pass the real adapters against moto and the
+Runway emulator over loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from runway_bridge.models.job import Job, JobStatus
+from runway_bridge.models.outbox import GenerationRejectedDetail, OutboxEvent
+from runway_bridge.models.runway import Operation, RunwayModel, Task, UploadResponse
+
+# Aware UTC "now"; injected so tests can move time (lease expiry) without sleeping.
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class JobPage:
+    jobs: list[Job]
+    # Opaque cursor for the next page, None on the last page.
+    cursor: str | None
+
+
+@dataclass(frozen=True)
+class EventMarker:
+    """What the bridge recorded for one source event (EventBridge delivers at least once)."""
+
+    event_id: str
+    job_id: str | None
+    rejection_code: str | None
+    rejection_reason: str | None
+
+
+class JobStore(Protocol):
+    """The jobs table (docs/job-model.md). Every write is conditional; a refused condition raises
+    `StoreConditionFailedError`, any other failure `StoreUnavailableError`."""
+
+    def create(self, job: Job) -> None:
+        """Put a new job; refused if a job with that id exists (`attribute_not_exists(pk)`)."""
+
+    def get(self, job_id: str) -> Job | None: ...
+
+    def transition(
+        self,
+        job: Job,
+        new_status: JobStatus,
+        *,
+        changes: Mapping[str, Any] | None = None,
+        remove: frozenset[str] = frozenset(),
+        event: OutboxEvent | None = None,
+    ) -> Job:
+        """Write `new_status` (+ `changes`, by field name of `Job`; `remove` clears fields) if the
+        stored job still has `job.status` and `job.version`. A terminal status needs `event`, which
+        is written in the same transaction. Returns the job as stored (version + 1)."""
+        ...
+
+    def update(self, job: Job, *, changes: Mapping[str, Any], remove: frozenset[str] = frozenset()) -> Job:
+        """Change fields without a status change, same version condition (e.g. progress)."""
+        ...
+
+    def list_by_tenant(
+        self, tenant_id: str, *, status: JobStatus | None, limit: int, cursor: str | None
+    ) -> JobPage: ...
+
+    def list_by_reference(
+        self, tenant_id: str, reference: str, *, status: JobStatus | None, limit: int, cursor: str | None
+    ) -> JobPage: ...
+
+    def delete(self, job: Job) -> None:
+        """Delete the job and every item under its partition (events, attempts), if still `job.version`."""
+
+    def take_lease(self, job_id: str, owner: str, *, now: float, lease_s: float) -> Job | None:
+        """Take the job's lease if free or expired; None if another worker holds it."""
+        ...
+
+    def release_lease(self, job: Job, owner: str) -> None: ...
+
+    def due_job_ids(self, *, now: float, limit: int) -> list[str]:
+        """Ids of non-terminal jobs whose `nextPollAt` has passed, over every due shard."""
+        ...
+
+    def record_event(self, marker: EventMarker) -> bool:
+        """Record a source event once; False if it was recorded before (a redelivery)."""
+        ...
+
+    def get_event(self, event_id: str) -> EventMarker | None: ...
+
+
+class ObjectStore(Protocol):
+    """The artifacts bucket: large request bodies and output copies."""
+
+    def put_request_body(self, key: str, body: Mapping[str, Any]) -> None: ...
+
+    def get_request_body(self, key: str) -> dict[str, Any]: ...
+
+    def presigned_url(self, s3_uri: str, *, expires_in_s: int) -> str: ...
+
+    def delete_objects(self, s3_uris_or_keys: list[str]) -> None:
+        """Delete objects; missing ones are fine."""
+
+
+class RunwayApi(Protocol):
+    """The part of `RunwayClient` logic uses (see adapters/runway_client.py for the retry rules)."""
+
+    def create_task(
+        self,
+        operation: Operation,
+        body: RunwayModel | Mapping[str, Any],
+        *,
+        budget_s: float,
+        retry_rate_limited: bool = True,
+    ) -> str: ...
+
+    def get_task(self, task_id: str, *, budget_s: float) -> Task: ...
+
+    def delete_task(self, task_id: str, *, budget_s: float) -> None: ...
+
+    def create_upload(self, filename: str, *, budget_s: float) -> UploadResponse: ...
+
+
+# Returns the process's client (the Runway key comes from Secrets Manager, cached).
+RunwayFactory = Callable[[], RunwayApi]
+
+
+class PollerStarter(Protocol):
+    """Starts a poller run so a new job's first poll does not wait for the next minute tick
+    (issue 5). Must never raise into the submit path."""
+
+    def start(self, job_id: str) -> None: ...
+
+
+class NoopPollerStarter:
+    def start(self, job_id: str) -> None:
+        return None
+
+
+class RejectionPublisher(Protocol):
+    """Publishes "Generation Rejected" for an invalid "Generation Requested" event."""
+
+    def publish_rejection(self, rejection: GenerationRejectedDetail) -> None: ...
+
+
+@dataclass(frozen=True)
+class CheckedUrl:
+    """A callback URL the SSRF guard accepted, with the address it resolved to (connect to that
+    address, sending the original host, so DNS cannot change between check and use)."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+    address: str
+
+
+# Raises CallbackUrlRefusedError with the reason.
+UrlChecker = Callable[[str], CheckedUrl]
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    key_hash: str
+    tenant_id: str
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+    # API Gateway API key value the authorizer returns as usageIdentifierKey (usage plans).
+    usage_key_value: str | None
+    usage_key_id: str | None
+
+
+class ApiKeyStore(Protocol):
+    def put(self, record: ApiKeyRecord) -> None:
+        """Refused (`StoreConditionFailedError`) if the hash exists."""
+
+    def get(self, key_hash: str) -> ApiKeyRecord | None: ...
+
+    def revoke(self, key_hash: str, *, at: datetime) -> ApiKeyRecord | None:
+        """Mark revoked; None if no such key."""
+        ...
+
+    def list_for_tenant(self, tenant_id: str) -> list[ApiKeyRecord]: ...
+
+
+class UsagePlanRegistry(Protocol):
+    """API Gateway API keys behind usage plans (ApiKeySourceType AUTHORIZER)."""
+
+    def register(self, name: str, value: str) -> str | None:
+        """Create an enabled API key with `value` in the usage plan; its id (None if no plan)."""
+        ...
+
+    def disable(self, key_id: str) -> None: ...
+
+
+class TenantSecrets(Protocol):
+    def ensure_webhook_secret(self, tenant_id: str) -> str | None:
+        """Create the tenant's `whsec_...` signing secret if it has none; the new value, or None
+        if it existed (the value is shown once, at creation)."""
+        ...
+
+    def webhook_secret(self, tenant_id: str) -> str: ...

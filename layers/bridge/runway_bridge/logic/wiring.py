@@ -1,0 +1,77 @@
+"""Builds the services with their deployed (boto3/httpx/DNS) adapters.
+
+Handlers call `get_services()` inside the handler (never at import: cold starts stay lean and tests
+can set the environment first). boto3 clients are created once per process and honour
+`AWS_ENDPOINT_URL` (the local runtime points it at moto). Tests that change settings call
+`get_services.cache_clear()` after `get_settings.cache_clear()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+
+from runway_bridge.adapters.api_keys import ApiGatewayUsagePlans, DynamoApiKeyStore
+from runway_bridge.adapters.aws import aws_client
+from runway_bridge.adapters.events import EventBridgeRejectionPublisher
+from runway_bridge.adapters.jobs_store import DynamoJobStore
+from runway_bridge.adapters.object_store import S3ObjectStore
+from runway_bridge.adapters.runway_factory import CachedRunwayFactory
+from runway_bridge.adapters.secrets import SecretsManagerTenantSecrets, runway_api_key_provider
+from runway_bridge.adapters.url_guard import UrlGuard
+from runway_bridge.logic.keys import KeyService
+from runway_bridge.logic.ports import NoopPollerStarter, PollerStarter
+from runway_bridge.logic.submission import SubmissionService
+from runway_bridge.logic.tasks import TaskService
+from runway_bridge.settings import BridgeSettings, get_settings
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Services:
+    submission: SubmissionService
+    tasks: TaskService
+    keys: KeyService
+    jobs: DynamoJobStore
+    url_guard: UrlGuard
+
+
+def build_services(settings: BridgeSettings, *, poller_starter: PollerStarter | None = None) -> Services:
+    """Every service wired to real adapters for `settings` (one set of boto3 clients)."""
+    dynamodb = aws_client("dynamodb")
+    jobs = DynamoJobStore(dynamodb, settings.jobs_table_name, due_shards=settings.due_shards)
+    objects = S3ObjectStore(aws_client("s3"), settings.bucket_name)
+    runway_factory = CachedRunwayFactory(runway_api_key_provider(settings), settings)
+    url_guard = UrlGuard(
+        allow_http=settings.allow_http_callbacks, allow_private=settings.allow_private_callbacks
+    )
+    submission = SubmissionService(
+        jobs=jobs,
+        objects=objects,
+        runway_factory=runway_factory,
+        settings=settings,
+        clock=utc_now,
+        poller_starter=poller_starter or NoopPollerStarter(),
+        check_callback_url=url_guard.check,
+        rejections=EventBridgeRejectionPublisher(aws_client("events"), settings.event_bus_name),
+    )
+    tasks = TaskService(
+        jobs=jobs, objects=objects, runway_factory=runway_factory, settings=settings, clock=utc_now
+    )
+    keys = KeyService(
+        keys=DynamoApiKeyStore(dynamodb, settings.api_keys_table_name),
+        usage_plans=ApiGatewayUsagePlans(aws_client("apigateway"), settings.usage_plan_id),
+        tenant_secrets=SecretsManagerTenantSecrets(aws_client("secretsmanager"), settings),
+        clock=utc_now,
+    )
+    return Services(submission=submission, tasks=tasks, keys=keys, jobs=jobs, url_guard=url_guard)
+
+
+@lru_cache(maxsize=1)
+def get_services() -> Services:
+    """The process's services, built on first use from `get_settings()`."""
+    return build_services(get_settings())

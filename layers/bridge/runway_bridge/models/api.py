@@ -1,0 +1,124 @@
+"""Models of the bridge's own HTTP API (no I/O): create bodies, the task view, list pages, errors.
+
+A create body is a Runway body plus the optional bridge fields (`BridgeFields`). The submission
+service validates the raw dict itself (so passthrough mode can relax the Runway part); the
+`CREATE_BODY_MODELS` here describe the same bodies for the served OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from runway_bridge.models.job import BridgeFields, JobStatus
+from runway_bridge.models.runway import OPERATIONS, REQUEST_MODELS, Cost, Operation
+
+# Runway's task statuses as the bridge reports them (SDK code branches on these).
+ViewStatus = Literal["PENDING", "THROTTLED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]
+
+LIST_PAGE_DEFAULT: Final = 25
+LIST_PAGE_MAX: Final = 100
+
+
+def _create_body_model(operation: Operation) -> type[BaseModel]:
+    runway_model = REQUEST_MODELS[operation]
+    bridge_fields: dict[str, Any] = {
+        name: (info.annotation, info) for name, info in BridgeFields.model_fields.items()
+    }
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        f"{runway_model.__name__.removesuffix('Request')}Body",
+        __base__=runway_model,
+        __doc__=f"Runway's `{operation}` body plus the optional bridge fields.",
+        **bridge_fields,
+    )
+
+
+# For the OpenAPI document only: the service validates raw dicts (see module docstring).
+CREATE_BODY_MODELS: Final[dict[Operation, type[BaseModel]]] = {
+    operation: _create_body_model(operation) for operation in OPERATIONS
+}
+
+
+class CreateTaskResponse(BaseModel):
+    """What every `POST /v1/<operation>` answers: the bridge job id (the SDK reads `id`)."""
+
+    id: str
+
+
+class OutputView(BaseModel):
+    """One output copy in S3, with a presigned URL that works for `url_expires_in_s`."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    index: int
+    s3_uri: str = Field(alias="s3Uri")
+    sha256: str
+    content_type: str = Field(alias="contentType")
+    size: int
+    url: str
+
+
+class BridgeInfo(BaseModel):
+    """The `bridge` object of a task view: what the bridge knows beyond Runway's task shape."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    job_id: str = Field(alias="jobId")
+    status: JobStatus
+    operation: Operation
+    model: str
+    runway_task_id: str | None = Field(default=None, alias="runwayTaskId")
+    runway_status: str | None = Field(default=None, alias="runwayStatus")
+    reference: str | None = None
+    metadata: dict[str, str] | None = None
+    callback_url: str | None = Field(default=None, alias="callbackUrl")
+    events: list[str] | None = None
+    outputs: list[OutputView] = Field(default_factory=list)
+    created_at: datetime = Field(alias="createdAt")
+    updated_at: datetime = Field(alias="updatedAt")
+
+
+class TaskView(BaseModel):
+    """A job in Runway's task shape (so SDK code behaves), plus the `bridge` object.
+
+    Mapping (DESIGN.md): QUEUED/SUBMITTING → PENDING; COPYING → RUNNING (SDK users never get
+    expiring Runway URLs); SUCCEEDED → `output` holds presigned S3 URLs; bridge-only outcomes
+    (SUBMISSION_UNKNOWN, TIMED_OUT) → FAILED with a `BRIDGE.*` failureCode.
+    """
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    status: ViewStatus
+    created_at: datetime = Field(alias="createdAt")
+    progress: float | None = None
+    output: list[str] | None = None
+    failure: str | None = None
+    failure_code: str | None = Field(default=None, alias="failureCode")
+    estimated_cost: Cost | None = Field(default=None, alias="estimatedCost")
+    cost: Cost | None = None
+    bridge: BridgeInfo
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class TaskListPage(BaseModel):
+    """One page of `GET /v1/tasks`, newest first; pass `nextCursor` back as `cursor` for more."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    data: list[TaskView]
+    next_cursor: str | None = Field(default=None, alias="nextCursor")
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class ErrorBody(BaseModel):
+    """Every error the bridge answers: a readable message and a machine code (Runway's shape)."""
+
+    error: str
+    code: str
