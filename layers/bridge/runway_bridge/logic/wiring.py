@@ -8,9 +8,10 @@ can set the environment first). boto3 clients are created once per process and h
 
 from __future__ import annotations
 
+import os
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 
 from runway_bridge.adapters.api_keys import ApiGatewayUsagePlans, DynamoApiKeyStore
 from runway_bridge.adapters.aws import aws_client
@@ -71,7 +72,26 @@ def build_services(settings: BridgeSettings, *, poller_starter: PollerStarter | 
     return Services(submission=submission, tasks=tasks, keys=keys, jobs=jobs, url_guard=url_guard)
 
 
-@lru_cache(maxsize=1)
-def get_services() -> Services:
-    """The process's services, built on first use from `get_settings()`."""
-    return build_services(get_settings())
+class _ServicesCache:
+    """`get_services()`: the process's services, built on first use from `get_settings()`, and
+    rebuilt when the settings object or `AWS_ENDPOINT_URL` changed (tests clear `get_settings`
+    after changing the environment). `get_services.cache_clear()` forces a rebuild."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cached: tuple[tuple[int, str | None], Services] | None = None
+
+    def __call__(self) -> Services:
+        settings = get_settings()
+        key = (id(settings), os.environ.get("AWS_ENDPOINT_URL"))
+        with self._lock:
+            if self._cached is None or self._cached[0] != key:
+                self._cached = (key, build_services(settings))
+            return self._cached[1]
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._cached = None
+
+
+get_services = _ServicesCache()
