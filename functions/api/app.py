@@ -1,17 +1,127 @@
-"""API function: the bridge's HTTP front door (API Gateway REST proxy). Thin: routes parse into
-models and make one call into `runway_bridge.logic`."""
+"""API function: the bridge's HTTP front door (API Gateway REST proxy). Thin: each route parses the
+request, makes one call into `runway_bridge.logic` and returns a model; errors become Runway's
+`{"error", "code"}` shape.
+
+`GET /v1/openapi.json` serves this API's own OpenAPI document without authentication (it holds no
+secret, and tools such as schemathesis read it before they have a key).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import math
+from functools import cache
+from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
+from runway_bridge import errors
+from runway_bridge.logic.wiring import get_services as services
+from runway_bridge.models.api import (
+    CREATE_BODY_MODELS,
+    LIST_PAGE_DEFAULT,
+    LIST_PAGE_MAX,
+    CreateTaskResponse,
+    ErrorBody,
+    TaskListPage,
+    TaskView,
+)
+from runway_bridge.models.job import JobStatus
+from runway_bridge.models.runway import OPERATIONS, Operation, UploadRequest
 from runway_bridge.observability import logger, metrics, tracer
 
 app = APIGatewayRestResolver(enable_validation=True)
+
+JSON = "application/json"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def error_response(status: int, message: str, code: str) -> Response[str]:
+    return Response(status_code=status, content_type=JSON, body=json.dumps({"error": message, "code": code}))
+
+
+class Unauthenticated(Exception):
+    """No tenant on the request: API Gateway let through a call the bridge cannot attribute."""
+
+
+def current_tenant() -> str:
+    """The tenant named by the authorizer (bridge keys) or the caller's IAM identity (IAM mode)."""
+    request_context = app.current_event.request_context
+    authorizer = request_context.authorizer
+    tenant_id = authorizer.get("tenantId") if authorizer else None
+    if tenant_id:
+        return str(tenant_id)
+    # AWS_IAM mode: API Gateway has verified the SigV4 signature; the principal is the tenant.
+    user_arn = request_context.identity.user_arn
+    if user_arn:
+        return f"iam:{user_arn}"
+    raise Unauthenticated
+
+
+def json_body() -> dict[str, Any]:
+    """The request body as a JSON object, or a 400 naming what is wrong."""
+    raw = app.current_event.body
+    if not raw:
+        raise errors.InvalidRequestError("the request body must be a JSON object")
+    try:
+        body = json.loads(app.current_event.decoded_body or "")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise errors.InvalidRequestError("the request body is not valid JSON") from exc
+    if not isinstance(body, dict):
+        raise errors.InvalidRequestError("the request body must be a JSON object")
+    return body
+
+
+# --- errors ------------------------------------------------------------------------------------------
+
+
+def on_request_validation(exc: RequestValidationError) -> Response[str]:
+    # Runway answers 400 for a request it refuses; Powertools' default would be 422.
+    parts = []
+    for error in exc.errors():
+        location = ".".join(str(part) for part in error.get("loc", ()))
+        parts.append(f"{location}: {error.get('msg', 'invalid')}")
+    return error_response(400, "; ".join(parts) or "invalid request", "invalid_request")
+
+
+def on_unauthenticated(_exc: Unauthenticated) -> Response[str]:
+    return error_response(401, "no bridge key or IAM identity on the request", "UNAUTHENTICATED")
+
+
+def on_bridge_error(exc: errors.BridgeError) -> Response[str]:
+    response = error_response(exc.http_status, exc.message, exc.code)
+    retry_after = getattr(exc, "retry_after_s", None)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    return response
+
+
+def on_route_not_found(_exc: RouteNotFoundError) -> Response[str]:
+    return error_response(404, "no such route", "NOT_FOUND")
+
+
+def on_unexpected(exc: Exception) -> Response[str]:
+    # Logged with its trace for us; the caller gets no stack trace. The submission logic never lets a
+    # failure after a job is recorded reach here (it becomes the job's status instead).
+    logger.exception("unhandled error", extra={"error_type": type(exc).__name__})
+    return error_response(500, "internal error", "INTERNAL")
+
+
+# Powertools' exception_handler decorator is untyped; registering by call keeps these typed.
+app.exception_handler(RequestValidationError)(on_request_validation)
+app.exception_handler(Unauthenticated)(on_unauthenticated)
+app.exception_handler(errors.BridgeError)(on_bridge_error)
+app.exception_handler(RouteNotFoundError)(on_route_not_found)
+app.exception_handler(Exception)(on_unexpected)
+
+
+# --- routes ------------------------------------------------------------------------------------------
 
 
 @app.get("/v1/health")
@@ -19,7 +129,172 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@app.get("/v1/openapi.json", include_in_schema=False)
+def openapi_document() -> Response[str]:
+    return Response(status_code=200, content_type=JSON, body=served_openapi_json())
+
+
+def submit(operation: Operation, idempotency_key: str | None) -> dict[str, str]:
+    tenant_id, body = current_tenant(), json_body()
+    result = services().submission.submit(tenant_id, operation, body, idempotency_key)
+    return {"id": result.job_id}
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias=IDEMPOTENCY_HEADER.lower(),
+        min_length=1,
+        max_length=255,
+        description="Scoped to your key: a retry with the same key and body returns the same job.",
+    ),
+]
+
+
+def _register_create_route(operation: Operation) -> None:
+    def create(idempotency_key: IdempotencyKey = None) -> dict[str, str]:
+        return submit(operation, idempotency_key)
+
+    create.__name__ = f"create_{operation}"
+    app.post(
+        f"/v1/{operation}",
+        summary=f"Create a {operation} task",
+        description=(
+            f"Runway's `POST /v1/{operation}` body, plus optional bridge fields "
+            "(callbackUrl, events, metadata, reference). Answers the bridge job id."
+        ),
+        operation_id=f"create_{operation}",
+        tags=["tasks"],
+    )(create)
+
+
+for _operation in OPERATIONS:
+    _register_create_route(_operation)
+
+
+TaskId = Annotated[str, Path(min_length=1, max_length=128)]
+
+
+@app.get("/v1/tasks/<task_id>", operation_id="get_task", tags=["tasks"])
+def get_task(task_id: TaskId) -> dict[str, Any]:
+    return services().tasks.get_view(current_tenant(), task_id).to_json()
+
+
+@app.delete("/v1/tasks/<task_id>", operation_id="delete_task", tags=["tasks"])
+def delete_task(task_id: TaskId) -> Response[str]:
+    services().tasks.delete(current_tenant(), task_id)
+    return Response(status_code=204, content_type=JSON, body="")
+
+
+@app.get("/v1/tasks", operation_id="list_tasks", tags=["tasks"])
+def list_tasks(
+    status: Annotated[JobStatus | None, Query()] = None,
+    reference: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+    cursor: Annotated[str | None, Query(min_length=1, max_length=2048)] = None,
+    limit: Annotated[int, Query(ge=1, le=LIST_PAGE_MAX)] = LIST_PAGE_DEFAULT,
+) -> dict[str, Any]:
+    page = services().tasks.list(
+        current_tenant(), status=status, reference=reference, cursor=cursor, limit=limit
+    )
+    return page.to_json()
+
+
+@app.post("/v1/uploads", operation_id="create_upload", tags=["uploads"])
+def create_upload() -> dict[str, Any]:
+    current_tenant()  # uploads are per caller too: refuse what no tenant sent
+    return services().tasks.create_upload(json_body())
+
+
+# --- the served OpenAPI document ---------------------------------------------------------------------
+
+
+def _create_body_schema(operation: Operation) -> dict[str, Any]:
+    """Runway's body for `operation` with the bridge fields beside it. The routes read raw JSON (so
+    passthrough can forward fields no schema knows); the document still tells callers the contract."""
+    return CREATE_BODY_MODELS[operation].model_json_schema(by_alias=True, ref_template="#/$defs/{model}")
+
+
+def _schema_of(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
+    schema = model.model_json_schema(by_alias=True, ref_template="#/$defs/{model}")
+    components.update(schema.pop("$defs", {}))
+    return schema
+
+
+def _json_content(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+# Statuses each kind of route answers besides 200 (the body is always `{"error", "code"}`).
+_ERRORS_BY_KIND: dict[str, dict[str, str]] = {
+    "create": {
+        "400": "The body breaks a spec constraint or the callback URL is refused. Nothing was stored.",
+        "401": "No bridge key, or an unknown or revoked one.",
+        "409": "The first request with this Idempotency-Key is still being submitted; retry shortly.",
+        "422": "This Idempotency-Key was used with another body.",
+    },
+    "task": {"400": "Invalid id.", "401": "No valid bridge key.", "404": "No such task for this key."},
+    "list": {"400": "Invalid status, reference, cursor or limit.", "401": "No valid bridge key."},
+    "upload": {"400": "Invalid filename.", "401": "No valid bridge key.", "502": "Runway unreachable."},
+}
+
+
+@cache
+def served_openapi_json() -> str:
+    """Powertools' document for these routes, with what it cannot know: the create bodies (read as
+    raw JSON, see `_create_body_schema`), the answers' models, 400 instead of its 422, and auth."""
+    document: dict[str, Any] = app.get_openapi_schema(
+        title="runway-bridge API",
+        version="1.0.0",
+        description="Runway-compatible task API with webhooks, durable outputs and idempotency.",
+    ).model_dump(mode="json", by_alias=True, exclude_none=True)
+    components: dict[str, Any] = document.setdefault("components", {}).setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        components.pop(unused, None)  # Powertools' 422 shapes: this API answers 400 {"error", "code"}
+    error = _schema_of(ErrorBody, components)
+    answers = {
+        "create": _json_content(_schema_of(CreateTaskResponse, components), "The bridge job id."),
+        "task": _json_content(_schema_of(TaskView, components), "The task in Runway's shape."),
+        "list": _json_content(_schema_of(TaskListPage, components), "One page, newest first."),
+        "upload": _json_content({"type": "object"}, "Runway's upload answer (uploadUrl, fields, runwayUri)."),
+    }
+    routes = {f"/v1/{operation}": {"post": "create"} for operation in OPERATIONS}
+    routes["/v1/tasks/{task_id}"] = {"get": "task", "delete": "task"}
+    routes["/v1/tasks"] = {"get": "list"}
+    routes["/v1/uploads"] = {"post": "upload"}
+    for path, methods in routes.items():
+        for method, kind in methods.items():
+            spec = document["paths"][path][method]
+            responses = {code: _json_content(error, text) for code, text in _ERRORS_BY_KIND[kind].items()}
+            if method == "delete":
+                responses["204"] = {"description": "Cancelled (unfinished) or deleted (finished)."}
+            else:
+                responses["200"] = answers[kind]
+            spec["responses"] = responses
+    for operation in OPERATIONS:
+        schema = _create_body_schema(operation)
+        components.update(schema.pop("$defs", {}))
+        document["paths"][f"/v1/{operation}"]["post"]["requestBody"] = {
+            "required": True,
+            "content": {JSON: {"schema": schema}},
+        }
+    upload_schema = _schema_of(UploadRequest, components)
+    document["paths"]["/v1/uploads"]["post"]["requestBody"] = {
+        "required": True,
+        "content": {JSON: {"schema": upload_schema}},
+    }
+    components_root = document["components"]
+    components_root["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer"},
+        "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+    }
+    document["security"] = [{"bearer": []}, {"apiKey": []}]
+    health = document["paths"]["/v1/health"]["get"]
+    health["security"] = []
+    health["responses"].pop("422", None)
+    return json.dumps(document).replace("#/$defs/", "#/components/schemas/")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 SUBCOMMAND_MODULES: dict[str, str] = {
     "emulator": "runway_bridge_dev.emulator.cli",
     "dev": "runway_bridge_dev.local.cli",
+    "keys": "runway_bridge_dev.keys_cli",
 }
 
 
