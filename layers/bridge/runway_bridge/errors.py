@@ -166,3 +166,33 @@ class StoreConditionFailedError(Exception):
 
 class StoreUnavailableError(Exception):
     """DynamoDB/S3/Secrets Manager failed after the SDK's own retries (throttling, 5xx, network)."""
+
+
+# --- Output copies (Runway output URL -> S3) -----------------------------------------------
+
+
+class OutputCopyError(Exception):
+    """Base of the errors copying one Runway output into S3. `retryable`: trying again (same URL,
+    after a pause) may succeed."""
+
+    retryable: bool = False
+
+    def __init__(self, message: str, *, retryable: bool | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if retryable is not None:
+            self.retryable = retryable
+
+
+class OutputExpiredError(OutputCopyError):
+    """403/404 from an output URL: its signature expired (or the task was deleted). The caller
+    GETs the task again for fresh URLs; the same URL will never work again."""
+
+
+class OutputFetchError(OutputCopyError):
+    """The download failed: connection, timeout, a 5xx/429, a body cut short (retryable), or an
+    answer that will not change (other 4xx: not retryable)."""
+
+
+class ObjectStoreError(OutputCopyError):
+    """S3 refused or failed a call of the copy after botocore's own retries."""
