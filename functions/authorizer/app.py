@@ -23,12 +23,12 @@ BEARER_PREFIX = "bearer "
 
 def presented_key(event: APIGatewayAuthorizerRequestEvent) -> str | None:
     """The bridge key from `Authorization: Bearer` or `x-api-key` (header names are case-blind)."""
-    authorization = (event.get_header_value("authorization", case_sensitive=False) or "").strip()
+    authorization = (event.headers.get("authorization") or "").strip()
     if authorization.lower().startswith(BEARER_PREFIX):
         key = authorization[len(BEARER_PREFIX) :].strip()
         if key:
             return key
-    api_key = (event.get_header_value("x-api-key", case_sensitive=False) or "").strip()
+    api_key = (event.headers.get("x-api-key") or "").strip()
     return api_key or None
 
 

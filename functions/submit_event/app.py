@@ -38,6 +38,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     envelope = parse(event=event, model=EventBridgeModel)
     logger.append_keys(event_id=envelope.id, source=envelope.source)
     outcome = get_services().submission.submit_event(envelope.id, detail_of(envelope))
-    if outcome.rejection_code is not None:
-        logger.warning("rejected", extra={"code": outcome.rejection_code, "reason": outcome.rejection_reason})
     return {key: value for key, value in asdict(outcome).items() if value is not None}
