@@ -1,0 +1,235 @@
+"""Runs the template's Lambda functions in this process, the way the Lambda service would call them.
+
+A function is registered once (`FunctionRunner.register`) and invoked by name, ARN or logical id.
+The handler module is loaded from the function's code directory under a unique module name, so two
+functions may both ship an `app.py`. A handler's exception comes back as `FunctionError` carrying the
+`errorType` / `errorMessage` pair Lambda reports.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import re
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+DEFAULT_TIMEOUT_S = 3.0
+DEFAULT_MEMORY_MB = 128
+
+_module_counter = itertools.count()
+
+
+class FunctionNotFound(LookupError):
+    """No registered function answers to this name, ARN or logical id."""
+
+
+class FunctionError(Exception):
+    """A handler raised: carries what Lambda puts in the error payload."""
+
+    def __init__(self, error_type: str, error_message: str, stack_trace: list[str] | None = None) -> None:
+        super().__init__(f"{error_type}: {error_message}")
+        self.error_type = error_type
+        self.error_message = error_message
+        self.stack_trace = stack_trace or []
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The JSON body Lambda answers for an unhandled error."""
+        return {
+            "errorMessage": self.error_message,
+            "errorType": self.error_type,
+            "stackTrace": self.stack_trace,
+        }
+
+
+class FunctionTimeout(FunctionError):
+    def __init__(self, function_name: str, timeout_s: float) -> None:
+        super().__init__("Sandbox.Timedout", f"Task timed out after {timeout_s:.2f} seconds")
+        self.function_name = function_name
+
+
+@dataclass(frozen=True)
+class LocalFunction:
+    logical_id: str
+    function_name: str
+    arn: str
+    code_dir: Path
+    handler: str  # "module.attribute", e.g. "app.lambda_handler"
+    environment: dict[str, str] = field(default_factory=dict)
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    memory_mb: int = DEFAULT_MEMORY_MB
+
+
+class LambdaContext:
+    """What handlers read from Lambda's context object (Powertools reads these attributes)."""
+
+    def __init__(self, function: LocalFunction, timeout_s: float) -> None:
+        self.function_name = function.function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = function.arn
+        self.memory_limit_in_mb = function.memory_mb
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function.function_name}"
+        self.log_stream_name = f"local/{self.aws_request_id}"
+        self.identity = None
+        self.client_context = None
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class Invocation:
+    """One call, kept so tests and the CLI can see what ran."""
+
+    function_name: str
+    event: Any
+    result: Any = None
+    error: FunctionError | None = None
+
+
+_ARN_NAME = re.compile(
+    r"^arn:aws[a-z-]*:lambda:[^:]+:\d+:function:(?P<name>[^:]+)(?::(?P<qualifier>[^:]+))?$"
+)
+
+
+class FunctionRunner:
+    """Registry + in-process invoker of local Lambda functions (thread safe)."""
+
+    def __init__(self) -> None:
+        self._functions: dict[str, LocalFunction] = {}
+        self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
+        self._lock = threading.Lock()
+        self.invocations: list[Invocation] = []
+
+    def register(self, function: LocalFunction) -> None:
+        with self._lock:
+            if function.function_name in self._functions:
+                raise ValueError(f"function {function.function_name!r} is already registered")
+            self._functions[function.function_name] = function
+
+    @property
+    def functions(self) -> dict[str, LocalFunction]:
+        """Function name -> registration."""
+        return dict(self._functions)
+
+    def find(self, name_or_arn_or_logical_id: str) -> LocalFunction | None:
+        key = name_or_arn_or_logical_id
+        match = _ARN_NAME.match(key)
+        if match:
+            key = match.group("name")
+        elif key.count(":") == 1 and not key.startswith("arn:"):  # "name:qualifier"
+            key = key.split(":", 1)[0]
+        with self._lock:
+            if key in self._functions:
+                return self._functions[key]
+            for function in self._functions.values():
+                if function.logical_id == key:
+                    return function
+        return None
+
+    def get(self, name_or_arn_or_logical_id: str) -> LocalFunction:
+        function = self.find(name_or_arn_or_logical_id)
+        if function is None:
+            known = ", ".join(sorted(self._functions)) or "none"
+            raise FunctionNotFound(f"no local function {name_or_arn_or_logical_id!r} (registered: {known})")
+        return function
+
+    def invoke(self, name_or_arn_or_logical_id: str, event: Any, *, timeout_s: float | None = None) -> Any:
+        """Run the handler with `event` and return what it returns.
+
+        Raises `FunctionError` for a handler exception and `FunctionTimeout` when the handler overruns
+        its timeout (the handler's thread is left to finish: Python cannot kill it).
+        """
+        function = self.get(name_or_arn_or_logical_id)
+        handler = self._handler(function)
+        limit = function.timeout_s if timeout_s is None else timeout_s
+        context = LambdaContext(function, limit)
+        invocation = Invocation(function.function_name, event)
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["result"] = handler(event, context)
+            except BaseException as exc:  # noqa: BLE001  (whatever a handler raises is reported, like Lambda)
+                outcome["error"] = FunctionError(
+                    type(exc).__name__,
+                    str(exc),
+                    traceback.format_exception(exc)[1:],
+                )
+
+        worker = threading.Thread(target=run, name=f"lambda-{function.function_name}", daemon=True)
+        worker.start()
+        worker.join(limit)
+        try:
+            if worker.is_alive():
+                invocation.error = FunctionTimeout(function.function_name, limit)
+                raise invocation.error
+            if "error" in outcome:
+                invocation.error = outcome["error"]
+                raise outcome["error"]
+            invocation.result = outcome.get("result")
+            return invocation.result
+        finally:
+            with self._lock:
+                self.invocations.append(invocation)
+
+    def _handler(self, function: LocalFunction) -> Callable[[Any, Any], Any]:
+        with self._lock:
+            cached = self._handlers.get(function.function_name)
+        if cached is not None:
+            return cached
+        module_path, _, attribute = function.handler.rpartition(".")
+        if not module_path or not attribute:
+            raise FunctionError("Runtime.MalformedHandlerName", f"Bad handler '{function.handler}'")
+        module = _load_module(function.code_dir, module_path)
+        handler = getattr(module, attribute, None)
+        if not callable(handler):
+            raise FunctionError(
+                "Runtime.HandlerNotFound", f"Handler '{attribute}' missing on module '{module_path}'"
+            )
+        with self._lock:
+            self._handlers.setdefault(function.function_name, handler)
+            return self._handlers[function.function_name]
+
+
+def _load_module(code_dir: Path, module_path: str) -> ModuleType:
+    relative = Path(*module_path.split("."))
+    candidates = [code_dir / relative.with_suffix(".py"), code_dir / relative / "__init__.py"]
+    source = next((path for path in candidates if path.is_file()), None)
+    if source is None:
+        raise FunctionError(
+            "Runtime.ImportModuleError", f"Unable to import module '{module_path}': no file under {code_dir}"
+        )
+    # A unique name: several functions commonly ship a module called `app`.
+    unique_name = f"_local_lambda_{next(_module_counter)}_{module_path.replace('.', '_')}"
+    spec = importlib.util.spec_from_file_location(unique_name, source)
+    if spec is None or spec.loader is None:
+        raise FunctionError("Runtime.ImportModuleError", f"Unable to import module '{module_path}'")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[unique_name] = module
+    # Sibling modules of the handler resolve like in Lambda, where the code dir is on sys.path.
+    added = str(code_dir) not in sys.path
+    if added:
+        sys.path.insert(0, str(code_dir))
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(unique_name, None)
+        raise FunctionError(
+            "Runtime.ImportModuleError", f"Unable to import module '{module_path}': {exc}"
+        ) from exc
+    finally:
+        if added:
+            sys.path.remove(str(code_dir))
+    return module

@@ -1,0 +1,464 @@
+"""Everything the local runtime changes inside moto, in one place (no other module imports moto
+internals). Each adaptation fills a gap established on these machines (see DESIGN.md, "Local runtime
+and tests"):
+
+* moto's server runs in THIS process (`ThreadedMotoServer` on 127.0.0.1, free port), so the patches
+  below apply to the requests it serves. moto's backends are process-global: they are reset when the
+  last server of the process stops.
+* Step Functions executes real ASL (`execute_state_machine`), and its AWS calls (e.g.
+  `arn:aws:states:::lambda:invoke`) go to this server on 127.0.0.1 instead of `localhost:5000`.
+* Lambda `Invoke` (API calls, Step Functions tasks, plain Lambda ARNs) runs the handler in-process
+  through the registered `FunctionRunner` instead of Docker. `InvocationType=Event` runs in the
+  background with Lambda's two retries.
+* EventBridge rule targets of type Lambda, Step Functions, SQS and SNS are delivered by a hook here,
+  honouring `Input`, `InputPath` and `InputTransformer` (moto raises for Lambda/Step Functions and
+  ignores Input/InputPath).
+* `StartExecution` without a name gets one (a UUID, like AWS; the executing backend would build
+  the ARN ".../None").
+
+The moto version is pinned: these patches depend on its internals, so another version fails loudly.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime
+import importlib.metadata
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runway_bridge_dev.local.functions import FunctionRunner
+
+log = logging.getLogger(__name__)
+
+PINNED_MOTO_VERSION = "5.2.5"
+# Lambda retries a failed asynchronous invocation twice.
+ASYNC_RETRIES = 2
+ASYNC_RETRY_DELAY_S = 0.2
+
+
+class MotoVersionMismatch(RuntimeError):
+    pass
+
+
+def check_moto_version(installed: str | None = None) -> None:
+    installed = installed or importlib.metadata.version("moto")
+    if installed != PINNED_MOTO_VERSION:
+        raise MotoVersionMismatch(
+            f"moto {installed} is installed but the local runtime patches moto {PINNED_MOTO_VERSION} "
+            "internals (runway_bridge_dev/local/moto_adaptations.py): re-check every patch, then re-pin"
+        )
+
+
+@dataclass
+class TargetDelivery:
+    """One EventBridge rule target delivery, kept so tests and the CLI can see what happened."""
+
+    rule_arn: str
+    target_arn: str
+    payload: Any
+    error: str | None = None
+
+
+@dataclass
+class _Registry:
+    """The running local stacks: whose runner handles an invoke, which endpoint AWS calls use."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    runners: dict[int, FunctionRunner] = field(default_factory=dict)
+    endpoints: dict[int, str] = field(default_factory=dict)
+    deliveries: list[TargetDelivery] = field(default_factory=list)
+    background: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def find_runner(self, function: str) -> FunctionRunner | None:
+        with self.lock:
+            runners = list(self.runners.values())
+        return next((runner for runner in runners if runner.find(function) is not None), None)
+
+    def endpoint(self) -> str:
+        with self.lock:
+            if not self.endpoints:
+                raise RuntimeError("no local moto server is running")
+            return next(iter(self.endpoints.values()))
+
+    def submit(self, work: Callable[[], None]) -> None:
+        with self.lock:
+            if self.background is None:
+                self.background = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="local-async")
+            executor = self.background
+        executor.submit(_logged(work))
+
+
+def _logged(work: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            work()
+        except Exception:
+            log.exception("background delivery failed")
+
+    return run
+
+
+_registry = _Registry()
+_install_lock = threading.Lock()
+_installed = False
+
+
+def deliveries() -> list[TargetDelivery]:
+    """Every EventBridge target delivery made by the hook since the process started."""
+    with _registry.lock:
+        return list(_registry.deliveries)
+
+
+# --- the moto server ------------------------------------------------------------------------------
+
+
+class MotoServer:
+    """moto's server on 127.0.0.1 in this process; Lambda invokes it serves go to `runner`."""
+
+    def __init__(self, runner: FunctionRunner) -> None:
+        install()
+        self._runner = runner
+        self._server: Any = None
+        self.endpoint_url = ""
+
+    def start(self) -> str:
+        from moto.server import ThreadedMotoServer  # noqa: PLC0415  (slow import)
+
+        # werkzeug would log every request moto serves to stderr.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint_url = f"http://{host}:{port}"
+        with _registry.lock:
+            _registry.runners[id(self)] = self._runner
+            _registry.endpoints[id(self)] = self.endpoint_url
+        return self.endpoint_url
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        with _registry.lock:
+            _registry.runners.pop(id(self), None)
+            _registry.endpoints.pop(id(self), None)
+            last = not _registry.runners
+        self._server.stop()
+        self._server = None
+        if last:
+            # moto's state is process-global: the next stack in this process starts empty.
+            from moto.moto_api._internal.models import moto_api_backend  # noqa: PLC0415
+
+            moto_api_backend.reset()
+
+
+# --- the patches ------------------------------------------------------------------------------------
+
+
+def install() -> None:
+    """Apply every adaptation once per process (idempotent)."""
+    global _installed  # noqa: PLW0603  (patches are process-wide by nature)
+    with _install_lock:
+        if _installed:
+            return
+        check_moto_version()
+        _enable_asl_execution()
+        _route_step_functions_calls_to_this_server()
+        _run_lambda_invokes_in_process()
+        _deliver_rule_targets()
+        _name_every_execution()
+        _installed = True
+
+
+def _enable_asl_execution() -> None:
+    from moto.core.config import default_user_config  # noqa: PLC0415
+
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+
+
+class _LocalBoto3:
+    """Stands in for the `boto3` module inside moto's Step Functions client factory."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def client(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["endpoint_url"] = _registry.endpoint()
+        return self._real.client(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def _route_step_functions_calls_to_this_server() -> None:
+    # moto builds its clients for `http://localhost:<MOTO_PORT or 5000>`; ours listens elsewhere.
+    import boto3  # noqa: PLC0415
+    from moto.stepfunctions.parser.asl.utils import boto_client  # noqa: PLC0415
+
+    boto_client.boto3 = _LocalBoto3(boto3)  # type: ignore[attr-defined,assignment]
+
+
+def _run_lambda_invokes_in_process() -> None:
+    from moto.awslambda.models import LambdaBackend  # noqa: PLC0415
+
+    original = LambdaBackend.invoke
+
+    def invoke(  # noqa: PLR0917  (moto's signature)
+        self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+    ) -> str | bytes | None:
+        runner = _registry.find_runner(function_name)
+        if runner is None:
+            return original(self, function_name, qualifier, body, headers, response_headers)
+        event = _decode_event(body)
+        invocation_type = (headers or {}).get("X-Amz-Invocation-Type", "RequestResponse")
+        if invocation_type == "DryRun":
+            return b""
+        if invocation_type == "Event":
+            _registry.submit(lambda: _invoke_async(runner, function_name, event))
+            return b""
+        payload, error = _invoke_for_payload(runner, function_name, event)
+        if error:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        response_headers["x-amz-executed-version"] = "$LATEST"
+        response_headers["Content-Length"] = str(len(payload))
+        return payload
+
+    LambdaBackend.invoke = invoke  # type: ignore[method-assign]
+
+
+def _decode_event(body: Any) -> Any:
+    if body is None or body in (b"", ""):
+        return {}
+    text = body.decode() if isinstance(body, bytes) else str(body)
+    return json.loads(text)
+
+
+def _invoke_for_payload(runner: FunctionRunner, function: str, event: Any) -> tuple[bytes, bool]:
+    from runway_bridge_dev.local.functions import FunctionError  # noqa: PLC0415
+
+    try:
+        result = runner.invoke(function, event)
+    except FunctionError as exc:
+        return json.dumps(exc.payload).encode(), True
+    return json.dumps(result).encode(), False
+
+
+def _invoke_async(runner: FunctionRunner, function: str, event: Any) -> None:
+    from runway_bridge_dev.local.functions import FunctionError  # noqa: PLC0415
+
+    for attempt in range(ASYNC_RETRIES + 1):
+        try:
+            runner.invoke(function, event)
+            return
+        except FunctionError as exc:
+            log.warning("async invoke of %s failed (attempt %d): %s", function, attempt + 1, exc)
+            time.sleep(ASYNC_RETRY_DELAY_S * (attempt + 1))
+
+
+def _name_every_execution() -> None:
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend  # noqa: PLC0415
+
+    original = StepFunctionsParserBackend.start_execution
+
+    def start_execution(
+        self: Any,
+        state_machine_arn: str,
+        name: Any = None,
+        execution_input: Any = None,
+        trace_header: Any = None,
+    ) -> Any:
+        return original(self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
+
+    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+
+
+# --- EventBridge rule targets ---------------------------------------------------------------------
+
+_HOOKED_SERVICES = ("lambda", "states", "sqs", "sns")
+
+
+def _deliver_rule_targets() -> None:
+    from moto.events.models import Rule  # noqa: PLC0415
+
+    original = Rule.send_to_targets
+
+    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        if not self.event_pattern.matches_event(original_event):
+            return
+        hooked = [t for t in self.targets if t["Arn"].split(":")[2] in _HOOKED_SERVICES]
+        others = [t for t in self.targets if t not in hooked]
+        if others:
+            # moto's own delivery (logs, archives, other buses) for the targets it handles.
+            saved = self.targets
+            self.targets = others
+            try:
+                original(self, original_event, transform_input)
+            finally:
+                self.targets = saved
+        event = _normalised_event(original_event)
+        for target in hooked:
+            payload = (
+                target_input(target, event, rule_arn=self.arn, rule_name=self.name)
+                if transform_input
+                else event
+            )
+            # EventBridge delivers asynchronously: PutEvents never waits for a target.
+            _registry.submit(_delivery(self.arn, target, payload))
+
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
+def _normalised_event(event: Any) -> dict[str, Any]:
+    normalised = json.loads(json.dumps(event, default=str))
+    moment = event.get("time")
+    if isinstance(moment, (int, float)):
+        when = datetime.datetime.fromtimestamp(float(moment), tz=datetime.UTC)
+        normalised["time"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    elif isinstance(moment, datetime.datetime):
+        normalised["time"] = moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dict(normalised)
+
+
+def _delivery(rule_arn: str, target: dict[str, Any], payload: Any) -> Callable[[], None]:
+    def deliver() -> None:
+        record = TargetDelivery(rule_arn, target["Arn"], payload)
+        try:
+            _deliver(target, payload)
+        except Exception as exc:  # noqa: BLE001  (a failed delivery is recorded, like EventBridge does)
+            record.error = f"{type(exc).__name__}: {exc}"
+            log.warning("rule %s: delivery to %s failed: %s", rule_arn, target["Arn"], exc)
+        with _registry.lock:
+            _registry.deliveries.append(record)
+
+    return deliver
+
+
+def _deliver(target: dict[str, Any], payload: Any) -> None:
+    import boto3  # noqa: PLC0415
+
+    arn = str(target["Arn"])
+    service, region = arn.split(":")[2], arn.split(":")[3]
+    body = payload if isinstance(payload, str) else json.dumps(payload)
+
+    def client(name: str) -> Any:
+        return boto3.session.Session().client(  # type: ignore[call-overload]
+            name,
+            endpoint_url=_registry.endpoint(),
+            region_name=region,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+    if service == "lambda":
+        runner = _registry.find_runner(arn)
+        if runner is None:
+            raise LookupError(f"no local function {arn}")
+        # EventBridge invokes Lambda asynchronously: Lambda's own retries apply.
+        _invoke_async(runner, arn, payload)
+    elif service == "states":
+        client("stepfunctions").start_execution(stateMachineArn=arn, name=str(uuid.uuid4()), input=body)
+    elif service == "sqs":
+        account, name = arn.split(":")[4], arn.split(":")[5]
+        sqs = client("sqs")
+        url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+        extra: dict[str, Any] = {}
+        group = (target.get("SqsParameters") or {}).get("MessageGroupId")
+        if group:
+            extra["MessageGroupId"] = group
+        sqs.send_message(QueueUrl=url, MessageBody=body, **extra)
+    elif service == "sns":
+        client("sns").publish(TopicArn=arn, Message=body)
+
+
+# --- Input / InputPath / InputTransformer -----------------------------------------------------------
+
+_PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.\-]+)>")
+_PATH_TOKEN = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]|\['([^']+)'\]")
+
+
+def json_path(document: Any, path: str) -> Any:
+    """The value at a simple JSONPath (`$`, `$.a.b`, `$.a[0]`, `$['a-b']`); None when absent."""
+    if path in ("$", ""):
+        return document
+    current = document
+    for name, index, quoted in _PATH_TOKEN.findall(path[1:] if path.startswith("$") else path):
+        if index:
+            if not isinstance(current, list) or int(index) >= len(current):
+                return None
+            current = current[int(index)]
+        else:
+            key = name or quoted
+            if not isinstance(current, dict) or key not in current:
+                return None
+            current = current[key]
+    return current
+
+
+def target_input(target: dict[str, Any], event: dict[str, Any], *, rule_arn: str, rule_name: str) -> Any:
+    """What EventBridge sends to a target: `Input` (constant JSON), `InputPath`, `InputTransformer`, or
+    the whole event."""
+    if "Input" in target:
+        return json.loads(target["Input"])
+    if "InputPath" in target:
+        return json_path(event, target["InputPath"])
+    transformer = target.get("InputTransformer")
+    if transformer:
+        return render_input_template(transformer, event, rule_arn=rule_arn, rule_name=rule_name)
+    return event
+
+
+def render_input_template(
+    transformer: dict[str, Any], event: dict[str, Any], *, rule_arn: str, rule_name: str
+) -> Any:
+    """`InputTemplate` with `<name>` placeholders filled from `InputPathsMap` and EventBridge's
+    predefined variables. Inside a JSON string a value is inserted as text; elsewhere as JSON. The
+    result is an object when it parses as JSON, else the text (as EventBridge delivers it)."""
+    paths = transformer.get("InputPathsMap") or {}
+    values: dict[str, Any] = {name: json_path(event, path) for name, path in paths.items()}
+    values.setdefault("aws.events.rule-arn", rule_arn)
+    values.setdefault("aws.events.rule-name", rule_name)
+    values.setdefault("aws.events.event.ingestion-time", event.get("time"))
+    values.setdefault("aws.events.event", event)
+    values.setdefault("aws.events.event.json", event)
+    template = str(transformer.get("InputTemplate", ""))
+    out: list[str] = []
+    position = 0
+    for match in _PLACEHOLDER.finditer(template):
+        name = match.group(1)
+        if name not in values:
+            continue
+        out.append(template[position : match.start()])
+        value = values[name]
+        if _inside_json_string(template, match.start()):
+            text = value if isinstance(value, str) else json.dumps(value)
+            out.append(json.dumps(text)[1:-1])  # escaped for the surrounding string
+        else:
+            out.append("null" if value is None else json.dumps(value))
+        position = match.end()
+    out.append(template[position:])
+    rendered = "".join(out)
+    try:
+        return json.loads(rendered)
+    except json.JSONDecodeError:
+        return rendered
+
+
+def _inside_json_string(text: str, index: int) -> bool:
+    inside = False
+    escaped = False
+    for char in text[:index]:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            inside = not inside
+    return inside
