@@ -112,8 +112,8 @@ def address_problem(address: IPAddress) -> str | None:
         (address.is_link_local, "link-local address (includes the cloud metadata service)"),
         (address.is_multicast, "multicast address"),
         (isinstance(address, ipaddress.IPv4Address) and address in CGNAT, "carrier-grade NAT address"),
+        (address.is_reserved, "reserved address"),  # before private: Python counts 240/4 as both
         (address.is_private, "private address"),
-        (address.is_reserved, "reserved address"),
         (not address.is_global, "non-public address"),
     )
     for refused, reason in checks:
