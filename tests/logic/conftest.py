@@ -139,47 +139,55 @@ def aws_clients(moto_url: str) -> dict[str, Any]:
     return {name: boto3.client(name, endpoint_url=moto_url, region_name=REGION) for name in names}
 
 
-@pytest.fixture
-def aws(moto_url: str, aws_clients: dict[str, Any]) -> Aws:
-    """Fresh tables, bucket, bus (with a rule copying rejections to a queue) and usage plan."""
+@pytest.fixture(scope="session")
+def shared_aws(aws_clients: dict[str, Any]) -> dict[str, str]:
+    """Per worker: a bus whose rule copies rejections to a queue, and a usage plan (tests tell
+    their own messages and keys apart by ids, so sharing these is safe and saves setup time)."""
     suffix = uuid.uuid4().hex[:10]
-    # Per test: fault-injection hooks are registered on this client and must not outlive the test.
-    dynamodb = boto3.client("dynamodb", endpoint_url=moto_url, region_name=REGION)
-    s3, events, sqs, apigateway = (aws_clients[name] for name in ("s3", "events", "sqs", "apigateway"))
-    jobs_table, keys_table = f"jobs-{suffix}", f"keys-{suffix}"
-    dynamodb.create_table(TableName=jobs_table, **table_definition("JobsTable"))
-    dynamodb.create_table(TableName=keys_table, **table_definition("ApiKeysTable"))
-    bucket = f"artifacts-{suffix}"
-    s3.create_bucket(Bucket=bucket)
+    events, sqs, apigateway = (aws_clients[name] for name in ("events", "sqs", "apigateway"))
     bus = f"bus-{suffix}"
     events.create_event_bus(Name=bus)
     queue_url = sqs.create_queue(QueueName=f"rejections-{suffix}")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
     events.put_rule(
         Name=f"rejections-{suffix}",
         EventBusName=bus,
         EventPattern='{"detail-type": ["Generation Rejected"]}',
     )
     events.put_targets(
-        Rule=f"rejections-{suffix}", EventBusName=bus, Targets=[{"Id": "queue", "Arn": queue_arn}]
+        Rule=f"rejections-{suffix}",
+        EventBusName=bus,
+        Targets=[{"Id": "queue", "Arn": attributes["QueueArn"]}],
     )
     plan = apigateway.create_usage_plan(name=f"plan-{suffix}")
+    return {"bus": bus, "queue_url": queue_url, "usage_plan_id": plan["id"]}
+
+
+@pytest.fixture
+def aws(moto_url: str, aws_clients: dict[str, Any], shared_aws: dict[str, str]) -> Aws:
+    """Fresh tables and bucket per test (from template.yaml's table definitions)."""
+    suffix = uuid.uuid4().hex[:10]
+    # Per test: fault-injection hooks are registered on this client and must not outlive the test.
+    dynamodb = boto3.client("dynamodb", endpoint_url=moto_url, region_name=REGION)
+    jobs_table, keys_table = f"jobs-{suffix}", f"keys-{suffix}"
+    dynamodb.create_table(TableName=jobs_table, **table_definition("JobsTable"))
+    dynamodb.create_table(TableName=keys_table, **table_definition("ApiKeysTable"))
+    bucket = f"artifacts-{suffix}"
+    aws_clients["s3"].create_bucket(Bucket=bucket)
     return Aws(
         endpoint=moto_url,
         dynamodb=dynamodb,
-        s3=s3,
+        s3=aws_clients["s3"],
         secretsmanager=aws_clients["secretsmanager"],
-        events=events,
-        sqs=sqs,
-        apigateway=apigateway,
+        events=aws_clients["events"],
+        sqs=aws_clients["sqs"],
+        apigateway=aws_clients["apigateway"],
         jobs_table=jobs_table,
         keys_table=keys_table,
         bucket=bucket,
-        bus=bus,
-        rejection_queue_url=queue_url,
-        usage_plan_id=plan["id"],
+        bus=shared_aws["bus"],
+        rejection_queue_url=shared_aws["queue_url"],
+        usage_plan_id=shared_aws["usage_plan_id"],
     )
 
 
