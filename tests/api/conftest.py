@@ -17,16 +17,9 @@ import pytest
 
 from runway_bridge.settings import get_settings
 from runway_bridge_dev.emulator import EmulatorConfig, RunwayEmulator
+from runway_bridge_dev.local.stack import LocalStack
 
-try:  # the local runtime's AWS half (issue 3); until it lands, a stand-in serves the same tests
-    import runway_bridge_dev.local.aws  # noqa: F401
-except ModuleNotFoundError:
-    HAVE_LOCAL_AWS = False
-else:
-    HAVE_LOCAL_AWS = True
-
-# `LocalStack`, or `BridgeHarness` with the same interface (see tests/api/bridge_harness.py).
-Stack = Any
+Stack = LocalStack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EVENTS_DIR = REPO_ROOT / "events"
@@ -57,14 +50,7 @@ class Tenant:
 
 def start_stack(**emulator_fields: Any) -> Stack:
     config = EmulatorConfig(profile="fast", seed=11, **emulator_fields)
-    if HAVE_LOCAL_AWS:
-        from runway_bridge_dev.local.stack import LocalStack  # noqa: PLC0415
-
-        stack: Stack = LocalStack(emulator_config=config, run_schedules=False).start()
-    else:
-        from tests.api.bridge_harness import BridgeHarness  # noqa: PLC0415
-
-        stack = BridgeHarness(config).start()
+    stack = LocalStack(emulator_config=config, run_schedules=False).start()
     forget_process_caches()
     return stack
 
