@@ -26,6 +26,7 @@ DEFAULT_TIMEOUT_S = 3.0
 DEFAULT_MEMORY_MB = 128
 
 _module_counter = itertools.count()
+_import_lock = threading.Lock()
 
 
 class FunctionNotFound(LookupError):
@@ -217,19 +218,27 @@ def _load_module(code_dir: Path, module_path: str) -> ModuleType:
     if spec is None or spec.loader is None:
         raise FunctionError("Runtime.ImportModuleError", f"Unable to import module '{module_path}'")
     module = importlib.util.module_from_spec(spec)
-    sys.modules[unique_name] = module
-    # Sibling modules of the handler resolve like in Lambda, where the code dir is on sys.path.
-    added = str(code_dir) not in sys.path
-    if added:
+    # Sibling modules of the handler resolve like in Lambda, where the code dir is on sys.path; they
+    # are taken out of sys.modules afterwards so another function's `helpers` is its own.
+    siblings = {path.stem for path in code_dir.glob("*.py")} | {
+        path.name for path in code_dir.iterdir() if (path / "__init__.py").is_file()
+    }
+    with _import_lock:
+        shadowed = {
+            name: sys.modules.pop(name) for name in list(sys.modules) if name.split(".")[0] in siblings
+        }
+        sys.modules[unique_name] = module
         sys.path.insert(0, str(code_dir))
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        sys.modules.pop(unique_name, None)
-        raise FunctionError(
-            "Runtime.ImportModuleError", f"Unable to import module '{module_path}': {exc}"
-        ) from exc
-    finally:
-        if added:
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            sys.modules.pop(unique_name, None)
+            raise FunctionError(
+                "Runtime.ImportModuleError", f"Unable to import module '{module_path}': {exc}"
+            ) from exc
+        finally:
             sys.path.remove(str(code_dir))
+            for name in [name for name in sys.modules if name.split(".")[0] in siblings]:
+                del sys.modules[name]
+            sys.modules.update(shadowed)
     return module

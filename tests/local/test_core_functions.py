@@ -1,0 +1,115 @@
+"""The in-process function runner: handlers run like Lambda runs them (context, errors, timeouts)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from runway_bridge_dev.local.functions import (
+    FunctionError,
+    FunctionNotFound,
+    FunctionRunner,
+    FunctionTimeout,
+    LocalFunction,
+)
+from tests.local.conftest import CORE_HANDLERS
+
+ARN_PREFIX = "arn:aws:lambda:us-east-1:123456789012:function:"
+
+
+def _function(
+    name: str, handler: str, *, code_dir: Path = CORE_HANDLERS, timeout_s: float = 3.0
+) -> LocalFunction:
+    return LocalFunction(
+        logical_id=f"{name.title()}Function",
+        function_name=f"stack-{name}",
+        arn=f"{ARN_PREFIX}stack-{name}",
+        code_dir=code_dir,
+        handler=handler,
+        timeout_s=timeout_s,
+        memory_mb=256,
+    )
+
+
+@pytest.fixture
+def runner() -> FunctionRunner:
+    runner = FunctionRunner()
+    runner.register(_function("double", "calc.double"))
+    runner.register(_function("describe", "calc.describe", timeout_s=7))
+    runner.register(_function("slow", "calc.slow", timeout_s=0.3))
+    return runner
+
+
+@pytest.mark.parametrize(
+    "reference",
+    ["stack-double", "DoubleFunction", f"{ARN_PREFIX}stack-double", f"{ARN_PREFIX}stack-double:$LATEST"],
+)
+def test_a_function_answers_to_its_name_arn_and_logical_id(runner: FunctionRunner, reference: str) -> None:
+    assert runner.invoke(reference, {"n": 21}) == {"id": None, "n": 21, "doubled": 42}
+
+
+def test_the_handler_gets_a_lambda_like_context(runner: FunctionRunner) -> None:
+    described = runner.invoke("stack-describe", {})
+    assert described["function_name"] == "stack-describe"
+    assert described["invoked_function_arn"] == f"{ARN_PREFIX}stack-describe"
+    assert described["memory_limit_in_mb"] == 256
+    assert 6000 < described["remaining_ms"] <= 7000
+    other = runner.invoke("stack-describe", {})
+    assert other["aws_request_id"] != described["aws_request_id"]
+
+
+def test_a_handler_exception_comes_back_as_lambdas_error_type_and_message(runner: FunctionRunner) -> None:
+    with pytest.raises(FunctionError) as raised:
+        runner.invoke("stack-double", {"n": -3})
+    assert raised.value.error_type == "NegativeNumberError"
+    assert raised.value.error_message == "cannot double -3"
+    assert raised.value.payload["errorType"] == "NegativeNumberError"
+    assert any("calc.py" in line for line in raised.value.stack_trace)
+
+
+def test_a_handler_overrunning_its_timeout_is_reported_as_timed_out(runner: FunctionRunner) -> None:
+    started = time.monotonic()
+    with pytest.raises(FunctionTimeout) as raised:
+        runner.invoke("stack-slow", {"sleep_s": 3})
+    assert time.monotonic() - started < 2
+    assert raised.value.error_type == "Sandbox.Timedout"
+    assert "0.30 seconds" in raised.value.error_message
+
+
+def test_a_per_call_timeout_overrides_the_functions(runner: FunctionRunner) -> None:
+    assert runner.invoke("stack-slow", {"sleep_s": 0.05}, timeout_s=2) == "finished"
+
+
+def test_an_unknown_function_is_refused_naming_the_registered_ones(runner: FunctionRunner) -> None:
+    with pytest.raises(FunctionNotFound, match="stack-double"):
+        runner.invoke("nope", {})
+
+
+def test_two_functions_may_each_ship_their_own_app_module(tmp_path: Path) -> None:
+    runner = FunctionRunner()
+    for label in ("first", "second"):
+        code_dir = tmp_path / label
+        code_dir.mkdir()
+        (code_dir / "helpers.py").write_text(f"LABEL = {label!r}\n")
+        (code_dir / "app.py").write_text(
+            "import helpers\n\ndef handler(event, context):\n    return helpers.LABEL\n"
+        )
+        runner.register(_function(label, "app.handler", code_dir=code_dir))
+    assert runner.invoke("stack-first", {}) == "first"
+    # `helpers` is a sibling module of both: each function must see its own, as in Lambda.
+    assert runner.invoke("stack-second", {}) == "second"
+
+
+def test_a_missing_handler_is_an_import_error_like_lambdas(tmp_path: Path) -> None:
+    runner = FunctionRunner()
+    runner.register(_function("broken", "absent.handler", code_dir=tmp_path))
+    with pytest.raises(FunctionError) as raised:
+        runner.invoke("stack-broken", {})
+    assert raised.value.error_type == "Runtime.ImportModuleError"
+
+
+def test_registering_a_name_twice_is_refused(runner: FunctionRunner) -> None:
+    with pytest.raises(ValueError, match="already registered"):
+        runner.register(_function("double", "calc.double"))
