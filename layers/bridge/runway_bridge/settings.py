@@ -58,6 +58,17 @@ class BridgeSettings(BaseSettings):
     # Task views
     output_url_ttl_s: int = 3600
 
+    # Output copies (Runway output URL -> S3)
+    # Multipart part size: S3's minimum is 5 MiB; memory held by a copy is about three parts.
+    copy_part_bytes: int = Field(default=8 * 1024 * 1024, ge=5 * 1024 * 1024)
+    copy_max_fetch_attempts: int = Field(default=3, ge=1)
+    copy_max_url_refreshes: int = Field(default=2, ge=0)
+    copy_connect_timeout_s: float = 5.0
+    # Longest silence between two chunks of an output body (not the whole download).
+    copy_read_timeout_s: float = 30.0
+    # Unset: SSE-S3 (AES256); set: SSE-KMS with this key.
+    output_kms_key_id: str | None = None
+
     # Callback URLs (SSRF guard): https only and public addresses only, unless relaxed for local dev.
     allow_http_callbacks: bool = False
     allow_private_callbacks: bool = False
