@@ -11,12 +11,14 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import boto3
 import httpx
 import pytest
 
 from runway_bridge.adapters.output_copy import S3MultipartStore
 from runway_bridge.errors import OutputExpiredError, OutputFetchError
 from runway_bridge.logic.copy_outputs import MIB, CopyPolicy, copy_task_outputs, extension_for
+from runway_bridge.settings import BridgeSettings
 from runway_bridge_dev.emulator import RunwayEmulator
 from tests.copier.conftest import CountingSource, open_uploads, succeeded_task
 
@@ -428,3 +430,26 @@ def test_extension_follows_the_content_type(content_type: str, extension: str) -
 def test_parts_below_s3s_minimum_are_refused() -> None:
     with pytest.raises(ValueError, match="at least"):
         CopyPolicy(part_bytes=MIB)
+
+
+def test_with_a_kms_key_set_objects_are_encrypted_with_it(
+    runway: httpx.Client, source: CountingSource, s3: Any, bucket: str, moto_endpoint: str
+) -> None:
+    kms = boto3.client("kms", endpoint_url=moto_endpoint, region_name="us-east-1")
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    settings = BridgeSettings(bucket_name=bucket, output_kms_key_id=key_id, copy_part_bytes=5 * MIB)
+    task = succeeded_task(runway)
+
+    copy_task_outputs(
+        job_id="job-11",
+        task_id=task["id"],
+        output_urls=task["output"],
+        refresh_urls=_no_refresh,
+        source=source,
+        store=S3MultipartStore.from_settings(s3, settings),
+        policy=CopyPolicy.from_settings(settings),
+    )
+
+    head = s3.head_object(Bucket=bucket, Key="outputs/job-11/0.mp4")
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert key_id in head["SSEKMSKeyId"]

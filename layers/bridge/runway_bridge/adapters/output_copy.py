@@ -20,6 +20,7 @@ import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
 from runway_bridge.errors import ObjectStoreError, OutputExpiredError, OutputFetchError
+from runway_bridge.settings import BridgeSettings
 
 # Runway answers an expired signed URL with 403, a deleted task's output with 404.
 EXPIRED_STATUSES: Final = frozenset({403, 404})
@@ -87,6 +88,14 @@ class HttpOutputSource:
             follow_redirects=True,
         )
 
+    @classmethod
+    def from_settings(cls, settings: BridgeSettings) -> HttpOutputSource:
+        return cls(
+            timeouts=DownloadTimeouts(
+                connect_s=settings.copy_connect_timeout_s, read_s=settings.copy_read_timeout_s
+            )
+        )
+
     def close(self) -> None:
         if self._owns_client:
             self._client.close()
@@ -138,6 +147,10 @@ class S3MultipartStore:
         self._client = client
         self._bucket = bucket
         self._kms_key_id = kms_key_id
+
+    @classmethod
+    def from_settings(cls, client: Any, settings: BridgeSettings) -> S3MultipartStore:
+        return cls(client, settings.bucket_name, kms_key_id=settings.output_kms_key_id)
 
     @property
     def bucket(self) -> str:

@@ -36,6 +36,7 @@ from typing import Any, Final, Protocol
 
 from runway_bridge.errors import ObjectStoreError, OutputExpiredError, OutputFetchError
 from runway_bridge.models.job import JobOutput
+from runway_bridge.settings import BridgeSettings
 
 MIB: Final = 1024 * 1024
 # S3: every part but the last is at least 5 MiB; at most 10,000 parts per upload.
@@ -122,6 +123,14 @@ class CopyPolicy:
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     # Called after each uploaded part with its number; lets tests stop a copy mid-way.
     after_part: Callable[[int], None] | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: BridgeSettings) -> CopyPolicy:
+        return cls(
+            part_bytes=settings.copy_part_bytes,
+            max_fetch_attempts=settings.copy_max_fetch_attempts,
+            max_url_refreshes=settings.copy_max_url_refreshes,
+        )
 
     def __post_init__(self) -> None:
         if self.part_bytes < MIN_PART_BYTES:
