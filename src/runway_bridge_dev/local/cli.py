@@ -93,6 +93,10 @@ def run(args: argparse.Namespace) -> int:
 
         emulator_config = EmulatorConfig(seed=args.emulator_seed)
 
+    # Local receivers listen on http://127.0.0.1: the SSRF guard refuses both by default.
+    os.environ.setdefault("BRIDGE_ALLOW_PRIVATE_CALLBACKS", "true")
+    os.environ.setdefault("BRIDGE_ALLOW_HTTP_CALLBACKS", "true")
+
     stop_requested = threading.Event()
     # SIGTERM stops as cleanly as Ctrl-C (e.g. when a test or a supervisor ends the process).
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
