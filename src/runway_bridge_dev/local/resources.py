@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 import string
 import uuid
@@ -23,6 +24,8 @@ from runway_bridge_dev.local.functions import (
     LocalFunction,
 )
 from runway_bridge_dev.local.template import CreatedResource, TemplateError
+
+log = logging.getLogger(__name__)
 
 
 class UnsupportedResourceType(TemplateError):
@@ -154,10 +157,22 @@ def create_s3_bucket_policy(
     context: ResourceContext, logical_id: str, raw: dict[str, Any]
 ) -> CreatedResource:
     properties = _props(context, raw)
-    # moto stores the policy but does not enforce it (e.g. the TLS-only deny cannot bite locally).
-    context.client("s3").put_bucket_policy(
-        Bucket=properties["Bucket"], Policy=json.dumps(properties["PolicyDocument"])
-    )
+    document = dict(properties["PolicyDocument"])
+    statements = document.get("Statement") or []
+    statements = [statements] if isinstance(statements, dict) else list(statements)
+    # moto enforces Principal "*" statements but ignores their Condition: a conditional Deny (e.g. the
+    # TLS-only `aws:SecureTransport` rule; moto serves plain HTTP) would deny every request locally.
+    kept = [statement for statement in statements if "Condition" not in statement]
+    dropped = [
+        str(statement.get("Sid", index))
+        for index, statement in enumerate(statements)
+        if "Condition" in statement
+    ]
+    if dropped:
+        log.info("%s: conditional statements not applied locally: %s", logical_id, ", ".join(dropped))
+    if kept:
+        document["Statement"] = kept
+        context.client("s3").put_bucket_policy(Bucket=properties["Bucket"], Policy=json.dumps(document))
     return CreatedResource(ref=f"{properties['Bucket']}-policy")
 
 

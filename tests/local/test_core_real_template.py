@@ -1,0 +1,51 @@
+"""The real `template.yaml` comes up in `LocalAws`: every resource it declares is either created in
+moto with its settings or knowingly left to the glue / skipped, and its functions are registered."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runway_bridge_dev.local.aws import LocalAws
+
+REAL_TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[LocalAws]:
+    with LocalAws(REAL_TEMPLATE) as running:
+        yield running
+
+
+def test_every_resource_is_created_or_knowingly_not(aws: LocalAws) -> None:
+    declared = set(aws.template["Resources"])
+    assert set(aws.resources) == declared
+    for logical_id, resource in aws.template["Resources"].items():
+        if resource["Type"] == "AWS::DynamoDB::Table":
+            described = aws.boto3_client("dynamodb").describe_table(TableName=aws.physical_id(logical_id))
+            indexes = resource["Properties"].get("GlobalSecondaryIndexes", [])
+            assert len(described["Table"].get("GlobalSecondaryIndexes", [])) == len(indexes)
+        elif resource["Type"] == "AWS::Lambda::Function":
+            assert aws.runner.find(logical_id) is not None
+        elif resource["Type"] in {"AWS::IAM::Role", "AWS::Lambda::Permission"}:
+            assert logical_id in aws.skipped
+
+
+def test_the_artifacts_bucket_accepts_writes_despite_its_tls_only_policy(aws: LocalAws) -> None:
+    s3 = aws.boto3_client("s3")
+    bucket = os.environ["BRIDGE_BUCKET_NAME"]
+    assert bucket == aws.physical_id("ArtifactsBucket")
+    s3.put_object(Bucket=bucket, Key="requests/x.json", Body=b"{}")
+    assert s3.get_object(Bucket=bucket, Key="requests/x.json")["Body"].read() == b"{}"
+
+
+def test_the_functions_environment_names_the_created_resources(aws: LocalAws) -> None:
+    assert os.environ["BRIDGE_JOBS_TABLE_NAME"] == aws.physical_id("JobsTable")
+    assert os.environ["BRIDGE_API_KEYS_TABLE_NAME"] == aws.physical_id("ApiKeysTable")
+    assert os.environ["BRIDGE_EVENT_BUS_NAME"] == aws.physical_id("EventBus")
+    plan = aws.boto3_client("apigateway").get_usage_plan(usagePlanId=aws.outputs["UsagePlanId"])
+    assert plan["throttle"] == {"rateLimit": 10.0, "burstLimit": 20}
