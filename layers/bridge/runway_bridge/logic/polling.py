@@ -20,8 +20,11 @@ policy spends GETs where the finish is likely instead:
   balances one GET against the expected delay it saves when finishing is equally likely anywhere in
   the window. As progress accumulates the uncertainty shrinks, so the dense phase is short.
 - A plateau makes the long-run rate fall as time passes, so the estimate recedes and polls spread out
-  by themselves: a stalled task is never hammered. After a jump, the next GETs that show no further
-  progress pull the estimate back the same way, so a jump cannot keep the job in a dense phase.
+  by themselves; on top, a task whose progress has not moved for S seconds waits at least a fraction
+  of S (stalls tend to last): a stalled task is never hammered. After a jump, the next GETs that show
+  no further progress pull the estimate back the same way, so a jump cannot keep the job dense.
+- While running, no wait exceeds a fraction of the task's age: estimates from uneven progress can be
+  wrong by a lot, and this bounds how late a task that finishes early is noticed (the p95 delay).
 - Small multiplicative jitter (seeded generator when given) so many jobs submitted together do not
   poll in lockstep; every delay ends within [min_interval_s, max_interval_s] and never past the job's
   timeout.
@@ -87,6 +90,8 @@ class PollingPolicy(BaseModel):
     # While running, never wait longer than this fraction of the task's age: estimates made from
     # uneven progress can be off by a lot, and a wait proportional to age bounds the overshoot.
     running_age_fraction: float = Field(default=0.25, gt=0)
+    # No progress for S seconds: wait at least this fraction of S (a stall tends to last).
+    stall_backoff_fraction: float = Field(default=0.2, ge=0)
     jitter_fraction: float = Field(default=0.08, ge=0, lt=0.5)
     # After this long the job times out (the caller cancels it); no poll is planned past it.
     max_age_s: float = Field(default=3600.0, gt=0)
@@ -186,6 +191,7 @@ class PollingPolicy(BaseModel):
         dense_interval = math.sqrt(2.0 * self.get_worth_s * uncertainty)
         until_window = remaining - uncertainty
         delay = until_window if until_window > dense_interval else dense_interval
+        delay = max(delay, self.stall_backoff_fraction * _stalled_for(progress_history, now))
         return min(delay, self.running_age_fraction * age_s)
 
     def _finish(self, raw: float, *, age_s: float, rng: random.Random | None) -> float:
@@ -196,6 +202,19 @@ class PollingPolicy(BaseModel):
         if until_timeout < delay:
             delay = max(until_timeout, self.min_interval_s)
         return delay
+
+
+def _stalled_for(progress_history: Sequence[ProgressSample], now: float) -> float:
+    """Seconds since the progress last moved (0 without two readings of some progress)."""
+    if len(progress_history) < 2 or progress_history[-1][1] <= 0.0:
+        return 0.0
+    latest = progress_history[-1][1]
+    since = progress_history[-1][0]
+    for t, p in reversed(progress_history[:-1]):
+        if p < latest:
+            break
+        since = t
+    return max(now - since, 0.0)
 
 
 def next_poll_delay(
