@@ -28,6 +28,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from runway_bridge_dev.local.functions import FunctionError
+
 log = logging.getLogger(__name__)
 
 INTEGRATION_EXTENSION = "x-amazon-apigateway-integration"
@@ -492,8 +494,8 @@ class LocalRestApi:
             event = request.authorizer_event(method_arn, context)
             try:
                 outcome = self._invoker.invoke(authorizer.function_arn, event)
-            except Exception as exc:  # the function's error, as the Lambda service reports it
-                if _error_message(exc) == "Unauthorized":
+            except FunctionError as exc:
+                if exc.error_message == "Unauthorized":
                     return _unauthorized()
                 log.warning("authorizer %s failed: %s", authorizer.name, exc)
                 return _authorizer_failure()
@@ -541,7 +543,7 @@ class LocalRestApi:
             result = future.result(timeout=method.integration.timeout_s)
         except concurrent.futures.TimeoutError:
             return _gateway_timeout()
-        except Exception as exc:
+        except FunctionError as exc:  # includes the function's own timeout: Lambda answers an error
             log.warning("%s %s: function error: %s", request.http_method, request.path, exc)
             return _bad_gateway()
         try:
@@ -602,14 +604,6 @@ class LocalRestApi:
             for media_type in accepted
             for pattern in self._binary_media_types
         )
-
-
-def _error_message(exc: BaseException) -> str:
-    for attribute in ("error_message", "errorMessage"):
-        value = getattr(exc, attribute, None)
-        if isinstance(value, str):
-            return value
-    return str(exc)
 
 
 @dataclass

@@ -130,15 +130,37 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+DEV_TENANT = "dev"
+KEY_TABLE_VARIABLE = "BRIDGE_API_KEYS_TABLE_NAME"
+
+
+def _dev_key_lines() -> list[str]:
+    """Issue a fresh bridge key for the `dev` tenant, the way `runway-bridge keys create` does."""
+    if KEY_TABLE_VARIABLE not in os.environ:
+        return ["  bridge API key: none (this template has no API keys table)"]
+    from runway_bridge.settings import get_settings  # noqa: PLC0415
+    from runway_bridge_dev.keys_cli import create_key  # noqa: PLC0415
+
+    get_settings.cache_clear()  # the stack has just set the functions' environment
+    try:
+        created = create_key(DEV_TENANT, "runway-bridge dev")
+    except Exception as exc:  # noqa: BLE001  (the stack stays useful without a key: say why, go on)
+        return [f"  bridge API key: could not be created: {type(exc).__name__}: {exc}"]
+    lines = [f"  bridge API key: {created.api_key}  (tenant {created.tenant_id}; a new key every start)"]
+    if created.webhook_secret:
+        lines.append(f"  webhook secret: {created.webhook_secret}  (tenant {created.tenant_id})")
+    else:
+        lines.append(f"  webhook secret: unchanged from the previous run (tenant {created.tenant_id})")
+    return lines
+
+
 def _print_banner(stack: Any, startup_s: float) -> None:
     lines = [f"runway-bridge local stack is up ({startup_s:.1f} s)"]
     if stack.api_servers:
         lines.append(f"  API URL: {stack.api_url}")
     if len(stack.api_servers) > 1:
         lines.extend(f"  API URL of {name}: {url}" for name, url in stack.api_urls.items())
-    # Honest placeholders: the template has no key store or webhook signing yet.
-    lines.append("  bridge API key: none yet (the template has no authorizer/key store; routes are open)")
-    lines.append("  webhook secret: none yet (webhook delivery is not in the template yet)")
+    lines.extend(_dev_key_lines())
     if stack.emulator is not None:
         lines.append(f"  Runway: emulator at {stack.emulator.base_url} (key {stack.emulator.api_key})")
     else:

@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from runway_bridge_dev.local.functions import FunctionError
+
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageTypeDef
@@ -240,7 +242,7 @@ class SqsPoller:
         ids = [record["messageId"] for record in records]
         try:
             response = self._invoker.invoke(self.source.function, {"Records": records})
-        except Exception as exc:  # the whole batch comes back after its visibility timeout
+        except FunctionError as exc:  # the whole batch comes back after its visibility timeout
             log.warning(
                 "event source mapping %s: %s failed on %d records: %s",
                 self.source.logical_id,
