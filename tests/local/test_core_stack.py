@@ -108,6 +108,32 @@ def test_topic_subscription_filters_and_delivers_raw_messages(aws: LocalAws) -> 
     assert rest == []  # the boring one was filtered out
 
 
+def test_topic_notifies_a_subscribed_function_with_the_sns_event(aws: LocalAws) -> None:
+    sns = aws.boto3_client("sns")
+    topic = aws.physical_id("Notifications")
+    skipped = sns.publish(
+        TopicArn=topic,
+        Message="x",
+        MessageAttributes={"kind": {"DataType": "String", "StringValue": "boring"}},
+    )["MessageId"]
+    message_id = sns.publish(
+        TopicArn=topic,
+        Message="disk full",
+        Subject="alert",
+        MessageAttributes={"kind": {"DataType": "String", "StringValue": "important"}},
+    )["MessageId"]
+    recorded = wait_for(lambda: record(aws, message_id))
+    notification = recorded["event"]["notification"]
+    assert recorded["function"] == aws.physical_id("SnsRecorder")
+    assert (notification["TopicArn"], notification["Message"], notification["Subject"]) == (
+        topic,
+        "disk full",
+        "alert",
+    )
+    assert notification["MessageAttributes"] == {"kind": {"Type": "String", "Value": "important"}}
+    assert record(aws, skipped) is None  # filtered out by the subscription's policy
+
+
 def test_secret_is_generated_from_its_template(aws: LocalAws) -> None:
     secret = aws.boto3_client("secretsmanager").get_secret_value(SecretId=f"{aws.stack_name}/api")
     value = json.loads(secret["SecretString"])
@@ -251,6 +277,25 @@ def test_sam_eventbridge_rule_gives_the_function_the_whole_event_and_ignores_oth
     assert (event["source"], event["detail-type"], event["detail"]) == ("core.tests", "Whole", {"n": 2})
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", event["time"])
     assert record(aws, ignored) is None
+
+
+def test_an_undeliverable_event_lands_in_the_targets_dead_letter_queue(aws: LocalAws) -> None:
+    put_event(aws, "Lost", {"order": "gone"})
+    sqs = aws.boto3_client("sqs")
+    messages = wait_for(
+        lambda: sqs.receive_message(
+            QueueUrl=aws.physical_id("RuleDeadLetterQueue"), WaitTimeSeconds=1, MessageAttributeNames=["All"]
+        ).get("Messages")
+    )
+    (message,) = messages
+    assert json.loads(message["Body"])["detail"] == {"order": "gone"}
+    attributes = {name: value["StringValue"] for name, value in message["MessageAttributes"].items()}
+    assert attributes["RULE_ARN"] == aws.resolve({"Fn::GetAtt": ["LostRule", "Arn"]})
+    assert attributes["TARGET_ARN"].endswith(f":stateMachine:{aws.stack_name}-missing")
+    assert (
+        "does not exist" in attributes["ERROR_MESSAGE"]
+        or "StateMachineDoesNotExist" in attributes["ERROR_CODE"]
+    )
 
 
 # --- environment ownership --------------------------------------------------------------------------

@@ -13,6 +13,9 @@ and tests"):
 * EventBridge rule targets of type Lambda, Step Functions, SQS and SNS are delivered by a hook here,
   honouring `Input`, `InputPath` and `InputTransformer` (moto raises for Lambda/Step Functions and
   ignores Input/InputPath).
+* SNS subscriptions with protocol `lambda` run the local function asynchronously with the SNS event
+  Lambda receives (moto would look the function up in its own Lambda backend, where it does not
+  exist, and could only run it in Docker).
 * `StartExecution` without a name gets one (a UUID, like AWS; the executing backend would build
   the ARN ".../None").
 
@@ -43,6 +46,8 @@ PINNED_MOTO_VERSION = "5.2.5"
 # Lambda retries a failed asynchronous invocation twice.
 ASYNC_RETRIES = 2
 ASYNC_RETRY_DELAY_S = 0.2
+# Retries of a failed EventBridge target delivery before the dead-letter queue.
+DELIVERY_RETRIES = 2
 
 
 class MotoVersionMismatch(RuntimeError):
@@ -174,6 +179,7 @@ def install() -> None:
         _route_step_functions_calls_to_this_server()
         _run_lambda_invokes_in_process()
         _deliver_rule_targets()
+        _deliver_sns_to_local_functions()
         _name_every_execution()
         _installed = True
 
@@ -280,6 +286,91 @@ def _name_every_execution() -> None:
     StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
 
 
+def _deliver_sns_to_local_functions() -> None:
+    from moto.sns.models import Subscription  # noqa: PLC0415
+
+    original = Subscription.publish
+
+    def publish(  # noqa: PLR0917  (moto's signature)
+        self: Any,
+        message: str,
+        message_id: str,
+        subject: str | None = None,
+        message_attributes: dict[str, Any] | None = None,
+        group_id: str | None = None,
+        deduplication_id: str | None = None,
+        message_structure: str | None = None,
+    ) -> None:
+        runner = _registry.find_runner(self.endpoint) if self.protocol == "lambda" else None
+        if runner is None:
+            original(
+                self,
+                message,
+                message_id,
+                subject,
+                message_attributes,
+                group_id,
+                deduplication_id,
+                message_structure,
+            )
+            return
+        matcher = self._filter_policy_matcher
+        if matcher is not None and not matcher.matches(message_attributes, message):
+            return
+        if message_structure == "json":
+            message = self._parse_message_structure(message, self.protocol)
+        event = sns_lambda_event(
+            topic_arn=self.topic.arn,
+            subscription_arn=self.arn,
+            message=message,
+            message_id=message_id,
+            subject=subject,
+            message_attributes=message_attributes or {},
+        )
+        endpoint = self.endpoint
+        _registry.submit(lambda: _invoke_async(runner, endpoint, event))
+
+    Subscription.publish = publish  # type: ignore[method-assign]
+
+
+def sns_lambda_event(
+    *,
+    topic_arn: str,
+    subscription_arn: str,
+    message: str,
+    message_id: str,
+    subject: str | None,
+    message_attributes: dict[str, Any],
+) -> dict[str, Any]:
+    """The event Lambda receives for one SNS notification (signature fields are placeholders)."""
+    now = datetime.datetime.now(tz=datetime.UTC)
+    return {
+        "Records": [
+            {
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": subscription_arn,
+                "EventSource": "aws:sns",
+                "Sns": {
+                    "SignatureVersion": "1",
+                    "Timestamp": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
+                    "Signature": "local",
+                    "SigningCertUrl": "local",
+                    "MessageId": message_id,
+                    "Message": message,
+                    "MessageAttributes": {
+                        name: {"Type": value["Type"], "Value": value["Value"]}
+                        for name, value in message_attributes.items()
+                    },
+                    "Type": "Notification",
+                    "UnsubscribeUrl": "local",
+                    "TopicArn": topic_arn,
+                    "Subject": subject,
+                },
+            }
+        ]
+    }
+
+
 # --- EventBridge rule targets ---------------------------------------------------------------------
 
 _HOOKED_SERVICES = ("lambda", "states", "sqs", "sns")
@@ -328,20 +419,56 @@ def _normalised_event(event: Any) -> dict[str, Any]:
 
 
 def _delivery(rule_arn: str, target: dict[str, Any], payload: Any) -> Callable[[], None]:
+    retry_policy = target.get("RetryPolicy") or {}
+    # EventBridge retries for up to 24 h; locally a couple of quick retries show the same outcome.
+    attempts = 1 + min(int(retry_policy.get("MaximumRetryAttempts", DELIVERY_RETRIES)), DELIVERY_RETRIES)
+
     def deliver() -> None:
         record = TargetDelivery(rule_arn, target["Arn"], payload)
-        try:
-            _deliver(target, payload)
-        except Exception as exc:  # noqa: BLE001  (a failed delivery is recorded, like EventBridge does)
-            record.error = f"{type(exc).__name__}: {exc}"
-            log.warning("rule %s: delivery to %s failed: %s", rule_arn, target["Arn"], exc)
+        for attempt in range(attempts):
+            try:
+                _deliver(target, payload)
+                record.error = None
+                break
+            except Exception as exc:  # noqa: BLE001  (a failed delivery is recorded, like EventBridge does)
+                record.error = f"{type(exc).__name__}: {exc}"
+                log.warning(
+                    "rule %s: delivery %d to %s failed: %s", rule_arn, attempt + 1, target["Arn"], exc
+                )
+                time.sleep(ASYNC_RETRY_DELAY_S * (attempt + 1))
+        if record.error is not None:
+            dead_letter_arn = (target.get("DeadLetterConfig") or {}).get("Arn")
+            if dead_letter_arn:
+                _send_to_dead_letter_queue(dead_letter_arn, rule_arn, target, payload, record.error)
         with _registry.lock:
             _registry.deliveries.append(record)
 
     return deliver
 
 
-def _deliver(target: dict[str, Any], payload: Any) -> None:
+def _send_to_dead_letter_queue(
+    queue_arn: str, rule_arn: str, target: dict[str, Any], payload: Any, error: str
+) -> None:
+    """The undelivered event with the attributes EventBridge adds to dead-lettered events."""
+    attributes = {
+        "RULE_ARN": rule_arn,
+        "TARGET_ARN": str(target["Arn"]),
+        "ERROR_CODE": error.split(":", 1)[0],
+        "ERROR_MESSAGE": error,
+    }
+    try:
+        _deliver(
+            {"Arn": queue_arn},
+            payload,
+            message_attributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
+        )
+    except Exception:
+        log.exception("rule %s: dead-letter queue %s unreachable", rule_arn, queue_arn)
+
+
+def _deliver(
+    target: dict[str, Any], payload: Any, *, message_attributes: dict[str, Any] | None = None
+) -> None:
     import boto3  # noqa: PLC0415
 
     arn = str(target["Arn"])
@@ -369,7 +496,7 @@ def _deliver(target: dict[str, Any], payload: Any) -> None:
         account, name = arn.split(":")[4], arn.split(":")[5]
         sqs = client("sqs")
         url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {"MessageAttributes": message_attributes} if message_attributes else {}
         group = (target.get("SqsParameters") or {}).get("MessageGroupId")
         if group:
             extra["MessageGroupId"] = group
