@@ -4,6 +4,8 @@ Runway emulator over loopback, and the services wired to the real adapters."""
 
 from __future__ import annotations
 
+import copy
+import functools
 import socket
 import threading
 import uuid
@@ -56,10 +58,15 @@ def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
 _CfnLoader.add_multi_constructor("!", _any_tag)
 
 
+@functools.cache
+def _template() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)
+    return loaded
+
+
 def table_definition(logical_id: str) -> dict[str, Any]:
     """The table's CreateTable arguments as template.yaml declares them (the schema under test)."""
-    template = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)
-    properties = template["Resources"][logical_id]["Properties"]
+    properties = copy.deepcopy(_template()["Resources"][logical_id]["Properties"])
     wanted = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")
     return {name: properties[name] for name in wanted if name in properties}
 
