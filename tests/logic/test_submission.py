@@ -388,3 +388,35 @@ def test_an_invalid_idempotency_key_is_refused(bridge: Bridge) -> None:
     with pytest.raises(InvalidRequestError):
         bridge.submission.submit("tenant-a", "text_to_video", TEXT_TO_VIDEO, "x" * 256)
     assert bridge.creates() == 0
+
+
+def test_character_performance_keeps_its_runway_reference_and_takes_bridge_reference(bridge: Bridge) -> None:
+    media = {"type": "video", "uri": "https://example.com/ref.mp4"}
+    body = {
+        "model": "act_two",
+        "character": {"type": "image", "uri": "https://example.com/face.png"},
+        "reference": media,
+        "bridgeReference": "shot-12",
+    }
+    result = bridge.submission.submit("tenant-a", "character_performance", body)
+
+    assert result.status is JobStatus.PENDING
+    job = bridge.jobs.get(result.job_id)
+    assert job is not None
+    assert job.request_body is not None
+    assert job.request_body["reference"] == media  # Runway's field, forwarded
+    assert "bridgeReference" not in job.request_body
+    assert job.bridge.reference == "shot-12"
+
+
+def test_bridge_reference_is_a_spelling_of_reference_everywhere(bridge: Bridge) -> None:
+    result = bridge.submission.submit(
+        "tenant-a", "text_to_video", {**TEXT_TO_VIDEO, "bridgeReference": "r-9"}
+    )
+    job = bridge.jobs.get(result.job_id)
+    assert job is not None
+    assert job.bridge.reference == "r-9"
+    with pytest.raises(InvalidRequestError, match="not both"):
+        bridge.submission.submit(
+            "tenant-a", "text_to_video", {**TEXT_TO_VIDEO, "bridgeReference": "a", "reference": "b"}
+        )

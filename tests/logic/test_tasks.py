@@ -9,12 +9,22 @@ from typing import Any
 
 import httpx
 import pytest
+from runwayml.types import task_retrieve_response as sdk_types
 
 from runway_bridge.errors import IdempotencyConflictError, InvalidRequestError, NotFoundError
 from runway_bridge.models.job import BRIDGE_SUBMISSION_UNKNOWN, BRIDGE_TIMED_OUT, JobOutput, JobStatus
 from runway_bridge.models.runway import parse_task
 from tests.logic.conftest import TEXT_TO_VIDEO, Bridge
 from tests.logic.test_jobs_store import new_job
+
+SDK_TASK_MODELS: dict[str, Any] = {
+    "PENDING": sdk_types.Pending,
+    "THROTTLED": sdk_types.Throttled,
+    "RUNNING": sdk_types.Running,
+    "SUCCEEDED": sdk_types.Succeeded,
+    "FAILED": sdk_types.Failed,
+    "CANCELLED": sdk_types.Cancelled,
+}
 
 
 def store_output(bridge: Bridge, job_id: str, content: bytes) -> JobOutput:
@@ -46,7 +56,7 @@ def store_output(bridge: Bridge, job_id: str, content: bytes) -> JobOutput:
 def test_each_job_status_reads_as_the_runway_status_sdk_code_expects(
     bridge: Bridge, status: JobStatus, shown: str, failure_code: str | None
 ) -> None:
-    job = new_job(status=status, runway_task_id="rw-1", runway_status="SUCCEEDED", progress=0.5)
+    job = new_job(status=status, runway_task_id="rw-1", runway_status="SUCCEEDED")
     bridge.jobs.create(job)
 
     view = bridge.tasks.get_view("tenant-a", job.job_id).to_json()
@@ -57,8 +67,10 @@ def test_each_job_status_reads_as_the_runway_status_sdk_code_expects(
     assert "output" not in view  # never Runway's expiring URLs, not even while COPYING
     assert view["bridge"]["status"] == status.value
     assert view["bridge"]["runwayTaskId"] == "rw-1"
-    # The SDK's own parser accepts it as the variant of that status.
+    # Our Runway parser and the official SDK's models both accept it as the variant of that status.
     assert parse_task(view).status == shown
+    sdk_model = SDK_TASK_MODELS[shown]
+    assert sdk_model.model_validate(view).status == shown
     if shown == "FAILED":
         assert view["failure"]
 
@@ -72,6 +84,7 @@ def test_a_succeeded_job_serves_working_presigned_s3_urls_and_checksums(bridge: 
     view = bridge.tasks.get_view("tenant-a", job.job_id)
 
     assert view.status == "SUCCEEDED"
+    assert sdk_types.Succeeded.model_validate(view.to_json()).output == view.output
     assert view.output is not None
     assert len(view.output) == 1
     downloaded = httpx.get(view.output[0], timeout=5)
@@ -203,3 +216,18 @@ def test_uploads_pass_through_to_runway(bridge: Bridge) -> None:
         bridge.tasks.create_upload({"filename": "../etc/passwd"})
     with pytest.raises(InvalidRequestError):
         bridge.tasks.create_upload(["frame.png"])
+
+
+def test_costs_and_progress_read_as_recorded_and_as_zero_while_unknown(bridge: Bridge) -> None:
+    running = new_job(status=JobStatus.RUNNING, progress=0.4, estimated_credits=25.0)
+    finished = new_job(status=JobStatus.FAILED, failure="x", cost_credits=20)
+    unknown = new_job(status=JobStatus.RUNNING)
+    for job in (running, finished, unknown):
+        bridge.jobs.create(job)
+
+    assert bridge.tasks.get_view("tenant-a", running.job_id).to_json()["estimatedCost"] == {"credits": 25.0}
+    assert bridge.tasks.get_view("tenant-a", running.job_id).progress == 0.4
+    assert bridge.tasks.get_view("tenant-a", finished.job_id).to_json()["cost"] == {"credits": 20}
+    assert "estimatedCost" not in bridge.tasks.get_view("tenant-a", finished.job_id).to_json()
+    shown = bridge.tasks.get_view("tenant-a", unknown.job_id).to_json()
+    assert (shown["estimatedCost"], shown["progress"]) == ({"credits": 0.0}, 0.0)

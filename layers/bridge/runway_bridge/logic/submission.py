@@ -47,8 +47,8 @@ from runway_bridge.logic.ports import (
     RunwayFactory,
     UrlChecker,
 )
+from runway_bridge.models.api import BRIDGE_REFERENCE_FIELD, bridge_field_names
 from runway_bridge.models.job import (
-    BRIDGE_FIELD_NAMES,
     BRIDGE_INPUT_EXPIRED,
     BRIDGE_RUNWAY_REJECTED,
     BRIDGE_SUBMISSION_UNKNOWN,
@@ -327,8 +327,15 @@ class SubmissionService:
             raise InvalidRequestError(f"unknown operation {operation!r}", code="unknown_operation")
         if not isinstance(raw_body, Mapping):
             raise InvalidRequestError("the request body must be a JSON object")
-        bridge_part = {name: value for name, value in raw_body.items() if name in BRIDGE_FIELD_NAMES}
-        runway_part = {name: value for name, value in raw_body.items() if name not in BRIDGE_FIELD_NAMES}
+        # Bridge fields are split off by name, except a name Runway's body uses itself for this
+        # operation (character_performance's `reference`); `bridgeReference` works everywhere.
+        bridge_names = bridge_field_names(operation)
+        bridge_part = {name: value for name, value in raw_body.items() if name in bridge_names}
+        runway_part = {name: value for name, value in raw_body.items() if name not in bridge_names}
+        if BRIDGE_REFERENCE_FIELD in bridge_part:
+            if "reference" in bridge_part:
+                raise InvalidRequestError(f"give reference or {BRIDGE_REFERENCE_FIELD}, not both")
+            bridge_part["reference"] = bridge_part.pop(BRIDGE_REFERENCE_FIELD)
         try:
             bridge = BridgeFields.model_validate(bridge_part)
         except ValidationError as exc:
@@ -570,6 +577,11 @@ def _check_idempotency_key(key: str) -> None:
 
 
 def _reference_of(detail: Mapping[str, Any]) -> str | None:
+    """The caller's reference in an event, even an invalid one (so a rejection can carry it)."""
     body = detail.get("body")
-    reference = body.get("reference") if isinstance(body, Mapping) else None
-    return reference if isinstance(reference, str) else None
+    if not isinstance(body, Mapping):
+        return None
+    for name in (BRIDGE_REFERENCE_FIELD, "reference"):
+        if isinstance(body.get(name), str):
+            return str(body[name])
+    return None

@@ -30,6 +30,8 @@ from runway_bridge.models.api import (
     LIST_PAGE_DEFAULT,
     LIST_PAGE_MAX,
     BridgeInfo,
+    EstimatedCost,
+    FinalCost,
     OutputView,
     TaskListPage,
     TaskView,
@@ -210,12 +212,21 @@ class TaskService:
             failure, failure_code = failure or default_failure, failure_code or default_code
         if status == "FAILED" and failure is None:
             failure = "The task failed."
-        progress = job.progress if status == "RUNNING" else None
+        progress = None
+        if status == "RUNNING":  # required by SDK models while running
+            progress = (
+                job.progress
+                if job.progress is not None
+                else (1.0 if job.status is JobStatus.COPYING else 0.0)
+            )
+        finished = status in ("SUCCEEDED", "FAILED", "CANCELLED")
         return TaskView(
             id=job.job_id,
             status=status,
             created_at=job.created_at,
             progress=progress,
+            estimated_cost=None if finished else EstimatedCost(credits=job.estimated_credits or 0.0),
+            cost=FinalCost(credits=job.cost_credits or 0) if finished else None,
             output=[output.url for output in outputs] if status == "SUCCEEDED" else None,
             failure=failure if status == "FAILED" else None,
             failure_code=failure_code if status == "FAILED" else None,

@@ -12,8 +12,8 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from runway_bridge.models.job import BridgeFields, JobStatus
-from runway_bridge.models.runway import OPERATIONS, REQUEST_MODELS, Cost, Operation
+from runway_bridge.models.job import BRIDGE_FIELD_NAMES, BridgeFields, JobStatus
+from runway_bridge.models.runway import OPERATIONS, REQUEST_MODELS, Operation
 
 # Runway's task statuses as the bridge reports them (SDK code branches on these).
 ViewStatus = Literal["PENDING", "THROTTLED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]
@@ -22,11 +22,41 @@ LIST_PAGE_DEFAULT: Final = 25
 LIST_PAGE_MAX: Final = 100
 
 
+# The bridge's caller reference under a name no Runway body uses: `reference` is also a Runway
+# field (character_performance's reference video/image), and there it belongs to Runway.
+BRIDGE_REFERENCE_FIELD: Final = "bridgeReference"
+
+
+def runway_field_names(operation: Operation) -> frozenset[str]:
+    """The JSON names of the Runway body's fields for `operation`."""
+    return frozenset(info.alias or name for name, info in REQUEST_MODELS[operation].model_fields.items())
+
+
+def bridge_field_names(operation: Operation) -> frozenset[str]:
+    """The JSON names that are bridge fields in a create body of `operation` (split off, stored,
+    never forwarded): the bridge fields Runway's body does not use itself, plus `bridgeReference`."""
+    return (BRIDGE_FIELD_NAMES - runway_field_names(operation)) | {BRIDGE_REFERENCE_FIELD}
+
+
 def _create_body_model(operation: Operation) -> type[BaseModel]:
     runway_model = REQUEST_MODELS[operation]
+    runway_names = runway_field_names(operation)
     bridge_fields: dict[str, Any] = {
-        name: (info.annotation, info) for name, info in BridgeFields.model_fields.items()
+        name: (info.annotation, info)
+        for name, info in BridgeFields.model_fields.items()
+        if (info.alias or name) not in runway_names
     }
+    reference = BridgeFields.model_fields["reference"]
+    bridge_fields["bridge_reference"] = (
+        reference.annotation,
+        Field(
+            default=None,
+            alias=BRIDGE_REFERENCE_FIELD,
+            min_length=1,
+            max_length=256,
+            description="The caller's reference (what `reference` is where Runway has no `reference`).",
+        ),
+    )
     return create_model(  # type: ignore[call-overload, no-any-return]
         f"{runway_model.__name__.removesuffix('Request')}Body",
         __base__=runway_model,
@@ -58,6 +88,14 @@ class OutputView(BaseModel):
     content_type: str = Field(alias="contentType")
     size: int
     url: str
+
+
+class EstimatedCost(BaseModel):
+    credits: float
+
+
+class FinalCost(BaseModel):
+    credits: int
 
 
 class BridgeInfo(BaseModel):
@@ -97,8 +135,9 @@ class TaskView(BaseModel):
     output: list[str] | None = None
     failure: str | None = None
     failure_code: str | None = Field(default=None, alias="failureCode")
-    estimated_cost: Cost | None = Field(default=None, alias="estimatedCost")
-    cost: Cost | None = None
+    # The SDK requires estimatedCost while unfinished and cost once finished (0 while unknown).
+    estimated_cost: EstimatedCost | None = Field(default=None, alias="estimatedCost")
+    cost: FinalCost | None = None
     bridge: BridgeInfo
 
     def to_json(self) -> dict[str, Any]:

@@ -163,6 +163,10 @@ class Job(BaseModel):
     runway_task_id: str | None = Field(default=None, alias="runwayTaskId")
     runway_status: str | None = Field(default=None, alias="runwayStatus")
     progress: float | None = None
+    # Runway's estimatedCost.credits / cost.credits from its task (the poller records them); the
+    # task view reports 0 while unknown, because SDK code requires the fields.
+    estimated_credits: float | None = Field(default=None, alias="estimatedCredits")
+    cost_credits: int | None = Field(default=None, alias="costCredits")
     failure: str | None = None
     failure_code: str | None = Field(default=None, alias="failureCode")
     outputs: list[JobOutput] = Field(default_factory=list)
