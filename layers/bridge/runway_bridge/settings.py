@@ -68,6 +68,15 @@ class BridgeSettings(BaseSettings):
     copy_read_timeout_s: float = 30.0
     # Unset: SSE-S3 (AES256); set: SSE-KMS with this key.
     output_kms_key_id: str | None = None
+    # Deliveries of one copy message before SQS dead-letters it (the queue's maxReceiveCount): the
+    # last delivery fails the job on a transient error instead of leaving it in COPYING.
+    copy_max_deliveries: int = Field(default=5, ge=1)
+    # Seconds the copier may spend on one Runway GET of the task (retries included).
+    copy_runway_budget_s: float = Field(default=30.0, gt=0)
+    # A copy that failed transiently comes back after base * 2^(delivery - 1) seconds (jittered),
+    # capped, instead of after the queue's long visibility timeout.
+    copy_retry_base_s: float = Field(default=30.0, ge=0)
+    copy_retry_max_s: float = Field(default=900.0, ge=0)
 
     # Callback URLs (SSRF guard): https only and public addresses only, unless relaxed for local dev.
     allow_http_callbacks: bool = False
