@@ -17,7 +17,7 @@ SAM := $(TOOLS)/sam/bin/sam
 UV_VERSION := 0.13.8
 PYTEST_ARGS ?= -n 2
 
-.PHONY: help install dev test unit lint fmt sam-validate sam-build layer-requirements clean
+.PHONY: help install dev test unit lint fmt statelint sam-validate sam-build layer-requirements clean
 
 help:
 	@echo "make dev    run the whole bridge locally (moto + Runway emulator), no AWS account or Runway key"
@@ -58,13 +58,17 @@ fmt: .venv/.synced
 	.venv/bin/ruff format .
 	.venv/bin/ruff check --fix .
 
+# Amazon States Language checks of every state machine definition (offline).
+statelint: .venv/.synced
+	.venv/bin/statelint statemachine/*.asl.json
+
 sam-validate: $(SAM)
 	$(SAM) validate --lint --template template.yaml
 
 sam-build: $(SAM)
 	$(SAM) build --template template.yaml --build-dir .aws-sam/build --cached --parallel
 
-test: install lint sam-validate sam-build
+test: install lint statelint sam-validate sam-build
 	.venv/bin/pytest $(PYTEST_ARGS)
 
 unit: .venv/.synced

@@ -168,6 +168,10 @@ class StoreUnavailableError(Exception):
     """DynamoDB/S3/Secrets Manager failed after the SDK's own retries (throttling, 5xx, network)."""
 
 
+class PollerStartError(Exception):
+    """Step Functions refused or failed to start a poller run (the minute tick still comes)."""
+
+
 # --- Output copies (Runway output URL -> S3) -----------------------------------------------
 
 

@@ -55,6 +55,34 @@ class BridgeSettings(BaseSettings):
     due_shards: int = 4
     delete_budget_s: float = 10.0
 
+    # Poller (Step Functions loop; see statemachine/poller.asl.json and logic/poller.py)
+    # Seconds between two rounds of one poller run (the ASL's Wait), and the longest it waits
+    # when nothing is due yet.
+    poller_wait_s: int = Field(default=5, ge=1)
+    poller_idle_wait_max_s: int = Field(default=20, ge=1)
+    # A run stops starting rounds after this long (Express workflows end at 5 min); the next tick
+    # or the next submit starts a fresh one.
+    poller_run_max_s: float = Field(default=240.0, gt=0)
+    # Job ids handed to one round's Map (ids only: Express state is capped at 256 KB).
+    poller_max_jobs_per_round: int = Field(default=200, ge=1)
+    # QUEUED jobs sent to Runway per round (Runway's concurrency and daily caps are finite).
+    poller_queued_per_round: int = Field(default=10, ge=0)
+    # A job's poller lease outlives the check function's timeout, so only a dead worker loses it.
+    poller_lease_s: float = Field(default=120.0, gt=0)
+    # How long a run's "I am running" marker lasts without a refresh (a few slow rounds).
+    poller_run_hold_s: float = Field(default=90.0, gt=0)
+    # Seconds for one GET (or the DELETE of a timed-out task) from the check function.
+    poller_runway_budget_s: float = Field(default=10.0, gt=0)
+    # Seconds for a deferred (QUEUED) create from the check function.
+    poller_submit_budget_s: float = Field(default=20.0, gt=0)
+    # When Runway could not be read, look again this much later.
+    poller_retry_delay_s: float = Field(default=10.0, gt=0)
+    # A COPYING job whose copy has not finished this long after hand-off is handed to the copy
+    # queue again (the hand-off message may have been lost; copies are idempotent).
+    copy_watchdog_s: float = Field(default=900.0, gt=0)
+    # Set on the submit functions only: the poller state machine they start when no run is active.
+    poller_state_machine_arn: str | None = None
+
     # Task views
     output_url_ttl_s: int = 3600
 

@@ -18,10 +18,12 @@ from runway_bridge.adapters.aws import aws_client
 from runway_bridge.adapters.events import EventBridgeRejectionPublisher
 from runway_bridge.adapters.jobs_store import DynamoJobStore
 from runway_bridge.adapters.object_store import S3ObjectStore
+from runway_bridge.adapters.poller_state import DynamoPollerState, StepFunctionsPollerStarter
 from runway_bridge.adapters.runway_factory import CachedRunwayFactory
 from runway_bridge.adapters.secrets import SecretsManagerTenantSecrets, runway_api_key_provider
 from runway_bridge.adapters.url_guard import UrlGuard
 from runway_bridge.logic.keys import KeyService
+from runway_bridge.logic.poller import PollerService
 from runway_bridge.logic.ports import NoopPollerStarter, PollerStarter
 from runway_bridge.logic.submission import SubmissionService
 from runway_bridge.logic.tasks import TaskService
@@ -39,6 +41,7 @@ class Services:
     keys: KeyService
     jobs: DynamoJobStore
     url_guard: UrlGuard
+    poller: PollerService
 
 
 def build_services(settings: BridgeSettings, *, poller_starter: PollerStarter | None = None) -> Services:
@@ -50,6 +53,16 @@ def build_services(settings: BridgeSettings, *, poller_starter: PollerStarter | 
     url_guard = UrlGuard(
         allow_http=settings.allow_http_callbacks, allow_private=settings.allow_private_callbacks
     )
+    poller_state = DynamoPollerState(dynamodb, settings.jobs_table_name, due_shards=settings.due_shards)
+    if poller_starter is None and settings.poller_state_machine_arn:
+        # Submit functions start a poller run when none is active (first poll without the tick).
+        poller_starter = StepFunctionsPollerStarter(
+            poller_state,
+            aws_client("stepfunctions"),
+            settings.poller_state_machine_arn,
+            clock=lambda: utc_now().timestamp(),
+            hold_s=settings.poller_run_hold_s,
+        )
     submission = SubmissionService(
         jobs=jobs,
         objects=objects,
@@ -69,7 +82,17 @@ def build_services(settings: BridgeSettings, *, poller_starter: PollerStarter | 
         tenant_secrets=SecretsManagerTenantSecrets(aws_client("secretsmanager"), settings),
         clock=utc_now,
     )
-    return Services(submission=submission, tasks=tasks, keys=keys, jobs=jobs, url_guard=url_guard)
+    poller = PollerService(
+        jobs=jobs,
+        state=poller_state,
+        submission=submission,
+        runway_factory=runway_factory,
+        settings=settings,
+        clock=utc_now,
+    )
+    return Services(
+        submission=submission, tasks=tasks, keys=keys, jobs=jobs, url_guard=url_guard, poller=poller
+    )
 
 
 class _ServicesCache:

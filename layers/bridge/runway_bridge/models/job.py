@@ -175,6 +175,9 @@ class Job(BaseModel):
     lease_owner: str | None = Field(default=None, alias="leaseOwner")
     lease_expires_at: float | None = Field(default=None, alias="leaseExpiresAt")
     poll_count: int = Field(default=0, alias="pollCount")
+    # Bounded (epoch seconds, progress) readings the adaptive polling policy learns from
+    # (logic/polling.py `record_progress`); kept on the job so any poller run can continue it.
+    progress_history: list[list[float]] = Field(default_factory=list, alias="progressHistory")
     version: int = 0
 
     @property

@@ -1,0 +1,27 @@
+"""Poller check of one job (the Map iteration of statemachine/poller.asl.json).
+
+Input `{"jobId", "runId"}`. Takes the job's lease, reads the task at Runway and stores what follows
+(logic/poller.py); answers `{"jobId", "outcome", "status"}` plus `copyMessage` when the job is to be
+handed to the copy queue. Errors (DynamoDB unavailable) are raised: the state machine retries the
+step, and a job whose step still fails stays due for a later round.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from runway_bridge.logic.wiring import get_services
+from runway_bridge.observability import logger, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    job_id = str(event["jobId"])
+    run_id = str(event.get("runId") or "unnamed-run")
+    logger.append_keys(job_id=job_id, run_id=run_id)
+    result = get_services().poller.check(job_id, run_id)
+    logger.info("job checked", extra={"outcome": result.outcome.value, "status": result.status})
+    return result.to_state()

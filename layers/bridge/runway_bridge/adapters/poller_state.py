@@ -1,0 +1,201 @@
+"""The poller's own items in the jobs table, and starting a poller run from the submit path.
+
+Two small items live beside the jobs (they carry no index attributes, so no index sees them):
+
+- `POLLER#RUN` / `RUN`: the run that is looping now (`runId`, `expiresAt`). Each round refreshes it;
+  the submit path starts a run only when it can claim it, so a new job's first poll never waits for
+  the next minute tick, yet a busy minute does not start one run per submit.
+- `POLLER#CAPACITY` / `RUNWAY`: `blockedUntil`, set when Runway answered a deferred create with 429;
+  until then no QUEUED job is sent (one 429 says the others would get one too).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from runway_bridge.errors import PollerStartError, StoreUnavailableError
+from runway_bridge.observability import logger
+
+RUN_KEY: Final = {"pk": {"S": "POLLER#RUN"}, "sk": {"S": "RUN"}}
+CAPACITY_KEY: Final = {"pk": {"S": "POLLER#CAPACITY"}, "sk": {"S": "RUNWAY"}}
+BATCH_GET_MAX: Final = 100
+BATCH_GET_ROUNDS: Final = 3
+
+_deserializer = TypeDeserializer()
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _number(value: float) -> dict[str, str]:
+    return {"N": repr(round(value, 3))}
+
+
+class DynamoPollerState:
+    """`logic.poller.PollerState` over the low-level DynamoDB client."""
+
+    def __init__(self, client: Any, table_name: str, *, due_shards: int = 4) -> None:
+        self._client = client
+        self._table = table_name
+        self._due_shards = due_shards
+
+    # --- the run marker ---------------------------------------------------------------------
+
+    def claim_run(self, run_id: str, *, now: float, hold_s: float) -> bool:
+        """Hold the marker for `run_id` until `now + hold_s` if it is free, expired, or already
+        `run_id`'s; False if another live run holds it."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=RUN_KEY,
+                UpdateExpression="SET runId = :run, expiresAt = :expires",
+                ConditionExpression="attribute_not_exists(pk) OR expiresAt < :now OR runId = :run",
+                ExpressionAttributeValues={
+                    ":run": {"S": run_id},
+                    ":expires": _number(now + hold_s),
+                    ":now": _number(now),
+                },
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise StoreUnavailableError("could not claim the poller run marker") from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailableError("could not claim the poller run marker") from exc
+        return True
+
+    def release_run(self, run_id: str) -> None:
+        """Drop the marker if `run_id` still holds it."""
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key=RUN_KEY,
+                ConditionExpression="runId = :run",
+                ExpressionAttributeValues={":run": {"S": run_id}},
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return  # another run holds it now
+            raise StoreUnavailableError("could not release the poller run marker") from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailableError("could not release the poller run marker") from exc
+
+    # --- Runway capacity --------------------------------------------------------------------
+
+    def runway_blocked_until(self) -> float:
+        item = self._get(CAPACITY_KEY)
+        return float(item.get("blockedUntil", 0)) if item else 0.0
+
+    def block_runway_until(self, until: float) -> None:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={**CAPACITY_KEY, "blockedUntil": _number(until)},
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreUnavailableError("could not record Runway's rate limit") from exc
+
+    # --- what is due ------------------------------------------------------------------------
+
+    def earliest_due_at(self) -> float | None:
+        """The smallest `nextPollAt` of any unfinished job (None when there is none)."""
+        earliest: float | None = None
+        for shard in range(self._due_shards):
+            try:
+                answer = self._client.query(
+                    TableName=self._table,
+                    IndexName="due",
+                    KeyConditionExpression="dueShard = :shard",
+                    ExpressionAttributeValues={":shard": {"S": f"DUE#{shard}"}},
+                    ScanIndexForward=True,
+                    Limit=1,
+                )
+            except (BotoCoreError, ClientError) as exc:
+                raise StoreUnavailableError("could not query the due index") from exc
+            for item in answer.get("Items", []):
+                if "nextPollAt" in item:
+                    value = float(item["nextPollAt"]["N"])
+                    earliest = value if earliest is None else min(earliest, value)
+        return earliest
+
+    def statuses(self, job_ids: Sequence[str]) -> dict[str, str]:
+        """Job id -> status, read in batches (the due index holds keys only)."""
+        found: dict[str, str] = {}
+        for start in range(0, len(job_ids), BATCH_GET_MAX):
+            keys = [
+                {"pk": {"S": f"JOB#{job_id}"}, "sk": {"S": "JOB"}}
+                for job_id in job_ids[start : start + BATCH_GET_MAX]
+            ]
+            request: dict[str, Any] = {
+                self._table: {
+                    "Keys": keys,
+                    "ProjectionExpression": "pk, #status",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                }
+            }
+            for _ in range(BATCH_GET_ROUNDS):
+                try:
+                    answer = self._client.batch_get_item(RequestItems=request)
+                except (BotoCoreError, ClientError) as exc:
+                    raise StoreUnavailableError("could not read job statuses") from exc
+                for item in answer.get("Responses", {}).get(self._table, []):
+                    found[item["pk"]["S"].removeprefix("JOB#")] = item["status"]["S"]
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+        return found
+
+    def _get(self, key: dict[str, Any]) -> dict[str, Any] | None:
+        try:
+            answer = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True)
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreUnavailableError("could not read the poller's state") from exc
+        item = answer.get("Item")
+        if not item:
+            return None
+        return {name: _deserializer.deserialize(value) for name, value in item.items()}
+
+
+class StepFunctionsPollerStarter:
+    """`PollerStarter` for the submit path: start a poller execution unless a run is active.
+
+    The marker is claimed first (conditional write), so many submits in one second start one run;
+    the execution is named after its run id, and its first round finds the marker already its own.
+    """
+
+    def __init__(
+        self,
+        state: DynamoPollerState,
+        stepfunctions: Any,
+        state_machine_arn: str,
+        *,
+        clock: Callable[[], float],
+        hold_s: float,
+    ) -> None:
+        self._state = state
+        self._sfn = stepfunctions
+        self._arn = state_machine_arn
+        self._clock = clock
+        self._hold_s = hold_s
+
+    def start(self, job_id: str) -> None:
+        run_id = f"submit-{uuid.uuid4()}"
+        if not self._state.claim_run(run_id, now=self._clock(), hold_s=self._hold_s):
+            return  # a run is looping: it sees the new job at its next round
+        try:
+            self._sfn.start_execution(
+                stateMachineArn=self._arn,
+                name=run_id,
+                input=json.dumps({"runId": run_id, "source": "submit", "jobId": job_id}),
+            )
+        except (BotoCoreError, ClientError) as exc:
+            self._state.release_run(run_id)  # let the next submit (or the minute tick) try
+            raise PollerStartError("could not start a poller run") from exc
+        logger.info("poller run started", extra={"run_id": run_id, "job_id": job_id})
