@@ -8,6 +8,9 @@ PYTHON_BIN_DIR := $(patsubst %/,%,$(dir $(PYTHON)))
 # `sam build` looks up the runtime's python on PATH.
 export PATH := $(CURDIR)/.venv/bin:$(PYTHON_BIN_DIR):$(PATH)
 export UV_PYTHON_DOWNLOADS := never
+# This machine sets PYTHONDONTWRITEBYTECODE, so nothing would ever be cached: compile the venv once at
+# install time, or every test process and `make dev` recompiles moto/botocore from source (~12 s).
+export UV_COMPILE_BYTECODE := 1
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
@@ -28,7 +31,7 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)/uv
 	$(TOOLS)/uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-.venv/.synced: $(UV) pyproject.toml uv.lock
+.venv/.synced: $(UV) pyproject.toml uv.lock Makefile
 	$(UV) sync --locked --python $(PYTHON)
 	@touch $@
 
