@@ -1,11 +1,82 @@
-"""Copier function: placeholder until the handler lands; every record is reported failed so SQS
-keeps the message for the real handler."""
+"""Copier function: one SQS message `{"jobId": "<id>"}` per job the poller moved to COPYING.
+
+Each record is handled on its own (Powertools `BatchProcessor`, partial batch failures): a record
+whose copy failed transiently is reported failed and comes back (sooner than the queue's long
+visibility timeout: the logic's retry delay is set on the message); the others are deleted. The copy,
+the checks and the job's status write are in `runway_bridge.logic.copy_job`.
+"""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field
 
-def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-    records = event.get("Records", [])
-    return {"batchItemFailures": [{"itemIdentifier": record["messageId"]} for record in records]}
+from runway_bridge.adapters.aws import aws_client
+from runway_bridge.adapters.copy_queue import SqsCopyQueue
+from runway_bridge.errors import StoreUnavailableError
+from runway_bridge.logic.copy_job import CopyResult, CopyRetryLater, retry_delay_s
+from runway_bridge.logic.copy_wiring import get_copy_job_service
+from runway_bridge.observability import logger, metrics, tracer
+from runway_bridge.settings import get_settings
+
+processor = BatchProcessor(event_type=EventType.SQS)
+# Seconds kept back from the Runway GET budget so the status write fits in the invocation.
+RESERVED_S = 5.0
+# Jitter spreads retries in time; it protects nothing, so the non-crypto generator is right.
+_jitter = random.Random()  # noqa: S311
+
+
+class CopyRequest(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    job_id: str = Field(alias="jobId", min_length=1, max_length=128)
+
+
+def copy_record(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
+    # An unreadable body raises: after its deliveries it waits in the dead-letter queue for a human.
+    request = CopyRequest.model_validate_json(record.body)
+    delivery = int(record.attributes.approximate_receive_count or "1")
+    logger.append_keys(job_id=request.job_id, delivery=delivery)
+    settings = get_settings()
+    budget_s = settings.copy_runway_budget_s
+    if lambda_context is not None:
+        budget_s = max(1.0, min(budget_s, lambda_context.get_remaining_time_in_millis() / 1000 - RESERVED_S))
+    try:
+        outcome = get_copy_job_service().copy(
+            request.job_id, runway_budget_s=budget_s, last_attempt=delivery >= settings.copy_max_deliveries
+        )
+    except CopyRetryLater as exc:
+        delay = retry_delay_s(
+            delivery,
+            base_s=settings.copy_retry_base_s,
+            cap_s=settings.copy_retry_max_s,
+            jitter=_jitter.uniform,
+        )
+        logger.warning("copy failed; retrying later", extra={"reason": str(exc), "retry_in_s": delay})
+        metrics.add_metric(name="CopyRetried", unit="Count", value=1)
+        try:
+            SqsCopyQueue(aws_client("sqs")).retry_in(record.queue_url, record.receipt_handle, delay)
+        except StoreUnavailableError:
+            logger.exception("could not shorten the retry delay; the visibility timeout applies")
+        raise
+    logger.info("copy handled", extra={"result": outcome.result.value, "detail": outcome.detail})
+    metrics.add_metric(name=f"Copy{outcome.result.value.title()}", unit="Count", value=1)
+    if outcome.result is CopyResult.SUCCEEDED:
+        metrics.add_metric(
+            name="CopiedBytes", unit="Bytes", value=sum(output.size for output in outcome.outputs)
+        )
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=copy_record, processor=processor, context=context
+    )
