@@ -74,21 +74,7 @@ def test_another_tenant_cannot_see_list_or_cancel_a_job(
 # --- submit, read, list, delete ------------------------------------------------------------------------
 
 
-# character_performance has a Runway field named `reference` (an object), which the bridge field of
-# the same name shadows: the logic takes it as the caller's reference and refuses the body. Known
-# defect, reported; strict, so this turns red the day it is fixed and the mark must go.
-CREATE_CASES = [
-    pytest.param(
-        operation,
-        marks=pytest.mark.xfail(strict=True, reason="Runway's `reference` collides with the bridge field"),
-    )
-    if operation == "character_performance"
-    else operation
-    for operation in OPERATIONS
-]
-
-
-@pytest.mark.parametrize("operation", CREATE_CASES)
+@pytest.mark.parametrize("operation", OPERATIONS)
 def test_each_operation_is_submitted_once_and_readable_in_runway_shape(
     api: httpx.Client, stack: Stack, tenant: Tenant, operation: str
 ) -> None:
