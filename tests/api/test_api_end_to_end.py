@@ -284,3 +284,18 @@ def test_sample_events_drive_the_api_function(stack: Stack) -> None:
     assert missing["statusCode"] == 404
     upload = stack.aws.runner.invoke("ApiFunction", load_event("api/create_upload.json"))
     assert upload["statusCode"] == 200
+
+
+def test_keys_cli_creates_a_working_key_and_revokes_it(
+    api: httpx.Client, stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from runway_bridge_dev.cli import main  # noqa: PLC0415
+
+    tenant_id = f"cli-{uuid.uuid4().hex[:8]}"
+    assert main(["keys", "create", "--tenant", tenant_id, "--name", "laptop"]) == 0
+    printed = capsys.readouterr().out
+    key = next(line.split()[-1] for line in printed.splitlines() if line.startswith("key:"))
+    assert api.get("/v1/tasks", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    assert main(["keys", "revoke", key]) == 0
+    assert api.get("/v1/tasks", headers={"Authorization": f"Bearer {key}"}).status_code == 401
+    assert main(["keys", "revoke", key + "x"]) == 1
