@@ -8,9 +8,10 @@ PYTHON_BIN_DIR := $(patsubst %/,%,$(dir $(PYTHON)))
 # `sam build` looks up the runtime's python on PATH.
 export PATH := $(CURDIR)/.venv/bin:$(PYTHON_BIN_DIR):$(PATH)
 export UV_PYTHON_DOWNLOADS := never
-# This machine sets PYTHONDONTWRITEBYTECODE, so nothing would ever be cached: compile the venv once at
-# install time, or every test process and `make dev` recompiles moto/botocore from source (~12 s).
-export UV_COMPILE_BYTECODE := 1
+# This machine sets PYTHONDONTWRITEBYTECODE, so nothing would ever be cached and every test process
+# and `make dev` would recompile moto/botocore/samtranslator from source (~12 s each). Let Python cache
+# what it actually imports instead (compiling the whole venv at install costs a minute up front).
+unexport PYTHONDONTWRITEBYTECODE
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
