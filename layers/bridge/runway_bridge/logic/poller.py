@@ -151,6 +151,7 @@ class PollerService:
             "hasJobs": False,
             "done": False,
             "waitSeconds": settings.poller_wait_s,
+            "reason": "",
         }
         if not helper and not self._state.claim_run(run_id, now=now, hold_s=settings.poller_run_hold_s):
             return {**plan, "done": True, "reason": "another run is active"}
@@ -280,6 +281,7 @@ class PollerService:
                     "runway_status": task.status,
                     "progress": 1.0,
                     "next_poll_at": now + self._settings.copy_watchdog_s,
+                    **_cost_changes(task),
                 },
                 remove=LEASE_FIELDS,
             )
@@ -291,12 +293,14 @@ class PollerService:
                 failure=task.failure,
                 failure_code=task.failure_code,
                 runway_status=task.status,
+                extra=_cost_changes(task),
             )
         return self._finish(
             job,
             JobStatus.CANCELLED,
             failure="The task was cancelled at Runway.",
             runway_status=task.status,
+            extra=_cost_changes(task),
         )
 
     def _time_out(self, job: Job, runway: RunwayApi, last_look: Task) -> CheckResult:
@@ -356,6 +360,7 @@ class PollerService:
                 "progress_history": history,
                 "next_poll_at": now + delay,
                 "poll_count": job.poll_count + 1,
+                **_cost_changes(task),
             },
             remove=LEASE_FIELDS,
         )
@@ -395,12 +400,14 @@ class PollerService:
         failure: str | None = None,
         failure_code: str | None = None,
         runway_status: str | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> CheckResult:
         """A terminal status, in one transaction with its outbox event."""
         changes: dict[str, Any] = {
             "updated_at": self._clock(),
             "failure": failure,
             "failure_code": failure_code,
+            **(extra or {}),
         }
         if runway_status is not None:
             changes["runway_status"] = runway_status
@@ -420,6 +427,16 @@ class PollerService:
 
 def _epoch(moment: datetime) -> float:
     return moment.timestamp()
+
+
+def _cost_changes(task: Task) -> dict[str, Any]:
+    """Credits Runway reports (estimate while unfinished, final cost once done) for the task view."""
+    changes: dict[str, Any] = {}
+    if task.estimated_cost is not None:
+        changes["estimated_credits"] = float(task.estimated_cost.credits)
+    if task.cost is not None:
+        changes["cost_credits"] = int(task.cost.credits)
+    return changes
 
 
 def _clip_seconds(job: Job) -> int | None:
