@@ -7,7 +7,8 @@ here. Faults apply to output GETs (`/_outputs/...`) only:
   then judges the URL's expiry itself);
 - `stall_next_output_after`: the next output GET sends this many body bytes, then hangs until
   `release()` (a copier "crashes" mid-upload: its invocation times out while the download hangs);
-- `refuse_outputs`: every output GET answers 403, like an expired signed URL.
+- `refuse_outputs`: every output GET answers 403, like an expired signed URL;
+- `output_status`: every output GET answers this status (e.g. 503 from a CDN having a bad hour).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class FaultProxy:
         self.hold_next_output_s: float | None = None
         self.stall_next_output_after: int | None = None
         self.refuse_outputs = False
+        self.output_status: int | None = None
         self.output_gets = 0
         self.stalled = threading.Event()
         self._release = threading.Event()
@@ -94,6 +96,9 @@ class FaultProxy:
             stall_after, self.stall_next_output_after = self.stall_next_output_after, None
         if self.refuse_outputs:
             self._reply(handler, 403, {"content-type": "text/plain"}, b"AccessDenied: request has expired\n")
+            return
+        if self.output_status is not None:
+            self._reply(handler, self.output_status, {"content-type": "text/plain"}, b"Service Unavailable\n")
             return
         if hold:
             time.sleep(hold)

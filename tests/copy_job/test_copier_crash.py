@@ -10,9 +10,11 @@ import httpx
 import pytest
 
 from runway_bridge.logic.copy_outputs import MIB
-from runway_bridge.models.job import JobStatus
+from runway_bridge.models.job import BRIDGE_COPY_FAILED, JobStatus
 from tests.api.conftest import Tenant
 from tests.copy_job.conftest import Bridge, sha256, start_bridge, wait_for
+
+DELIVERIES = 2
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +22,11 @@ def bridge() -> Iterator[Bridge]:
     yield from start_bridge(
         # A short function timeout and visibility: the hung invocation times out and its message
         # is delivered again within seconds.
-        parameters={"CopyFunctionTimeout": "3", "CopyQueueVisibilityTimeout": "4"},
+        parameters={
+            "CopyFunctionTimeout": "3",
+            "CopyQueueVisibilityTimeout": "4",
+            "CopyMaxReceiveCount": str(DELIVERIES),
+        },
         environment={"BRIDGE_COPY_PART_BYTES": str(5 * MIB), "BRIDGE_COPY_RETRY_BASE_S": "0.5"},
         output_padding_bytes=12 * MIB,
     )
@@ -57,12 +63,40 @@ def test_a_copier_that_dies_mid_upload_is_redone_without_an_orphan_upload(
     # touch the finished job or leave an upload behind.
     gets = bridge.proxy.output_gets
     bridge.proxy.refuse_outputs = True
-    bridge.proxy.release()
-    wait_for(lambda: bridge.proxy.output_gets >= gets + 3, timeout_s=30)
-    wait_for(lambda: not bridge.open_uploads(), timeout_s=10)
+    try:
+        bridge.proxy.release()
+        wait_for(lambda: bridge.proxy.output_gets >= gets + 3, timeout_s=30)
+        wait_for(lambda: not bridge.open_uploads(), timeout_s=10)
+    finally:
+        bridge.proxy.refuse_outputs = False
     after = bridge.jobs.get(job_id)
     assert after is not None
     assert after.status is JobStatus.SUCCEEDED
     assert after.version == job.version
     assert len(bridge.jobs.outbox_events(job_id)) == 1
     assert bridge.stored(job.outputs[0].s3_uri) == body
+
+
+def test_a_copy_failing_on_every_delivery_fails_the_job_on_the_last_one_instead_of_dead_lettering(
+    bridge: Bridge, api: httpx.Client, tenant: Tenant
+) -> None:
+    job_id = bridge.submit(tenant, api)
+    finished = bridge.finished_at_runway(job_id)
+    gets = bridge.proxy.output_gets
+    bridge.proxy.output_status = 503
+    try:
+        bridge.to_copying(job_id, finished)
+        job = bridge.finished(job_id, timeout_s=30)
+    finally:
+        bridge.proxy.output_status = None
+
+    assert job.status is JobStatus.FAILED
+    assert job.failure_code == BRIDGE_COPY_FAILED
+    assert job.failure is not None
+    assert "repeated attempts" in job.failure
+    # Every delivery tried the URL as often as the copy policy allows (3 attempts each).
+    assert bridge.proxy.output_gets - gets == DELIVERIES * 3
+    [event] = bridge.jobs.outbox_events(job_id)
+    assert event.type == "task.failed"
+    assert bridge.dead_letters() == 0
+    assert bridge.open_uploads() == []
