@@ -27,6 +27,8 @@ T = TypeVar("T")
 RUNWAY_VERSION = "2024-11-06"
 TEXT_TO_VIDEO = {"model": "gen4.5", "promptText": "a lighthouse at dusk", "ratio": "1280:720", "duration": 5}
 COPY_MAPPING = "CopyOutputsFunctionCopyRequested"
+# Default of `copy_watchdog_s`: the poller hands a COPYING job to the queue again only after this.
+COPY_WATCHDOG_S = 900.0
 # Fast emulated tasks (a 6 s task takes 0.3 s); output URL lifetimes are on this clock too.
 CLOCK_SPEED = 20.0
 
@@ -93,8 +95,15 @@ class Bridge:
         job = finished or self.finished_at_runway(job_id)
         while job.status is not JobStatus.COPYING:
             try:
+                # As the poller does: its copy watchdog looks again only after COPY_WATCHDOG_S.
                 self.jobs.transition(
-                    job, JobStatus.COPYING, changes={"runway_status": "SUCCEEDED", "progress": 1.0}
+                    job,
+                    JobStatus.COPYING,
+                    changes={
+                        "runway_status": "SUCCEEDED",
+                        "progress": 1.0,
+                        "next_poll_at": time.time() + COPY_WATCHDOG_S,
+                    },
                 )
             except StoreConditionFailedError:
                 fresh = self.jobs.get(job_id)
