@@ -69,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
     stop_requested = threading.Event()
     # SIGTERM stops as cleanly as Ctrl-C (e.g. when a test harness ends the process).
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
+    # Ctrl-C too, explicitly: a process started from a background job inherits SIGINT as ignored,
+    # and Python then never raises KeyboardInterrupt.
+    signal.signal(signal.SIGINT, lambda *_: stop_requested.set())
     with RunwayEmulator(config, host=args.host, port=args.port) as emulator:
         print(f"Runway emulator listening on {emulator.base_url}", flush=True)
         # The SDK appends /v1 itself: the URL to give it is the bare base URL.

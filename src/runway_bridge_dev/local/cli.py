@@ -100,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
     stop_requested = threading.Event()
     # SIGTERM stops as cleanly as Ctrl-C (e.g. when a test or a supervisor ends the process).
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
+    # Ctrl-C too, explicitly: a process started from a background job inherits SIGINT as ignored,
+    # and Python then never raises KeyboardInterrupt.
+    signal.signal(signal.SIGINT, lambda *_: stop_requested.set())
     stack = LocalStack(
         args.template or DEFAULT_TEMPLATE,
         parameters=_parameters(args.parameter),

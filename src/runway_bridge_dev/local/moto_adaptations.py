@@ -382,6 +382,11 @@ def _deliver_rule_targets() -> None:
     original = Rule.send_to_targets
 
     def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        if not _registry.endpoints:
+            # No LocalAws in this process (a test using a bare moto server after a stack stopped):
+            # moto's own delivery, as if we had never patched it.
+            original(self, original_event, transform_input)
+            return
         if not self.event_pattern.matches_event(original_event):
             return
         hooked = [t for t in self.targets if t["Arn"].split(":")[2] in _HOOKED_SERVICES]
