@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from runway_bridge.adapters.aws import aws_client
 from runway_bridge.adapters.copy_queue import SqsCopyQueue
@@ -39,8 +39,14 @@ class CopyRequest(BaseModel):
 
 
 def copy_record(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
-    # An unreadable body raises: after its deliveries it waits in the dead-letter queue for a human.
-    request = CopyRequest.model_validate_json(record.body)
+    try:
+        request = CopyRequest.model_validate_json(record.body)
+    except ValidationError:
+        # Unreadable: no retry can help. Back at once, so its deliveries run out quickly and it
+        # waits in the dead-letter queue for a human.
+        logger.error('copy message is not {"jobId": ...}', extra={"message_id": record.message_id})
+        _retry_in(record, 0)
+        raise
     delivery = int(record.attributes.approximate_receive_count or "1")
     logger.append_keys(job_id=request.job_id, delivery=delivery)
     settings = get_settings()
@@ -60,10 +66,7 @@ def copy_record(record: SQSRecord, lambda_context: LambdaContext | None = None) 
         )
         logger.warning("copy failed; retrying later", extra={"reason": str(exc), "retry_in_s": delay})
         metrics.add_metric(name="CopyRetried", unit="Count", value=1)
-        try:
-            SqsCopyQueue(aws_client("sqs")).retry_in(record.queue_url, record.receipt_handle, delay)
-        except StoreUnavailableError:
-            logger.exception("could not shorten the retry delay; the visibility timeout applies")
+        _retry_in(record, delay)
         raise
     logger.info("copy handled", extra={"result": outcome.result.value, "detail": outcome.detail})
     metrics.add_metric(name=f"Copy{outcome.result.value.title()}", unit="Count", value=1)
@@ -71,6 +74,13 @@ def copy_record(record: SQSRecord, lambda_context: LambdaContext | None = None) 
         metrics.add_metric(
             name="CopiedBytes", unit="Bytes", value=sum(output.size for output in outcome.outputs)
         )
+
+
+def _retry_in(record: SQSRecord, delay_s: int) -> None:
+    try:
+        SqsCopyQueue(aws_client("sqs")).retry_in(record.queue_url, record.receipt_handle, delay_s)
+    except StoreUnavailableError:
+        logger.exception("could not shorten the retry delay; the visibility timeout applies")
 
 
 @logger.inject_lambda_context(clear_state=True)

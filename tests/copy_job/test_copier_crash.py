@@ -100,3 +100,12 @@ def test_a_copy_failing_on_every_delivery_fails_the_job_on_the_last_one_instead_
     assert event.type == "task.failed"
     assert bridge.dead_letters() == 0
     assert bridge.open_uploads() == []
+
+
+def test_an_unreadable_message_ends_in_the_dead_letter_queue_quickly(bridge: Bridge) -> None:
+    before = bridge.dead_letters()
+    bridge.client("sqs").send_message(QueueUrl=bridge.physical("CopyQueue"), MessageBody="not a copy request")
+
+    # Back at once after each failed delivery (not after the visibility timeout), then dead-lettered.
+    # (left to the 4 s visibility timeout it would take 8 s)
+    wait_for(lambda: bridge.dead_letters() > before, timeout_s=3.5)
