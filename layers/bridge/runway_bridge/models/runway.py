@@ -209,26 +209,25 @@ class LipSyncRequest(RunwayModel):
         return check_uri(value, HTTPS_OR_RUNWAY)
 
 
-class VideoUpscaleRequest(RunwayModel):
+class _VideoInputRequest(RunwayModel):
+    """Operations whose only input is one video (`videoUri`, HTTPS or runway://)."""
+
+    video_uri: str = Field(alias="videoUri")
+
+    @field_validator("video_uri")
+    @classmethod
+    def _video(cls, value: str) -> str:
+        return check_uri(value, HTTPS_OR_RUNWAY)
+
+
+class VideoUpscaleRequest(_VideoInputRequest):
     MODELS: ClassVar[tuple[str, ...]] = ("upscale_v1",)
     model: str = _model_field(MODELS)
-    video_uri: str = Field(alias="videoUri")
-
-    @field_validator("video_uri")
-    @classmethod
-    def _video(cls, value: str) -> str:
-        return check_uri(value, HTTPS_OR_RUNWAY)
 
 
-class FrameInterpolationRequest(RunwayModel):
+class FrameInterpolationRequest(_VideoInputRequest):
     MODELS: ClassVar[tuple[str, ...]] = ("frame_interpolation_v1",)
     model: str = _model_field(MODELS)
-    video_uri: str = Field(alias="videoUri")
-
-    @field_validator("video_uri")
-    @classmethod
-    def _video(cls, value: str) -> str:
-        return check_uri(value, HTTPS_OR_RUNWAY)
 
 
 class SoundEffectRequest(RunwayModel):
