@@ -78,8 +78,9 @@ class BridgeSettings(BaseSettings):
     # When Runway could not be read, look again this much later.
     poller_retry_delay_s: float = Field(default=10.0, gt=0)
     # A COPYING job whose copy has not finished this long after hand-off is handed to the copy
-    # queue again (the hand-off message may have been lost; copies are idempotent).
-    copy_watchdog_s: float = Field(default=900.0, gt=0)
+    # queue again (the hand-off message may have been lost; copies are idempotent). Longer than one
+    # copier invocation may run (CopyFunctionTimeout, 900 s), so a live copy is not doubled.
+    copy_watchdog_s: float = Field(default=3600.0, gt=0)
     # Set on the submit functions only: the poller state machine they start when no run is active.
     poller_state_machine_arn: str | None = None
 
