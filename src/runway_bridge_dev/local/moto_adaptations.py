@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime
+import functools
 import importlib.metadata
 import json
 import logging
@@ -181,7 +182,50 @@ def install() -> None:
         _deliver_rule_targets()
         _deliver_sns_to_local_functions()
         _name_every_execution()
+        _serialise_dynamodb()
         _installed = True
+
+
+# DynamoDB operations that read or write items: each must see and leave the table whole.
+_DYNAMODB_ITEM_OPERATIONS = (
+    "get_item",
+    "put_item",
+    "update_item",
+    "delete_item",
+    "query",
+    "scan",
+    "batch_get_item",
+    "batch_write_item",
+    "transact_get_items",
+    "transact_write_items",
+    "execute_statement",
+    "execute_transaction",
+    "batch_execute_statement",
+)
+
+
+def _serialise_dynamodb() -> None:
+    """Run DynamoDB item operations one at a time.
+
+    moto's server answers requests on many threads but its DynamoDB backend has no locking: under load
+    a condition check and the write it guards interleave with another request's (two leases granted,
+    or "dictionary changed size during iteration"). Real DynamoDB makes each conditional write and
+    transaction atomic, and our at-most-once and lease logic relies on exactly that.
+    """
+    from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415
+
+    lock = threading.RLock()
+
+    def serialised(operation: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(operation)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return operation(*args, **kwargs)
+
+        return run
+
+    for name in _DYNAMODB_ITEM_OPERATIONS:
+        setattr(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))
 
 
 def _enable_asl_execution() -> None:
