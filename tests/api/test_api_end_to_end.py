@@ -299,3 +299,21 @@ def test_keys_cli_creates_a_working_key_and_revokes_it(
     assert main(["keys", "revoke", key]) == 0
     assert api.get("/v1/tasks", headers={"Authorization": f"Bearer {key}"}).status_code == 401
     assert main(["keys", "revoke", key + "x"]) == 1
+
+
+def test_the_whole_spec_constraint_table_is_refused_by_the_bridge(api: httpx.Client, stack: Stack) -> None:
+    # The same table the emulator and the models are held to (tests/emulator/test_spec_constraints.py):
+    # every required field, enum, length, URI kind, type and unknown field, per operation.
+    from tests.emulator.test_spec_constraints import _violations  # noqa: PLC0415
+
+    tenant = new_tenant("table")
+    before_sent = creates_sent(stack)
+    before_items = len(stored_job_items(stack))
+    cases = [case.values for case in _violations()]
+    assert len(cases) > 100
+    for operation, body in cases:
+        response = api.post(f"/v1/{operation}", json=body, headers=tenant.bearer)
+        assert response.status_code == 400, (operation, body, response.text)
+        assert_error_shape(response, 400)
+    assert creates_sent(stack) == before_sent
+    assert len(stored_job_items(stack)) == before_items
