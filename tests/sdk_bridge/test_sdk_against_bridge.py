@@ -4,7 +4,7 @@ another tenant's key gets the SDK's NotFoundError for the same id."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,33 +12,8 @@ from runwayml import NotFoundError, RunwayML
 
 from tests.api.conftest import Stack, Tenant, creates_sent
 
-IMAGE = "https://media.example.com/input.png"
-VIDEO = "https://media.example.com/input.mp4"
-
-CREATES: dict[str, Callable[[RunwayML], Any]] = {
-    "image_to_video": lambda sdk: sdk.image_to_video.create(
-        model="gen4_turbo", prompt_image=IMAGE, ratio="1280:720", duration=5, prompt_text="waves"
-    ),
-    "text_to_video": lambda sdk: sdk.text_to_video.create(
-        model="gen4.5", prompt_text="a lighthouse at dusk", ratio="1280:720", duration=5
-    ),
-    "video_to_video": lambda sdk: sdk.video_to_video.create(
-        model="gen4_aleph",  # type: ignore[call-overload]
-        prompt_video=VIDEO,
-        prompt_text="make it snow",
-    ),
-    "character_performance": lambda sdk: sdk.character_performance.create(
-        model="act_two", character={"type": "image", "uri": IMAGE}, reference={"type": "video", "uri": VIDEO}
-    ),
-    "video_upscale": lambda sdk: sdk.video_upscale.create(
-        model="upscale_v1",  # type: ignore[call-overload]
-        video_uri=VIDEO,
-    ),
-    "sound_effect": lambda sdk: sdk.sound_effect.create(
-        model="sound_effect_v1",  # type: ignore[call-overload]
-        prompt_text="a door creaks open",
-    ),
-}
+# The same spec-valid SDK calls the emulator tests make: the bridge must take exactly what Runway takes.
+from tests.sdk.test_official_sdk import CREATES
 
 
 def sdk_for(stack: Stack, tenant: Tenant) -> RunwayML:
