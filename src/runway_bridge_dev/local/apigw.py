@@ -695,23 +695,8 @@ class _ProxyRequest:
             return None if value is None else str(value)
         raise UnsupportedApiFeature(f"identity source {source!r}")
 
-    def authorizer_event(self, method_arn: str, context: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "type": "REQUEST",
-            "methodArn": method_arn,
-            "resource": self.method.resource_path,
-            "path": self.path,
-            "httpMethod": self.http_method,
-            "headers": self.headers,
-            "multiValueHeaders": self.multi_value_headers,
-            "queryStringParameters": self.query,
-            "multiValueQueryStringParameters": self.multi_value_query,
-            "pathParameters": self.path_parameters,
-            "stageVariables": self.stage_variables,
-            "requestContext": copy.deepcopy(context),
-        }
-
-    def proxy_event(self, context: dict[str, Any]) -> dict[str, Any]:
+    def _request_fields(self, context: dict[str, Any]) -> dict[str, Any]:
+        """What the REQUEST authorizer event and the proxy event both carry about the request."""
         return {
             "resource": self.method.resource_path,
             "path": self.path,
@@ -723,6 +708,18 @@ class _ProxyRequest:
             "pathParameters": self.path_parameters,
             "stageVariables": self.stage_variables,
             "requestContext": context,
+        }
+
+    def authorizer_event(self, method_arn: str, context: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "REQUEST",
+            "methodArn": method_arn,
+            **self._request_fields(copy.deepcopy(context)),
+        }
+
+    def proxy_event(self, context: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **self._request_fields(context),
             "body": self.body,
             "isBase64Encoded": self.is_base64_encoded,
         }
