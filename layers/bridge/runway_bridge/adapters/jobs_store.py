@@ -15,6 +15,7 @@ import binascii
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
@@ -104,6 +105,20 @@ def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+@contextmanager
+def _store_errors(unavailable: str, *, refused: str = "condition refused") -> Iterator[None]:
+    """botocore errors as the store's typed errors: a refused condition → StoreConditionFailedError
+    (`refused`), anything else → StoreUnavailableError (`unavailable`)."""
+    try:
+        yield
+    except ClientError as exc:
+        if _error_code(exc) == "ConditionalCheckFailedException":
+            raise StoreConditionFailedError(refused) from exc
+        raise StoreUnavailableError(unavailable) from exc
+    except BotoCoreError as exc:
+        raise StoreUnavailableError(unavailable) from exc
+
+
 class DynamoJobStore:
     """`JobStore` over the low-level DynamoDB client (`logic.ports.JobStore` documents the contract)."""
 
@@ -124,18 +139,12 @@ class DynamoJobStore:
         return item
 
     def create(self, job: Job) -> None:
-        try:
+        with _store_errors("could not record the job", refused=f"job {job.job_id} exists"):
             self._client.put_item(
                 TableName=self._table,
                 Item=_serialize_item(self.job_item(job)),
                 ConditionExpression="attribute_not_exists(pk)",
             )
-        except ClientError as exc:
-            if _error_code(exc) == "ConditionalCheckFailedException":
-                raise StoreConditionFailedError(f"job {job.job_id} exists") from exc
-            raise StoreUnavailableError("could not record the job") from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailableError("could not record the job") from exc
 
     def get(self, job_id: str) -> Job | None:
         try:
@@ -197,7 +206,7 @@ class DynamoJobStore:
 
     def delete(self, job: Job) -> None:
         pk = job_pk(job.job_id)
-        try:
+        with _store_errors("could not delete the job", refused=f"job {job.job_id} changed meanwhile"):
             self._client.delete_item(
                 TableName=self._table,
                 Key=_serialize_item({"pk": pk, "sk": JOB_SK}),
@@ -205,12 +214,6 @@ class DynamoJobStore:
                 ExpressionAttributeNames={"#version": "version"},
                 ExpressionAttributeValues=_serialize_item({":version": job.version}),
             )
-        except ClientError as exc:
-            if _error_code(exc) == "ConditionalCheckFailedException":
-                raise StoreConditionFailedError(f"job {job.job_id} changed meanwhile") from exc
-            raise StoreUnavailableError("could not delete the job") from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailableError("could not delete the job") from exc
         # Delivery attempts and published events go with it; unpublished events stay for the relay.
         leftovers = [
             item for item in self._partition(pk) if item["sk"] != JOB_SK and "pendingShard" not in item
@@ -294,41 +297,35 @@ class DynamoJobStore:
 
     def take_lease(self, job_id: str, owner: str, *, now: float, lease_s: float) -> Job | None:
         try:
-            answer = self._client.update_item(
-                TableName=self._table,
-                Key=_serialize_item({"pk": job_pk(job_id), "sk": JOB_SK}),
-                UpdateExpression="SET leaseOwner = :owner, leaseExpiresAt = :expires",
-                ConditionExpression=(
-                    "attribute_exists(pk) AND (attribute_not_exists(leaseOwner) OR leaseExpiresAt < :now)"
-                ),
-                ExpressionAttributeValues=_serialize_item(
-                    {":owner": owner, ":expires": now + lease_s, ":now": now}
-                ),
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as exc:
-            if _error_code(exc) == "ConditionalCheckFailedException":
-                return None
-            raise StoreUnavailableError("could not take the job's lease") from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailableError("could not take the job's lease") from exc
+            with _store_errors("could not take the job's lease"):
+                answer = self._client.update_item(
+                    TableName=self._table,
+                    Key=_serialize_item({"pk": job_pk(job_id), "sk": JOB_SK}),
+                    UpdateExpression="SET leaseOwner = :owner, leaseExpiresAt = :expires",
+                    ConditionExpression=(
+                        "attribute_exists(pk) AND (attribute_not_exists(leaseOwner) OR leaseExpiresAt < :now)"
+                    ),
+                    ExpressionAttributeValues=_serialize_item(
+                        {":owner": owner, ":expires": now + lease_s, ":now": now}
+                    ),
+                    ReturnValues="ALL_NEW",
+                )
+        except StoreConditionFailedError:
+            return None  # held by a live lease, or the job is gone
         return Job.model_validate(_deserialize_item(answer["Attributes"]))
 
     def release_lease(self, job: Job, owner: str) -> None:
         try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=_serialize_item({"pk": job_pk(job.job_id), "sk": JOB_SK}),
-                UpdateExpression="REMOVE leaseOwner, leaseExpiresAt",
-                ConditionExpression="leaseOwner = :owner",
-                ExpressionAttributeValues=_serialize_item({":owner": owner}),
-            )
-        except ClientError as exc:
-            if _error_code(exc) == "ConditionalCheckFailedException":
-                return  # expired and taken by someone else: theirs now
-            raise StoreUnavailableError("could not release the job's lease") from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailableError("could not release the job's lease") from exc
+            with _store_errors("could not release the job's lease"):
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=_serialize_item({"pk": job_pk(job.job_id), "sk": JOB_SK}),
+                    UpdateExpression="REMOVE leaseOwner, leaseExpiresAt",
+                    ConditionExpression="leaseOwner = :owner",
+                    ExpressionAttributeValues=_serialize_item({":owner": owner}),
+                )
+        except StoreConditionFailedError:
+            return  # expired and taken by someone else: theirs now
 
     def due_job_ids(self, *, now: float, limit: int) -> list[str]:
         job_ids: list[str] = []
@@ -357,17 +354,14 @@ class DynamoJobStore:
             "expiresAt": int(datetime.now(UTC).timestamp()) + EVENT_MARKER_TTL_S,
         }
         try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=_serialize_item(item),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as exc:
-            if _error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise StoreUnavailableError("could not record the event") from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailableError("could not record the event") from exc
+            with _store_errors("could not record the event"):
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=_serialize_item(item),
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+        except StoreConditionFailedError:
+            return False  # seen before: the event was delivered again
         return True
 
     def get_event(self, event_id: str) -> EventMarker | None:
@@ -459,14 +453,8 @@ class DynamoJobStore:
         }
 
     def _update(self, job: Job, update: Mapping[str, Any]) -> Job:
-        try:
+        with _store_errors("could not update the job", refused=f"job {job.job_id} changed meanwhile"):
             answer = self._client.update_item(**update, ReturnValues="ALL_NEW")
-        except ClientError as exc:
-            if _error_code(exc) == "ConditionalCheckFailedException":
-                raise StoreConditionFailedError(f"job {job.job_id} changed meanwhile") from exc
-            raise StoreUnavailableError("could not update the job") from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailableError("could not update the job") from exc
         return Job.model_validate(_deserialize_item(answer["Attributes"]))
 
     @staticmethod
