@@ -139,7 +139,9 @@ def test_cancelling_a_running_task_lets_the_throttled_one_start(
     first = create_task(api)
     second = create_task(api)
     wait_for_task(api, second, until=lambda task: task["status"] == "THROTTLED")
-    assert api.get(f"/v1/tasks/{first}").json()["status"] == "RUNNING"
+    # The first holds the slot from PENDING on; under load it may not have started running yet.
+    wait_for_task(api, first, until=lambda task: task["status"] == "RUNNING", timeout_s=3.0)
+    assert api.get(f"/v1/tasks/{second}").json()["status"] == "THROTTLED"
     api.delete(f"/v1/tasks/{first}")
     emulator.update(clock_speed=FAST_CLOCK)
     final, _ = wait_for_task(api, second, timeout_s=2.0)
