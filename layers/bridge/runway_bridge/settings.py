@@ -111,6 +111,29 @@ class BridgeSettings(BaseSettings):
     allow_http_callbacks: bool = False
     allow_private_callbacks: bool = False
 
+    # Notifications (issue 6; DESIGN.md "Notifications"). Unset resource names: that channel is off.
+    notifications_topic_arn: str | None = None
+    webhook_queue_url: str | None = None
+    webhook_dead_letter_queue_url: str | None = None
+    # Public base URL of the bridge API (e.g. https://abc.execute-api.../Prod): stable output links
+    # in events point at "<base>/v1/outputs/...". Unset: events carry no stable link.
+    public_base_url: str | None = None
+    # Secrets Manager secret holding the HMAC key that signs stable output links.
+    link_secret_name: str = "runway-bridge/link-signing-key"
+    # How long a stable output link stays valid (it redirects to a fresh presign each time).
+    link_ttl_s: int = Field(default=30 * 86400, gt=0)
+    # Webhook delivery: one attempt's whole timeout, and the most response bytes read.
+    webhook_timeout_s: float = Field(default=15.0, gt=0)
+    webhook_max_response_bytes: int = Field(default=64 * 1024, ge=0)
+    # Seconds before attempt 1, 2, ... (Svix-like: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h);
+    # its length is the number of attempts. Multiplied by `webhook_retry_scale` (tests compress it).
+    webhook_retry_schedule_s: list[float] = Field(
+        default_factory=lambda: [0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0], min_length=1
+    )
+    webhook_retry_scale: float = Field(default=1.0, gt=0)
+    # After a webhook secret rotation, the previous secret also signs for this long.
+    webhook_rotation_overlap_s: float = Field(default=24 * 3600.0, ge=0)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> BridgeSettings:

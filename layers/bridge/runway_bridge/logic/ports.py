@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from runway_bridge.models.job import Job, JobStatus
+from runway_bridge.models.notification import Notification, WebhookMessage
 from runway_bridge.models.outbox import GenerationRejectedDetail, OutboxEvent
 from runway_bridge.models.runway import Operation, RunwayModel, Task, UploadResponse
 
@@ -201,3 +202,38 @@ class TenantSecrets(Protocol):
         ...
 
     def webhook_secret(self, tenant_id: str) -> str: ...
+
+
+# --- Notifications (issue 6) --------------------------------------------------------------------
+
+
+class NotificationPublisher(Protocol):
+    """SNS topic + EventBridge bus: publish one notification on both (at least once; receivers
+    dedupe on `notification.id`). Raises `StoreUnavailableError` when either channel refused it."""
+
+    def publish(self, notification: Notification) -> None: ...
+
+
+class WebhookQueue(Protocol):
+    """The webhook delivery queue (SQS)."""
+
+    def enqueue(self, message: WebhookMessage, *, delay_s: int = 0) -> None: ...
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """One webhook POST. `status_code` None: no answer (refused by the SSRF guard, connect/TLS
+    failure, timeout); `error` says which, readable. `refused` marks SSRF-guard refusals (nothing
+    was sent)."""
+
+    status_code: int | None
+    latency_ms: int
+    error: str | None = None
+    refused: bool = False
+
+
+class WebhookSender(Protocol):
+    """POSTs a signed webhook: checks the URL with the SSRF guard at send time, connects to the
+    checked address (original Host and SNI), follows no redirect, reads at most a capped response."""
+
+    def send(self, url: str, *, headers: Mapping[str, str], body: bytes) -> DeliveryResult: ...

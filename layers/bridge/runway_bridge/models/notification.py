@@ -1,0 +1,166 @@
+"""What the bridge announces (no I/O): the versioned notification every channel carries.
+
+One notification per outbox event (and per progress step a callback asked for). The same JSON object
+is the webhook body, the SNS message and the EventBridge `detail`, so a consumer parses one schema
+whichever channel it listens on (docs/events.md; `notification_json_schema()` is the machine form).
+Its `id` is the outbox event id: stable across channels and redeliveries, so receivers dedupe on it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from runway_bridge.models.outbox import EVENT_SOURCE, OutboxEvent
+
+SCHEMA_VERSION: Final = 1
+
+# EventBridge detail-type per notification type (rules match on these).
+DETAIL_TYPES: Final[dict[str, str]] = {
+    "task.succeeded": "Task Succeeded",
+    "task.failed": "Task Failed",
+    "task.cancelled": "Task Cancelled",
+    "task.timed_out": "Task Timed Out",
+    "task.submission_unknown": "Task Submission Unknown",
+    "task.progress": "Task Progress",
+    "webhook.exhausted": "Webhook Exhausted",
+    "webhook.test": "Webhook Test",
+}
+WEBHOOK_EXHAUSTED: Final = "webhook.exhausted"
+WEBHOOK_TEST: Final = "webhook.test"
+TASK_PROGRESS: Final = "task.progress"
+
+_DERIVED_NAMESPACE: Final = uuid.UUID("5b3f1c8e-7d2a-4e69-a0c4-93e1f6b2d871")
+
+
+def progress_event_id(job_id: str, version: int) -> str:
+    """Stable id of the progress notification for one stored version of a job."""
+    return str(uuid.uuid5(_DERIVED_NAMESPACE, f"{job_id}\n{TASK_PROGRESS}\n{version}"))
+
+
+def exhausted_event_id(event_id: str) -> str:
+    """Stable id of the `webhook.exhausted` notification about one event's delivery."""
+    return str(uuid.uuid5(_DERIVED_NAMESPACE, f"{WEBHOOK_EXHAUSTED}\n{event_id}"))
+
+
+class NotificationOutput(BaseModel):
+    """One output of a finished job, in three lasting-ness levels."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    index: int
+    s3_uri: str = Field(alias="s3Uri")
+    # Presigned GET of the S3 object: works anywhere, dies at `urlExpiresAt` (or with the role session).
+    url: str | None = None
+    url_expires_at: datetime | None = Field(default=None, alias="urlExpiresAt")
+    # Bridge-signed link that redirects to a fresh presign each time (until `linkExpiresAt`).
+    link: str | None = None
+    link_expires_at: datetime | None = Field(default=None, alias="linkExpiresAt")
+    content_type: str = Field(alias="contentType")
+    size: int
+    sha256: str
+
+
+class TaskEventData(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    job_id: str = Field(alias="jobId")
+    tenant_id: str = Field(alias="tenantId")
+    runway_task_id: str | None = Field(default=None, alias="runwayTaskId")
+    operation: str
+    model: str
+    status: str
+    progress: float | None = None
+    outputs: list[NotificationOutput] = Field(default_factory=list)
+    failure: str | None = None
+    failure_code: str | None = Field(default=None, alias="failureCode")
+    reference: str | None = None
+    metadata: dict[str, str] | None = None
+    created_at: datetime | None = Field(default=None, alias="createdAt")
+    updated_at: datetime | None = Field(default=None, alias="updatedAt")
+
+
+class WebhookExhaustedData(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    job_id: str = Field(alias="jobId")
+    tenant_id: str = Field(alias="tenantId")
+    # The event whose webhook could not be delivered.
+    event_id: str = Field(alias="eventId")
+    event_type: str = Field(alias="eventType")
+    callback_url: str = Field(alias="callbackUrl")
+    attempts: int
+    last_status_code: int | None = Field(default=None, alias="lastStatusCode")
+    last_error: str | None = Field(default=None, alias="lastError")
+
+
+class Notification(BaseModel):
+    """The envelope (Standard Webhooks shape: type, timestamp, data; plus id and schema version)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    type: str
+    timestamp: datetime
+    schema_version: Literal[1] = Field(default=SCHEMA_VERSION, alias="schemaVersion")
+    source: str = EVENT_SOURCE
+    data: TaskEventData | WebhookExhaustedData | dict[str, Any]
+
+    @property
+    def detail_type(self) -> str:
+        return DETAIL_TYPES[self.type]
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+    def attributes(self) -> dict[str, str]:
+        """SNS message attributes (filter policies match on these): type, status, operation, model."""
+        data = self.data
+        attributes = {"type": self.type}
+        if isinstance(data, TaskEventData):
+            attributes |= {"status": data.status, "operation": data.operation, "model": data.model}
+        return attributes
+
+
+def task_notification(event: OutboxEvent, outputs: list[NotificationOutput]) -> Notification:
+    """The notification of one outbox event; `outputs` carry links made at publish time."""
+    payload = event.payload
+    data = TaskEventData(
+        job_id=event.job_id,
+        tenant_id=event.tenant_id,
+        runway_task_id=payload.get("runwayTaskId"),
+        operation=payload.get("operation", ""),
+        model=payload.get("model", ""),
+        status=payload.get("status", ""),
+        progress=payload.get("progress"),
+        outputs=outputs,
+        failure=payload.get("failure"),
+        failure_code=payload.get("failureCode"),
+        reference=payload.get("reference"),
+        metadata=payload.get("metadata"),
+        created_at=payload.get("createdAt"),
+        updated_at=payload.get("updatedAt"),
+    )
+    return Notification(id=event.event_id, type=event.type, timestamp=event.created_at, data=data)
+
+
+class WebhookMessage(BaseModel):
+    """Body of a webhook-queue message: which event of which job to deliver. The deliverer renders
+    the body at each attempt (fresh presigned URLs), under the same `webhook-id` (= `eventId`)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    event_id: str = Field(alias="eventId", min_length=1, max_length=64)
+    job_id: str = Field(alias="jobId", min_length=1, max_length=128)
+    tenant_id: str = Field(alias="tenantId", min_length=1, max_length=128)
+    type: str = Field(min_length=1, max_length=64)
+    # Progress notifications have no outbox item: their rendered notification travels inline.
+    notification: dict[str, Any] | None = None
+
+
+def notification_json_schema() -> dict[str, Any]:
+    """The published JSON Schema of `Notification` (docs/events.md embeds it; a test keeps them equal)."""
+    return Notification.model_json_schema(by_alias=True, mode="serialization")
