@@ -237,3 +237,30 @@ class WebhookSender(Protocol):
     checked address (original Host and SNI), follows no redirect, reads at most a capped response."""
 
     def send(self, url: str, *, headers: Mapping[str, str], body: bytes) -> DeliveryResult: ...
+
+
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    """One recorded webhook attempt (item `ATTEMPT#<eventId>#<n>` on the job's partition)."""
+
+    event_id: str
+    event_type: str
+    number: int  # 1-based
+    at: datetime
+    url: str
+    status_code: int | None
+    latency_ms: int
+    error: str | None
+    # What the deliverer decided: "delivered", "retrying", "stopped" (410), "exhausted".
+    outcome: str
+
+
+class DeliveryAttemptStore(Protocol):
+    """Webhook attempts on the jobs table (implemented by DynamoJobStore)."""
+
+    def record_attempt(self, job_id: str, attempt: DeliveryAttempt) -> None:
+        """Put the attempt; recording the same (event, number) twice keeps one item (idempotent)."""
+
+    def attempts(self, job_id: str) -> list[DeliveryAttempt]:
+        """The job's attempts, oldest first."""
+        ...
