@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import secrets as random_secrets
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -52,6 +54,9 @@ class SecretsManagerTenantSecrets:
         self._prefix = settings.tenant_secret_prefix.rstrip("/")
         self._max_age = settings.secret_cache_seconds
         self._provider = SecretsProvider(boto3_client=client)
+        self._overlap_s = settings.webhook_rotation_overlap_s
+        # tenant -> (monotonic expiry, signing secrets): one lookup per tenant per cache period.
+        self._signing_cache: dict[str, tuple[float, list[str]]] = {}
 
     def secret_name(self, tenant_id: str) -> str:
         return f"{self._prefix}/{tenant_id}/webhook-secret"
@@ -78,3 +83,38 @@ class SecretsManagerTenantSecrets:
         except GetParameterError as exc:
             raise StoreUnavailableError(f"could not read the webhook secret of tenant {tenant_id}") from exc
         return str(value)
+
+    def signing_secrets(self, tenant_id: str) -> list[str]:
+        cached = self._signing_cache.get(tenant_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        name = self.secret_name(tenant_id)
+        try:
+            versions = self._client.list_secret_version_ids(SecretId=name)["Versions"]
+            current = next(v for v in versions if "AWSCURRENT" in v.get("VersionStages", []))
+            previous = next((v for v in versions if "AWSPREVIOUS" in v.get("VersionStages", [])), None)
+            values = [self._value(name, current["VersionId"])]
+            created = current.get("CreatedDate")
+            age_s = (datetime.now(UTC) - created).total_seconds() if created is not None else None
+            in_overlap = age_s is not None and age_s < self._overlap_s
+            if previous is not None and in_overlap:
+                values.append(self._value(name, previous["VersionId"]))
+        except StopIteration as exc:
+            raise StoreUnavailableError(f"tenant {tenant_id} has no current webhook secret") from exc
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreUnavailableError(f"could not read the webhook secrets of tenant {tenant_id}") from exc
+        self._signing_cache[tenant_id] = (time.monotonic() + self._max_age, values)
+        return values
+
+    def rotate_webhook_secret(self, tenant_id: str) -> str:
+        """A new AWSCURRENT version; Secrets Manager relabels the old one AWSPREVIOUS."""
+        value = new_webhook_secret()
+        try:
+            self._client.put_secret_value(SecretId=self.secret_name(tenant_id), SecretString=value)
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreUnavailableError(f"could not rotate the webhook secret of tenant {tenant_id}") from exc
+        self._signing_cache.pop(tenant_id, None)
+        return value
+
+    def _value(self, name: str, version_id: str) -> str:
+        return str(self._client.get_secret_value(SecretId=name, VersionId=version_id)["SecretString"])

@@ -203,6 +203,15 @@ class TenantSecrets(Protocol):
 
     def webhook_secret(self, tenant_id: str) -> str: ...
 
+    def signing_secrets(self, tenant_id: str) -> list[str]:
+        """Secrets that sign the tenant's webhooks now: the current one first, then the previous one
+        while a rotation's overlap lasts (`webhook_rotation_overlap_s`)."""
+        ...
+
+    def rotate_webhook_secret(self, tenant_id: str) -> str:
+        """Make a new current secret (the old one keeps signing during the overlap); the new value."""
+        ...
+
 
 # --- Notifications (issue 6) --------------------------------------------------------------------
 
