@@ -19,9 +19,10 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from runway_bridge import errors
+from runway_bridge.logic.notification_wiring import get_notification_services as notifications
 from runway_bridge.logic.wiring import get_services as services
 from runway_bridge.models.api import (
     CREATE_BODY_MODELS,
@@ -199,6 +200,63 @@ def list_tasks(
     return page.to_json()
 
 
+# --- webhooks and stable output links ------------------------------------------------------------------
+
+
+class WebhookTestRequest(BaseModel):
+    url: str = Field(
+        min_length=1, max_length=2048, description="The receiver to POST a signed test event to."
+    )
+
+
+@app.post("/v1/tasks/<task_id>/webhook/redeliver", operation_id="redeliver_webhook", tags=["webhooks"])
+def redeliver_webhook(task_id: TaskId) -> Response[str]:
+    event = notifications().admin.redeliver(current_tenant(), task_id)
+    return Response(
+        status_code=202, content_type=JSON, body=json.dumps({"eventId": event.event_id, "type": event.type})
+    )
+
+
+@app.post("/v1/webhooks/test", operation_id="test_webhook", tags=["webhooks"])
+def test_webhook(request: WebhookTestRequest) -> dict[str, Any]:
+    result = notifications().admin.send_test(current_tenant(), request.url)
+    delivered = result.status_code is not None and 200 <= result.status_code < 300
+    return {
+        "delivered": delivered,
+        "statusCode": result.status_code,
+        "latencyMs": result.latency_ms,
+        "error": result.error,
+    }
+
+
+@app.post("/v1/webhooks/redrive", operation_id="redrive_webhooks", tags=["webhooks"])
+def redrive_webhooks() -> dict[str, int]:
+    return {"redriven": notifications().admin.redrive(current_tenant())}
+
+
+@app.get("/v1/webhooks/secret", operation_id="get_webhook_secret", tags=["webhooks"])
+def get_webhook_secret() -> dict[str, str]:
+    return {"secret": notifications().admin.secret(current_tenant())}
+
+
+@app.post("/v1/webhooks/secret/rotate", operation_id="rotate_webhook_secret", tags=["webhooks"])
+def rotate_webhook_secret() -> dict[str, Any]:
+    rotated = notifications().admin.rotate_secret(current_tenant())
+    return {"secret": rotated.secret, "previousValidForSeconds": rotated.previous_valid_for_s}
+
+
+@app.get("/v1/outputs/<job_id>/<index>", operation_id="follow_output_link", tags=["outputs"])
+def follow_output_link(
+    job_id: TaskId,
+    index: Annotated[int, Path(ge=0, le=1000)],
+    expires: Annotated[int, Query(ge=0)],
+    signature: Annotated[str, Query(min_length=1, max_length=128)],
+) -> Response[str]:
+    # No key: the link's signature is the credential (the route has no authorizer).
+    location = notifications().admin.follow_link(job_id, index, expires, signature)
+    return Response(status_code=302, content_type=JSON, body="", headers={"Location": location})
+
+
 @app.post("/v1/uploads", operation_id="create_upload", tags=["uploads"])
 def create_upload() -> dict[str, Any]:
     current_tenant()  # uploads are per caller too: refuse what no tenant sent
@@ -288,6 +346,28 @@ def served_openapi_json() -> str:
         "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
     }
     document["security"] = [{"bearer": []}, {"apiKey": []}]
+    webhook_errors = {
+        "400": "Invalid request (or the URL refused by the SSRF guard).",
+        "401": "No valid bridge key.",
+        "404": "No such task for this key.",
+        "409": "Nothing to redeliver: no callbackUrl, or the task has no event yet.",
+    }
+    for path, methods in document["paths"].items():
+        if not (path.startswith("/v1/webhooks") or path.endswith("/webhook/redeliver")):
+            continue
+        for spec in methods.values():
+            spec["responses"].pop("422", None)
+            spec["responses"].update(
+                {code: _json_content(error, text) for code, text in webhook_errors.items()}
+            )
+    link = document["paths"]["/v1/outputs/{job_id}/{index}"]["get"]
+    link["security"] = []
+    link["responses"] = {
+        "302": {"description": "Redirect to a freshly presigned URL of the output."},
+        "400": _json_content(error, "Invalid parameters."),
+        "403": _json_content(error, "Wrong signature, or the link expired."),
+        "404": _json_content(error, "No such output."),
+    }
     health = document["paths"]["/v1/health"]["get"]
     health["security"] = []
     health["responses"].pop("422", None)

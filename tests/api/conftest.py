@@ -59,10 +59,14 @@ def forget_process_caches() -> None:
     """Settings, services and boto3 clients are built once per process; a new stack (new moto port,
     new table names) in the same test worker needs them built again."""
     from runway_bridge.adapters.aws import aws_client  # noqa: PLC0415
+    from runway_bridge.logic.copy_wiring import get_copy_job_service  # noqa: PLC0415
+    from runway_bridge.logic.notification_wiring import get_notification_services  # noqa: PLC0415
     from runway_bridge.logic.wiring import get_services  # noqa: PLC0415
 
     get_settings.cache_clear()
     get_services.cache_clear()
+    get_copy_job_service.cache_clear()
+    get_notification_services.cache_clear()
     clear = getattr(aws_client, "cache_clear", None)  # absent if clients ever stop being cached
     if clear is not None:
         clear()

@@ -94,6 +94,13 @@ class InvalidRequestError(BridgeError):
     default_code = "invalid_request"
 
 
+class OutputLinkRefusedError(BridgeError):
+    """403: a stable output link whose signature is wrong or whose time is up."""
+
+    http_status = 403
+    default_code = "link_invalid"
+
+
 class CallbackUrlRefusedError(InvalidRequestError):
     """400: the callback URL is not allowed (scheme, or it resolves to a private/reserved address).
     `reason` says which rule refused it."""

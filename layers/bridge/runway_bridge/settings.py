@@ -110,6 +110,11 @@ class BridgeSettings(BaseSettings):
     # Callback URLs (SSRF guard): https only and public addresses only, unless relaxed for local dev.
     allow_http_callbacks: bool = False
     allow_private_callbacks: bool = False
+    # Static host -> address answers consulted before DNS (like curl --resolve): local development
+    # and tests point a callback hostname at a loopback receiver. The guard still checks the address.
+    callback_host_overrides: dict[str, str] = Field(default_factory=dict)
+    # CA bundle (PEM path) webhook TLS is verified against; unset: the system's trust store.
+    webhook_ca_bundle: str | None = None
 
     # Notifications (issue 6; DESIGN.md "Notifications"). Unset resource names: that channel is off.
     notifications_topic_arn: str | None = None

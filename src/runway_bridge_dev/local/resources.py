@@ -496,7 +496,9 @@ SKIPPED: dict[str, Skip] = {
     "AWS::XRay::SamplingRule": Skip("no tracing locally"),
     "AWS::ApiGateway::RestApi": Skip("served by the local API Gateway (apigw.py)", glue=True),
     "AWS::ApiGateway::Authorizer": Skip("run by the local API Gateway (apigw.py)", glue=True),
-    "AWS::Lambda::EventSourceMapping": Skip("polled by the local SQS poller (sqs_poller.py)", glue=True),
+    "AWS::Lambda::EventSourceMapping": Skip(
+        "polled by the local SQS poller (sqs_poller.py) or stream poller (stream_poller.py)", glue=True
+    ),
     "AWS::Scheduler::Schedule": Skip("fired by the local scheduler (scheduler.py)", glue=True),
     "AWS::Scheduler::ScheduleGroup": Skip("the local scheduler ignores groups", glue=True),
 }

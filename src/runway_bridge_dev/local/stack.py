@@ -21,6 +21,7 @@ from runway_bridge_dev.local.apigw import ApiGatewayServer, LocalRestApi, RestAp
 from runway_bridge_dev.local.persistence import DataDir
 from runway_bridge_dev.local.scheduler import LocalScheduler, ScheduleSpec
 from runway_bridge_dev.local.sqs_poller import SqsEventSource, SqsPoller, check_visibility_covers_timeout
+from runway_bridge_dev.local.stream_poller import StreamEventSource, StreamPoller
 
 if TYPE_CHECKING:
     from runway_bridge_dev.emulator import EmulatorConfig, RunwayEmulator
@@ -35,6 +36,7 @@ RUNWAY_BASE_URL_PARAMETER = "RunwayBaseUrl"
 RUNWAY_SECRET_PARAMETER = "RunwaySecretName"
 REAL_RUNWAY_BASE_URL = "https://api.dev.runwayml.com"
 LAMBDA_DEFAULT_TIMEOUT_S = 3
+PUBLIC_BASE_URL_VARIABLE = "BRIDGE_PUBLIC_BASE_URL"
 
 Resolver = Callable[[Any], Any]
 
@@ -115,9 +117,12 @@ def sqs_event_sources(template: Mapping[str, Any], resolve: Resolver, sqs: Any) 
     for logical_id, resource in _resources_of_type(template, "AWS::Lambda::EventSourceMapping").items():
         properties = resolve(resource.get("Properties") or {})
         source_arn = str(properties.get("EventSourceArn", ""))
+        if _is_stream_arn(source_arn):
+            continue  # stream_event_sources
         if not source_arn.startswith("arn:aws:sqs:"):
             raise ValueError(
-                f"event source mapping {logical_id}: source {source_arn!r} (only SQS is emulated)"
+                f"event source mapping {logical_id}: source {source_arn!r} (only SQS and DynamoDB streams "
+                "are emulated)"
             )
         queue_url = queue_url_for_arn(sqs, source_arn)
         function = str(properties["FunctionName"])
@@ -130,6 +135,20 @@ def sqs_event_sources(template: Mapping[str, Any], resolve: Resolver, sqs: Any) 
         sources.append(
             SqsEventSource.from_properties(logical_id, properties, queue_url=queue_url, function=function)
         )
+    return sources
+
+
+def _is_stream_arn(arn: str) -> bool:
+    return arn.startswith("arn:aws:dynamodb:") and "/stream/" in arn
+
+
+def stream_event_sources(template: Mapping[str, Any], resolve: Resolver) -> list[StreamEventSource]:
+    """Every `AWS::Lambda::EventSourceMapping` reading a DynamoDB stream."""
+    sources = []
+    for logical_id, resource in _resources_of_type(template, "AWS::Lambda::EventSourceMapping").items():
+        properties = resolve(resource.get("Properties") or {})
+        if _is_stream_arn(str(properties.get("EventSourceArn", ""))):
+            sources.append(StreamEventSource.from_properties(logical_id, properties))
     return sources
 
 
@@ -175,7 +194,7 @@ class LocalStack:
         self.emulator: RunwayEmulator | None = None
         self._aws: LocalAws | None = None
         self.api_servers: dict[str, ApiGatewayServer] = {}
-        self.pollers: dict[str, SqsPoller] = {}
+        self.pollers: dict[str, SqsPoller | StreamPoller] = {}
         self._scheduler: LocalScheduler | None = None
         self._started = False
 
@@ -233,11 +252,22 @@ class LocalStack:
             server.start()
             self.api_servers[definition.logical_id] = server
 
+        if self.api_servers and PUBLIC_BASE_URL_VARIABLE in os.environ:
+            # Stable output links in notifications point at this local API, not a deployed one.
+            os.environ[PUBLIC_BASE_URL_VARIABLE] = self.api_url
+
         sqs = aws.boto3_client("sqs")
         for source in sqs_event_sources(template, aws.resolve, sqs):
             poller = SqsPoller(source, sqs=sqs, invoker=aws.runner, region=aws.region)
             poller.start()
             self.pollers[source.logical_id] = poller
+        streams = aws.boto3_client("dynamodbstreams")
+        for stream_source in stream_event_sources(template, aws.resolve):
+            stream_poller = StreamPoller(
+                stream_source, streams=streams, invoker=aws.runner, region=aws.region
+            )
+            stream_poller.start()
+            self.pollers[stream_source.logical_id] = stream_poller
 
         self._scheduler = LocalScheduler(
             schedule_specs(template, aws.resolve, region=aws.region, account_id=aws.account_id),

@@ -26,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 from runway_bridge.errors import InvalidRequestError, StoreConditionFailedError, StoreUnavailableError
-from runway_bridge.logic.ports import EventMarker, JobPage
+from runway_bridge.logic.ports import DeliveryAttempt, EventMarker, JobPage
 from runway_bridge.models.job import Job, JobStatus, can_transition, is_terminal
 from runway_bridge.models.outbox import OutboxEvent
 
@@ -386,17 +386,86 @@ class DynamoJobStore:
     def outbox_events(self, job_id: str) -> list[OutboxEvent]:
         """The job's outbox events (for the relay, and for tests that check "exactly one")."""
         return [
-            OutboxEvent(
-                event_id=item["eventId"],
-                type=item["type"],
-                job_id=item["jobId"],
-                tenant_id=item["eventTenantId"],
-                created_at=item["createdAt"],
-                payload=item.get("payload", {}),
-            )
+            _outbox_event(item)
             for item in self._partition(job_pk(job_id))
             if str(item["sk"]).startswith("EVENT#")
         ]
+
+    def get_outbox_event(self, job_id: str, event_id: str) -> OutboxEvent | None:
+        with _store_errors("could not read the outbox event"):
+            answer = self._client.get_item(
+                TableName=self._table,
+                Key=_serialize_item({"pk": job_pk(job_id), "sk": f"EVENT#{event_id}"}),
+                ConsistentRead=True,
+            )
+        item = answer.get("Item")
+        return _outbox_event(_deserialize_item(item)) if item else None
+
+    def mark_published(self, event: OutboxEvent, *, at: datetime) -> None:
+        """The relay has fanned the event out: it leaves the `outbox-pending` index."""
+        with _store_errors("could not mark the event published"):
+            self._client.update_item(
+                TableName=self._table,
+                Key=_serialize_item({"pk": job_pk(event.job_id), "sk": f"EVENT#{event.event_id}"}),
+                UpdateExpression="SET publishedAt = :at REMOVE pendingShard",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=_serialize_item({":at": format_time(at)}),
+            )
+
+    def pending_events(self, *, created_before: datetime, limit: int) -> list[OutboxEvent]:
+        """Events not yet marked published, oldest first (the relay's safety-net sweep)."""
+        events: list[OutboxEvent] = []
+        for shard in range(OUTBOX_SHARDS):
+            request = {
+                "TableName": self._table,
+                "IndexName": "outbox-pending",
+                "KeyConditionExpression": "pendingShard = :shard AND createdAt < :before",
+                "ExpressionAttributeValues": _serialize_item(
+                    {":shard": f"PENDING#{shard}", ":before": format_time(created_before)}
+                ),
+            }
+            # The index projects every attribute (template.yaml), so its items are whole events.
+            events.extend(_outbox_event(item) for item in self._paginate(request, limit - len(events)))
+            if len(events) >= limit:
+                break
+        return events
+
+    def record_attempt(self, job_id: str, attempt: DeliveryAttempt) -> None:
+        item = {
+            "pk": job_pk(job_id),
+            "sk": f"ATTEMPT#{attempt.event_id}#{attempt.number:03d}",
+            "attemptEventId": attempt.event_id,
+            "attemptEventType": attempt.event_type,
+            "attemptNumber": attempt.number,
+            "attemptAt": format_time(attempt.at),
+            "url": attempt.url,
+            "statusCode": attempt.status_code,
+            "latencyMs": attempt.latency_ms,
+            "error": attempt.error,
+            "outcome": attempt.outcome,
+        }
+        with _store_errors("could not record the delivery attempt"):
+            self._client.put_item(
+                TableName=self._table, Item=_serialize_item({k: v for k, v in item.items() if v is not None})
+            )
+
+    def attempts(self, job_id: str) -> list[DeliveryAttempt]:
+        found = [
+            DeliveryAttempt(
+                event_id=str(item["attemptEventId"]),
+                event_type=str(item["attemptEventType"]),
+                number=int(item["attemptNumber"]),
+                at=datetime.fromisoformat(str(item["attemptAt"])),
+                url=str(item.get("url", "")),
+                status_code=int(item["statusCode"]) if item.get("statusCode") is not None else None,
+                latency_ms=int(item.get("latencyMs", 0)),
+                error=item.get("error"),
+                outcome=str(item.get("outcome", "")),
+            )
+            for item in self._partition(job_pk(job_id))
+            if str(item["sk"]).startswith("ATTEMPT#")
+        ]
+        return sorted(found, key=lambda attempt: (attempt.at, attempt.number))
 
     # --- Helpers ----------------------------------------------------------------------------
 
@@ -502,6 +571,17 @@ class DynamoJobStore:
                     self._client.batch_write_item(RequestItems=answer["UnprocessedItems"])
             except (BotoCoreError, ClientError) as exc:
                 raise StoreUnavailableError("could not delete the job's items") from exc
+
+
+def _outbox_event(item: Mapping[str, Any]) -> OutboxEvent:
+    return OutboxEvent(
+        event_id=item["eventId"],
+        type=item["type"],
+        job_id=item["jobId"],
+        tenant_id=item["eventTenantId"],
+        created_at=item["createdAt"],
+        payload=item.get("payload", {}),
+    )
 
 
 def _encode_cursor(last_key: Mapping[str, Any], scope: str) -> str:

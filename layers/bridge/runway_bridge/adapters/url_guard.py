@@ -17,7 +17,7 @@ import concurrent.futures
 import ipaddress
 import re
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -51,6 +51,17 @@ def system_resolver(host: str) -> list[str]:
         return future.result(timeout=RESOLVE_TIMEOUT_S)
     except concurrent.futures.TimeoutError as exc:
         raise OSError(f"resolving {host} took longer than {RESOLVE_TIMEOUT_S} s") from exc
+
+
+def resolver_with_overrides(overrides: Mapping[str, str], fallback: Resolver = system_resolver) -> Resolver:
+    table = {host.lower(): address for host, address in overrides.items()}
+
+    def resolve(host: str) -> list[str]:
+        if host.lower() in table:
+            return [table[host.lower()]]
+        return list(fallback(host))
+
+    return resolve
 
 
 def parse_numeric_ipv4(host: str) -> ipaddress.IPv4Address | None:

@@ -89,6 +89,10 @@ class JobStore(Protocol):
 
     def get_event(self, event_id: str) -> EventMarker | None: ...
 
+    def attempts(self, job_id: str) -> list[DeliveryAttempt]:
+        """The job's webhook attempts, oldest first."""
+        ...
+
 
 class ObjectStore(Protocol):
     """The artifacts bucket: large request bodies and output copies."""

@@ -30,6 +30,7 @@ from runway_bridge.models.api import (
     LIST_PAGE_DEFAULT,
     LIST_PAGE_MAX,
     BridgeInfo,
+    DeliveryView,
     EstimatedCost,
     FinalCost,
     OutputView,
@@ -100,7 +101,23 @@ class TaskService:
 
     def get_view(self, tenant_id: str, job_id: str) -> TaskView:
         """`GET /v1/tasks/{id}`: the job in Runway's task shape plus the `bridge` object."""
-        return self.view(self.get_job(tenant_id, job_id))
+        job = self.get_job(tenant_id, job_id)
+        view = self.view(job)
+        if job.bridge.callback_url:
+            view.bridge.webhook_deliveries = [
+                DeliveryView(
+                    event_id=attempt.event_id,
+                    type=attempt.event_type,
+                    attempt=attempt.number,
+                    at=attempt.at,
+                    status_code=attempt.status_code,
+                    latency_ms=attempt.latency_ms,
+                    error=attempt.error,
+                    outcome=attempt.outcome,
+                )
+                for attempt in self._jobs.attempts(job.job_id)
+            ]
+        return view
 
     def list(
         self,

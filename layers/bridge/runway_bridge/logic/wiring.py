@@ -21,7 +21,7 @@ from runway_bridge.adapters.object_store import S3ObjectStore
 from runway_bridge.adapters.poller_state import DynamoPollerState, StepFunctionsPollerStarter
 from runway_bridge.adapters.runway_factory import CachedRunwayFactory
 from runway_bridge.adapters.secrets import SecretsManagerTenantSecrets, runway_api_key_provider
-from runway_bridge.adapters.url_guard import UrlGuard
+from runway_bridge.adapters.url_guard import UrlGuard, resolver_with_overrides
 from runway_bridge.logic.keys import KeyService
 from runway_bridge.logic.poller import PollerService
 from runway_bridge.logic.ports import NoopPollerStarter, PollerStarter
@@ -51,7 +51,9 @@ def build_services(settings: BridgeSettings, *, poller_starter: PollerStarter | 
     objects = S3ObjectStore(aws_client("s3"), settings.bucket_name)
     runway_factory = CachedRunwayFactory(runway_api_key_provider(settings), settings)
     url_guard = UrlGuard(
-        allow_http=settings.allow_http_callbacks, allow_private=settings.allow_private_callbacks
+        allow_http=settings.allow_http_callbacks,
+        allow_private=settings.allow_private_callbacks,
+        resolver=resolver_with_overrides(settings.callback_host_overrides),
     )
     poller_state = DynamoPollerState(dynamodb, settings.jobs_table_name, due_shards=settings.due_shards)
     if poller_starter is None and settings.poller_state_machine_arn:

@@ -98,6 +98,21 @@ class FinalCost(BaseModel):
     credits: int
 
 
+class DeliveryView(BaseModel):
+    """One webhook attempt, as `GET /v1/tasks/{id}` shows it."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    event_id: str = Field(alias="eventId")
+    type: str
+    attempt: int
+    at: datetime
+    status_code: int | None = Field(default=None, alias="statusCode")
+    latency_ms: int = Field(alias="latencyMs")
+    error: str | None = None
+    outcome: str
+
+
 class BridgeInfo(BaseModel):
     """The `bridge` object of a task view: what the bridge knows beyond Runway's task shape."""
 
@@ -116,6 +131,8 @@ class BridgeInfo(BaseModel):
     outputs: list[OutputView] = Field(default_factory=list)
     created_at: datetime = Field(alias="createdAt")
     updated_at: datetime = Field(alias="updatedAt")
+    # Webhook attempts, oldest first (only in `GET /v1/tasks/{id}`, not in lists).
+    webhook_deliveries: list[DeliveryView] | None = Field(default=None, alias="webhookDeliveries")
 
 
 class TaskView(BaseModel):

@@ -46,6 +46,7 @@ def job_event_payload(job: Job) -> dict[str, Any]:
     return {
         "jobId": job.job_id,
         "status": job.status.value,
+        "progress": job.progress,
         "operation": job.operation,
         "model": job.model,
         "runwayTaskId": job.runway_task_id,

@@ -1,0 +1,151 @@
+"""The outbox relay: every outbox event becomes one notification on SNS and EventBridge, and a
+webhook delivery when the job has a callback that wants it (DESIGN.md "Notifications").
+
+Triggered by the jobs table's stream (an event item inserted) and, as a safety net, by a periodic
+sweep of events still pending. At least once: the event is marked published only after every
+channel took it, so a crash in between publishes it again and receivers dedupe on its id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from runway_bridge.logic.ports import Clock, NotificationPublisher, ObjectStore, WebhookQueue
+from runway_bridge.models.job import TERMINAL_EVENT_TYPES, Job, JobOutput
+from runway_bridge.models.notification import (
+    TASK_PROGRESS,
+    Notification,
+    NotificationOutput,
+    TaskEventData,
+    WebhookMessage,
+    progress_event_id,
+    task_notification,
+)
+from runway_bridge.models.outbox import OutboxEvent, job_event_payload
+
+DEFAULT_EVENT_TYPES = frozenset(TERMINAL_EVENT_TYPES.values())
+
+
+class RelayStore(Protocol):
+    def get(self, job_id: str) -> Job | None: ...
+
+    def get_outbox_event(self, job_id: str, event_id: str) -> OutboxEvent | None: ...
+
+    def mark_published(self, event: OutboxEvent, *, at: datetime) -> None: ...
+
+    def pending_events(self, *, created_before: datetime, limit: int) -> list[OutboxEvent]: ...
+
+
+# job outputs -> what a notification shows of them (presigned URL, stable link)
+OutputRenderer = Callable[[Job], list[NotificationOutput]]
+
+
+def wants(job: Job, event_type: str) -> bool:
+    """Does the job's callback want this event type? (`events` unset: every terminal event)."""
+    if not job.bridge.callback_url:
+        return False
+    wanted = set(job.bridge.events) if job.bridge.events else DEFAULT_EVENT_TYPES
+    return event_type in wanted
+
+
+@dataclass(frozen=True)
+class PresignedOutputs:
+    """Outputs with a presigned URL (and a stable bridge link when a link maker is configured)."""
+
+    objects: ObjectStore
+    clock: Clock
+    url_ttl_s: int
+    link_for: Callable[[Job, JobOutput], tuple[str, datetime]] | None = None
+
+    def __call__(self, job: Job) -> list[NotificationOutput]:
+        now = self.clock()
+        rendered = []
+        for output in job.outputs:
+            link = self.link_for(job, output) if self.link_for else None
+            rendered.append(
+                NotificationOutput(
+                    index=output.index,
+                    s3_uri=output.s3_uri,
+                    url=self.objects.presigned_url(output.s3_uri, expires_in_s=self.url_ttl_s),
+                    url_expires_at=now + timedelta(seconds=self.url_ttl_s),
+                    link=link[0] if link else None,
+                    link_expires_at=link[1] if link else None,
+                    content_type=output.content_type,
+                    size=output.size,
+                    sha256=output.sha256,
+                )
+            )
+        return rendered
+
+
+class NotificationRelay:
+    def __init__(
+        self,
+        *,
+        store: RelayStore,
+        publisher: NotificationPublisher,
+        webhooks: WebhookQueue | None,
+        outputs: OutputRenderer,
+        clock: Clock,
+        sweep_after_s: float = 60.0,
+    ) -> None:
+        self._store = store
+        self._publisher = publisher
+        self._webhooks = webhooks
+        self._outputs = outputs
+        self._clock = clock
+        self._sweep_after = timedelta(seconds=sweep_after_s)
+
+    def render(self, event: OutboxEvent, job: Job | None) -> Notification:
+        """The notification of an outbox event, with output links made now (they expire)."""
+        outputs = self._outputs(job) if job is not None else []
+        return task_notification(event, outputs)
+
+    def publish_event(self, event: OutboxEvent) -> Notification:
+        job = self._store.get(event.job_id)
+        notification = self.render(event, job)
+        self._publisher.publish(notification)
+        if job is not None and self._webhooks is not None and wants(job, event.type):
+            self._webhooks.enqueue(
+                WebhookMessage(
+                    event_id=event.event_id, job_id=job.job_id, tenant_id=job.tenant_id, type=event.type
+                )
+            )
+        self._store.mark_published(event, at=self._clock())
+        return notification
+
+    def publish_progress(self, job: Job) -> bool:
+        """A progress step of a job whose callback asked for `task.progress` (webhook only: SNS and
+        EventBridge consumers get outcomes, not every step). True when a delivery was queued."""
+        if self._webhooks is None or job.is_terminal or not wants(job, TASK_PROGRESS):
+            return False
+        payload = job_event_payload(job)
+        notification = Notification(
+            id=progress_event_id(job.job_id, job.version),
+            type=TASK_PROGRESS,
+            timestamp=job.updated_at,
+            data=TaskEventData.model_validate(
+                {**payload, "tenantId": job.tenant_id, "progress": job.progress}
+            ),
+        )
+        self._webhooks.enqueue(
+            WebhookMessage(
+                event_id=notification.id,
+                job_id=job.job_id,
+                tenant_id=job.tenant_id,
+                type=TASK_PROGRESS,
+                notification=notification.to_json_dict(),
+            )
+        )
+        return True
+
+    def sweep(self, *, limit: int = 100) -> int:
+        """Publish events still pending a while after they were written (a lost or failed stream
+        record). Returns how many were published."""
+        pending = self._store.pending_events(created_before=self._clock() - self._sweep_after, limit=limit)
+        for event in pending:
+            self.publish_event(event)
+        return len(pending)
