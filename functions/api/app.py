@@ -19,7 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from runway_bridge import errors
 from runway_bridge.logic.notification_wiring import get_notification_services as notifications
@@ -218,8 +218,13 @@ def redeliver_webhook(task_id: TaskId) -> Response[str]:
 
 
 @app.post("/v1/webhooks/test", operation_id="test_webhook", tags=["webhooks"])
-def test_webhook(request: WebhookTestRequest) -> dict[str, Any]:
-    result = notifications().admin.send_test(current_tenant(), request.url)
+def test_webhook() -> dict[str, Any]:
+    tenant_id, body = current_tenant(), json_body()
+    try:
+        request = WebhookTestRequest.model_validate(body)
+    except ValidationError as exc:
+        raise errors.InvalidRequestError(f"url: {exc.errors()[0]['msg']}") from exc
+    result = notifications().admin.send_test(tenant_id, request.url)
     delivered = result.status_code is not None and 200 <= result.status_code < 300
     return {
         "delivered": delivered,
@@ -360,6 +365,10 @@ def served_openapi_json() -> str:
             spec["responses"].update(
                 {code: _json_content(error, text) for code, text in webhook_errors.items()}
             )
+    document["paths"]["/v1/webhooks/test"]["post"]["requestBody"] = {
+        "required": True,
+        "content": {JSON: {"schema": _schema_of(WebhookTestRequest, components)}},
+    }
     link = document["paths"]["/v1/outputs/{job_id}/{index}"]["get"]
     link["security"] = []
     link["responses"] = {

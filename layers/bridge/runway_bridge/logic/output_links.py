@@ -44,7 +44,8 @@ class OutputLinkSigner:
     ) -> None:
         """Raises OutputLinkRefusedError unless the signature is right and not expired."""
         expected = _signature(self.key(), job_id, index, expires)
-        if not hmac.compare_digest(expected, signature):
+        # Bytes: compare_digest refuses non-ASCII str, and a link's query is whatever the caller sent.
+        if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
             raise OutputLinkRefusedError("this output link is not valid (signature)")
         if (now or datetime.now(UTC)).timestamp() > expires:
             raise OutputLinkRefusedError(
