@@ -12,25 +12,23 @@ from typing import Any, Final
 
 import httpx
 import pytest
+import trustme
 
 from runway_bridge_dev.local.stack import LocalStack
+from tests.api.conftest import Tenant
 from tests.poller.conftest import start_poller_stack
 from tests.webhooks.receiver import WebhookReceiver
 
 RECEIVER_HOST: Final = "hooks.receiver.test"
-# Compressed schedule: 0, 0.05, 3, 18, ... seconds.
-FAST_RETRIES: Final = {"WebhookRetryScale": "0.01"}
+# The schedule compressed 5000 times: 0, 0, 0.06, 0.36, 1.4, 3.6, 7.2, 7.2 s (visibility is whole seconds).
+FAST_RETRIES: Final = {"WebhookRetryScale": "0.0002"}
 
 
 @dataclass(frozen=True)
-class KeyedTenant:
-    tenant_id: str
-    key: str
-    webhook_secret: str
+class KeyedTenant(Tenant):
+    """A tenant whose webhook secret the test knows (it is shown once, at key creation)."""
 
-    @property
-    def bearer(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.key}"}
+    webhook_secret: str = ""
 
 
 def new_keyed_tenant(prefix: str = "n") -> KeyedTenant:
@@ -96,16 +94,24 @@ def subscribe_sinks(stack: LocalStack) -> Sinks:
 
 
 @pytest.fixture(scope="module")
-def receiver() -> Iterator[WebhookReceiver]:
-    with WebhookReceiver(hostname=RECEIVER_HOST) as running:
+def receiver_ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def receiver(receiver_ca: trustme.CA) -> Iterator[WebhookReceiver]:
+    """A fresh receiver per test (its own port), trusted through the module's CA."""
+    with WebhookReceiver(hostname=RECEIVER_HOST, ca=receiver_ca) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def stack(receiver: WebhookReceiver) -> Iterator[LocalStack]:
+def stack(receiver_ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    ca_file = tmp_path_factory.mktemp("ca") / "ca.pem"
+    receiver_ca.cert_pem.write_to_path(str(ca_file))
     overrides = {
         "BRIDGE_CALLBACK_HOST_OVERRIDES": json.dumps({RECEIVER_HOST: "127.0.0.1"}),
-        "BRIDGE_WEBHOOK_CA_BUNDLE": receiver.ca_file or "",
+        "BRIDGE_WEBHOOK_CA_BUNDLE": str(ca_file),
         "BRIDGE_ALLOW_PRIVATE_CALLBACKS": "true",
     }
     with pytest.MonkeyPatch.context() as patch:

@@ -16,7 +16,7 @@ from runway_bridge_dev.local.stack import LocalStack
 from tests.api.conftest import sample_body
 from tests.notifications.conftest import Sinks, new_keyed_tenant
 from tests.poller.conftest import s3_object, wait_until, watch_until_finished
-from tests.webhooks.receiver import WebhookReceiver
+from tests.webhooks.receiver import ReceivedRequest, WebhookReceiver
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +33,7 @@ def test_a_finished_job_is_announced_once_on_every_channel_with_one_event_id(
     assert view["status"] == "SUCCEEDED"
     event_id = event_id_for(job_id, "task.succeeded")
 
-    def delivered() -> list[object]:
+    def delivered() -> list[ReceivedRequest]:
         return [request for request in receiver.requests if request.path == "/e2e"]
 
     requests = wait_until(delivered, timeout_s=20)

@@ -6,6 +6,7 @@
         ...
         receiver.requests                    # what arrived: path, headers, body, SNI seen
 
+Receivers sharing one `trustme.CA` (the `ca` argument) are all trusted through one CA file.
 `statuses` are answered in order, then `default_status`; a status of `HANG` never answers (the
 connection stays open until the receiver closes), `REDIRECT` answers 302 to another host. The name
 resolves nowhere: senders reach it through a resolver override (hostname -> 127.0.0.1).
@@ -44,6 +45,7 @@ class WebhookReceiver:
         statuses: list[int] | None = None,
         default_status: int = 204,
         response_body: bytes = b"",
+        ca: trustme.CA | None = None,
     ) -> None:
         self.hostname = hostname
         self.tls = tls
@@ -60,7 +62,7 @@ class WebhookReceiver:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         if tls:
-            ca = trustme.CA()
+            ca = ca or trustme.CA()
             ca_path = Path(self._tmp.name) / "ca.pem"
             ca.cert_pem.write_to_path(str(ca_path))
             self.ca_file = str(ca_path)
@@ -97,7 +99,7 @@ class WebhookReceiver:
         self._server.server_close()
         self._tmp.cleanup()
 
-    def _record_sni(self, sock: ssl.SSLSocket, server_name: str | None, _context: ssl.SSLContext) -> None:
+    def _record_sni(self, sock: ssl.SSLObject, server_name: str, _context: ssl.SSLContext) -> None:
         with self._lock:
             self._last_sni = server_name
 
