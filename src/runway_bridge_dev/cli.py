@@ -14,13 +14,16 @@ SUBCOMMAND_MODULES: dict[str, str] = {
     "emulator": "runway_bridge_dev.emulator.cli",
     "dev": "runway_bridge_dev.local.cli",
     "keys": "runway_bridge_dev.keys_cli",
+    "generate": "runway_bridge_dev.client_cli",
+    "tasks": "runway_bridge_dev.client_cli",
+    "webhooks": "runway_bridge_dev.client_cli",
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="runway-bridge", description="Runway webhook bridge tools.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in SUBCOMMAND_MODULES.values():
+    for module_name in dict.fromkeys(SUBCOMMAND_MODULES.values()):  # a module may serve several
         importlib.import_module(module_name).register(subparsers)
     return parser
 

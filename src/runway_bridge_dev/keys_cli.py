@@ -5,7 +5,7 @@
 
 The key is printed once at creation and stored hashed only. Table names and the AWS endpoint come
 from the environment like in the functions (`BRIDGE_API_KEYS_TABLE_NAME`, `AWS_ENDPOINT_URL`, ...);
-`--table` and `--endpoint-url` override them.
+`--table` and `--endpoint-url` override them; with neither, a running `runway-bridge dev` is used.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ def register(subparsers: Any) -> None:
 
 
 def _configure(args: argparse.Namespace) -> None:
+    if not (args.table or args.endpoint_url or os.environ.get("BRIDGE_API_KEYS_TABLE_NAME")):
+        _use_dev_profile()
     if args.table:
         os.environ["BRIDGE_API_KEYS_TABLE_NAME"] = args.table
     if args.endpoint_url:
@@ -54,6 +56,28 @@ def _configure(args: argparse.Namespace) -> None:
     if getattr(args, "usage_plan_id", None):
         os.environ["BRIDGE_USAGE_PLAN_ID"] = args.usage_plan_id
     get_settings.cache_clear()
+    from runway_bridge.observability import logger  # noqa: PLC0415
+
+    logger.setLevel("WARNING")  # the functions' JSON logs are not CLI output
+
+
+def _use_dev_profile() -> None:
+    """No table or endpoint given: the running `runway-bridge dev` (its moto and keys table)."""
+    from runway_bridge_dev.profile import read_dev_profile  # noqa: PLC0415
+
+    profile = read_dev_profile()
+    if profile is None:
+        return
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": profile.aws_endpoint_url,
+            "AWS_DEFAULT_REGION": profile.region,
+            "BRIDGE_API_KEYS_TABLE_NAME": profile.api_keys_table,
+        }
+    )
+    # moto takes any credentials; a machine without AWS ones must not fail on their absence.
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
 
 def create_key(tenant_id: str, name: str | None = None) -> CreatedKey:

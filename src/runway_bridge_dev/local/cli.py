@@ -128,6 +128,9 @@ def run(args: argparse.Namespace) -> int:
             pass
         print("\nstopping...", flush=True)
     finally:
+        from runway_bridge_dev.profile import remove_dev_profile  # noqa: PLC0415
+
+        remove_dev_profile()
         stack.stop()
     print("local stack stopped.", flush=True)
     return 0
@@ -137,10 +140,11 @@ DEV_TENANT = "dev"
 KEY_TABLE_VARIABLE = "BRIDGE_API_KEYS_TABLE_NAME"
 
 
-def _dev_key_lines() -> list[str]:
-    """Issue a fresh bridge key for the `dev` tenant, the way `runway-bridge keys create` does."""
+def _dev_key_lines() -> tuple[list[str], Any]:
+    """Issue a fresh bridge key for the `dev` tenant, the way `runway-bridge keys create` does.
+    Returns the banner lines and the created key (None when there is none)."""
     if KEY_TABLE_VARIABLE not in os.environ:
-        return ["  bridge API key: none (this template has no API keys table)"]
+        return ["  bridge API key: none (this template has no API keys table)"], None
     from runway_bridge.settings import get_settings  # noqa: PLC0415
     from runway_bridge_dev.keys_cli import create_key  # noqa: PLC0415
 
@@ -148,13 +152,47 @@ def _dev_key_lines() -> list[str]:
     try:
         created = create_key(DEV_TENANT, "runway-bridge dev")
     except Exception as exc:  # noqa: BLE001  (the stack stays useful without a key: say why, go on)
-        return [f"  bridge API key: could not be created: {type(exc).__name__}: {exc}"]
+        return [f"  bridge API key: could not be created: {type(exc).__name__}: {exc}"], None
     lines = [f"  bridge API key: {created.api_key}  (tenant {created.tenant_id}; a new key every start)"]
     if created.webhook_secret:
         lines.append(f"  webhook secret: {created.webhook_secret}  (tenant {created.tenant_id})")
     else:
         lines.append(f"  webhook secret: unchanged from the previous run (tenant {created.tenant_id})")
-    return lines
+    return lines, created
+
+
+def _write_profile(stack: Any, created: Any) -> str | None:
+    """Let `runway-bridge generate/tasks/webhooks/keys` find this stack without flags."""
+    from runway_bridge_dev.profile import DevProfile, write_dev_profile  # noqa: PLC0415
+
+    try:
+        path = write_dev_profile(
+            DevProfile(
+                api_url=stack.api_url,
+                api_key=created.api_key,
+                tenant_id=created.tenant_id,
+                aws_endpoint_url=stack.aws.endpoint_url,
+                region=stack.aws.region,
+                api_keys_table=os.environ[KEY_TABLE_VARIABLE],
+                pid=os.getpid(),
+            )
+        )
+    except OSError as exc:
+        return f"  (could not write the CLI profile: {exc}; pass --url/--key to the CLI)"
+    return f"  CLI profile: {path} (the commands below read it while this runs)"
+
+
+def _next_steps() -> list[str]:
+    cli = Path(sys.executable).with_name("runway-bridge")
+    return [
+        "",
+        "Next, in a second terminal:",
+        f"  {cli} webhooks listen",
+        "and in a third:",
+        f'  {cli} generate text_to_video --prompt "a red fox in snow" --wait',
+        "The listener prints the verified task.succeeded webhook; generate saves the MP4 here.",
+        "The official SDK: runwayml.RunwayML(base_url=<API URL>, api_key=<bridge API key>).",
+    ]
 
 
 def _print_banner(stack: Any, startup_s: float) -> None:
@@ -163,7 +201,12 @@ def _print_banner(stack: Any, startup_s: float) -> None:
         lines.append(f"  API URL: {stack.api_url}")
     if len(stack.api_servers) > 1:
         lines.extend(f"  API URL of {name}: {url}" for name, url in stack.api_urls.items())
-    lines.extend(_dev_key_lines())
+    key_lines, created = _dev_key_lines()
+    lines.extend(key_lines)
+    if created is not None and stack.api_servers:
+        profile_line = _write_profile(stack, created)
+        if profile_line:
+            lines.append(profile_line)
     if stack.emulator is not None:
         lines.append(f"  Runway: emulator at {stack.emulator.base_url} (key {stack.emulator.api_key})")
     else:
@@ -176,4 +219,6 @@ def _print_banner(stack: Any, startup_s: float) -> None:
     if stack.data_dir is not None:
         lines.append(f"  data dir: {stack.data_dir} (DynamoDB items and S3 objects persist)")
     lines.append("  Ctrl-C stops.")
+    if created is not None and stack.api_servers:
+        lines.extend(_next_steps())
     print("\n".join(lines), flush=True)

@@ -1,0 +1,519 @@
+"""`runway-bridge generate | tasks | webhooks`: use a bridge from the shell.
+
+    runway-bridge generate text_to_video --prompt "a red fox in snow" --wait
+    runway-bridge tasks get <id> | tasks list [--status SUCCEEDED] | tasks cancel <id>
+    runway-bridge webhooks listen [--port 8765]
+
+The bridge URL and key come from `--url`/`--key`, else `RUNWAY_BRIDGE_URL`/`RUNWAY_BRIDGE_API_KEY`,
+else the running `runway-bridge dev` (its profile, see `runway_bridge_dev.profile`). Every error is a
+one-line message on stderr and a non-zero exit code: 1 the bridge refused or the task failed, 2 usage,
+3 the bridge could not be reached. `--json` prints machine-readable results on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import mimetypes
+import os
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from runway_bridge_dev.profile import read_dev_profile, read_listener, remove_listener, write_listener
+
+URL_VARIABLE = "RUNWAY_BRIDGE_URL"
+KEY_VARIABLE = "RUNWAY_BRIDGE_API_KEY"
+SECRET_VARIABLE = "RUNWAY_BRIDGE_WEBHOOK_SECRET"
+FINISHED = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+DEFAULT_LISTEN_PORT = 8765
+
+# Default model and body shape per operation (the bridge validates; its 400 says what is wrong).
+DEFAULT_MODELS = {
+    "text_to_video": "gen4.5",
+    "image_to_video": "gen4_turbo",
+    "video_to_video": "gen4_aleph",
+    "video_upscale": "upscale_v1",
+    "frame_interpolation": "frame_interpolation_v1",
+    "sound_effect": "sound_effect_v1",
+    "lip_sync": "gen4_turbo",
+    "character_performance": "act_two",
+}
+EXTENSIONS = {"video/mp4": ".mp4", "audio/wav": ".wav", "audio/x-wav": ".wav", "image/png": ".png"}
+
+
+class CliError(Exception):
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    key: str
+    is_dev: bool
+
+
+def register(subparsers: Any) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--url", default=None, help=f"bridge API URL (default: ${URL_VARIABLE}, else `make dev`'s)"
+    )
+    common.add_argument(
+        "--key", default=None, help=f"bridge API key (default: ${KEY_VARIABLE}, else `make dev`'s)"
+    )
+    common.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+
+    generate = subparsers.add_parser(
+        "generate",
+        parents=[common],
+        help="submit a generation, optionally wait for it and download the output",
+        description="Local files given to --image/--video/--audio go through Runway's upload flow.",
+    )
+    generate.add_argument("operation", choices=sorted(DEFAULT_MODELS), help="Runway operation")
+    generate.add_argument("--prompt", help="promptText")
+    generate.add_argument("--image", help="image: a local file, an https URL or a runway:// URI")
+    generate.add_argument("--video", help="video: a local file, an https URL or a runway:// URI")
+    generate.add_argument("--audio", help="audio: a local file, an https URL or a runway:// URI")
+    generate.add_argument("--model", help="model (default per operation, e.g. gen4.5 for text_to_video)")
+    generate.add_argument("--duration", type=int, help="seconds of output")
+    generate.add_argument("--ratio", help="e.g. 1280:720")
+    generate.add_argument(
+        "--callback", help="callback URL (default: a running `webhooks listen` for `make dev`)"
+    )
+    generate.add_argument("--reference", help="your own reference, searchable with tasks list")
+    generate.add_argument("--wait", action="store_true", help="show progress until done, then download")
+    generate.add_argument("--output", "-o", type=Path, help="where to save the output (default ./<id>.<ext>)")
+    generate.add_argument("--timeout", type=float, default=900.0, help="seconds --wait waits (default 900)")
+    generate.set_defaults(func=run_generate)
+
+    tasks = subparsers.add_parser("tasks", help="get, list or cancel tasks")
+    actions = tasks.add_subparsers(dest="tasks_action", metavar="ACTION", required=True)
+    get = actions.add_parser("get", parents=[common], help="one task")
+    get.add_argument("task_id")
+    get.set_defaults(func=run_tasks_get)
+    listing = actions.add_parser("list", parents=[common], help="your tasks, newest first")
+    listing.add_argument("--status", help="only this bridge status (QUEUED, RUNNING, SUCCEEDED, ...)")
+    listing.add_argument("--reference", help="only tasks with this reference")
+    listing.add_argument("--limit", type=int, default=20)
+    listing.set_defaults(func=run_tasks_list)
+    cancel = actions.add_parser(
+        "cancel", parents=[common], help="cancel an unfinished task (deletes a finished one)"
+    )
+    cancel.add_argument("task_id")
+    cancel.set_defaults(func=run_tasks_cancel)
+
+    webhooks = subparsers.add_parser("webhooks", help="receive and verify webhooks")
+    webhook_actions = webhooks.add_subparsers(dest="webhooks_action", metavar="ACTION", required=True)
+    listen = webhook_actions.add_parser(
+        "listen",
+        parents=[common],
+        help="a local receiver that verifies each webhook's signature and prints the event",
+    )
+    listen.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_LISTEN_PORT,
+        help=f"port on 127.0.0.1 (default {DEFAULT_LISTEN_PORT}; 0: any)",
+    )
+    listen.add_argument(
+        "--secret",
+        default=None,
+        help=f"whsec_ secret (default: ${SECRET_VARIABLE}, else asked from the bridge)",
+    )
+    listen.set_defaults(func=run_listen)
+
+
+# --- plumbing ------------------------------------------------------------------------------------------
+
+
+def resolve_target(args: argparse.Namespace) -> Target:
+    url = args.url or os.environ.get(URL_VARIABLE)
+    key = args.key or os.environ.get(KEY_VARIABLE)
+    profile = read_dev_profile()
+    is_dev = False
+    if not url and profile is not None:
+        url, is_dev = profile.api_url, True
+    if not key and profile is not None and url == profile.api_url:
+        key, is_dev = profile.api_key, True
+    if not url:
+        raise CliError(
+            f"no bridge to talk to: start one with `make dev`, or pass --url (or set {URL_VARIABLE})", 2
+        )
+    if not key:
+        raise CliError(
+            f"no API key: pass --key or set {KEY_VARIABLE} (create one: runway-bridge keys create)", 2
+        )
+    return Target(url.rstrip("/"), key, is_dev)
+
+
+def client(target: Target) -> httpx.Client:
+    return httpx.Client(
+        base_url=target.url,
+        headers={"Authorization": f"Bearer {target.key}"},
+        timeout=httpx.Timeout(35.0, connect=5.0),
+        trust_env=False,
+    )
+
+
+def call(http: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    try:
+        response = http.request(method, path, **kwargs)
+    except httpx.TransportError as exc:
+        raise CliError(
+            f"cannot reach the bridge at {http.base_url} ({exc}); is `make dev` running?", 3
+        ) from exc
+    if response.status_code >= 400:
+        try:
+            body = response.json()
+            detail = f"{body.get('error')} ({body.get('code')})"
+        except ValueError:
+            detail = response.text[:200]
+        raise CliError(f"{method} {path} answered {response.status_code}: {detail}")
+    return response
+
+
+def guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except CliError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return exc.exit_code
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:
+            # stdout closed early (e.g. `| head`): nothing left to say to it.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+
+    return run
+
+
+def emit(args: argparse.Namespace, data: Any, text: str) -> None:
+    print(json.dumps(data, indent=None if args.json else 2) if args.json else text, flush=True)
+
+
+# --- generate ------------------------------------------------------------------------------------------
+
+
+def media_uri(http: httpx.Client, value: str) -> str:
+    """A URL/URI as it is; a local file uploaded through Runway's upload flow (`runway://` URI)."""
+    if value.startswith(("https://", "http://", "runway://", "data:")):
+        return value
+    path = Path(value)
+    if not path.is_file():
+        raise CliError(f"{value}: no such file (give a local file, an https URL or a runway:// URI)", 2)
+    upload = call(http, "POST", "/v1/uploads", json={"filename": path.name, "type": "ephemeral"}).json()
+    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    try:
+        with path.open("rb") as handle:
+            answer = httpx.post(
+                upload["uploadUrl"],
+                data=upload.get("fields") or {},
+                files={"file": (path.name, handle, content_type)},
+                timeout=120,
+                trust_env=False,
+            )
+    except httpx.TransportError as exc:
+        raise CliError(f"uploading {path.name} failed: {exc}", 3) from exc
+    if answer.status_code >= 300:
+        raise CliError(f"uploading {path.name} failed: {answer.status_code} {answer.text[:200]}")
+    return str(upload["runwayUri"])
+
+
+def build_body(operation: str, args: argparse.Namespace, http: httpx.Client) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": args.model or DEFAULT_MODELS[operation]}
+    image = media_uri(http, args.image) if args.image else None
+    video = media_uri(http, args.video) if args.video else None
+    audio = media_uri(http, args.audio) if args.audio else None
+    if args.prompt:
+        body["promptText"] = args.prompt
+    if operation in {"text_to_video", "image_to_video", "video_to_video", "character_performance"}:
+        body["ratio"] = args.ratio or "1280:720"
+    if operation in {"text_to_video", "image_to_video"}:
+        body["duration"] = args.duration or 5
+    elif args.duration:
+        body["duration"] = args.duration
+    if operation == "image_to_video" and image:
+        body["promptImage"] = image
+    if operation in {"video_to_video", "video_upscale", "frame_interpolation"} and video:
+        body["videoUri"] = video
+    if operation == "lip_sync":
+        body.update({key: value for key, value in (("input", video or image), ("audio", audio)) if value})
+    if operation == "character_performance":
+        if image:
+            body["character"] = {"type": "image", "uri": image}
+        if video:
+            body["reference"] = {"type": "video", "uri": video}
+    return body
+
+
+class Progress:
+    """A one-line bar on a terminal; one line per change otherwise (logs, CI)."""
+
+    def __init__(self, stream: Any, *, enabled: bool) -> None:
+        self._stream = stream
+        self._enabled = enabled
+        self._tty = stream.isatty()
+        self._last_step: tuple[str, int] | None = None
+        self._started = time.monotonic()
+
+    def show(self, status: str, progress: float | None) -> None:
+        if not self._enabled:
+            return
+        elapsed = time.monotonic() - self._started
+        fraction = 1.0 if status == "SUCCEEDED" else (progress or 0.0)
+        line = f"[{'#' * int(fraction * 30):<30}] {fraction * 100:5.1f}% {status:<9} {elapsed:5.0f}s"
+        if self._tty:
+            self._stream.write("\r" + line)
+            self._stream.flush()
+            return
+        step = (status, int(fraction * 10))  # off a terminal: a line per status or 10% step
+        if step != self._last_step:
+            self._stream.write(line + "\n")
+            self._stream.flush()
+            self._last_step = step
+
+    def done(self) -> None:
+        if self._enabled and self._tty:
+            self._stream.write("\n")
+            self._stream.flush()
+
+
+def wait_for(http: httpx.Client, task_id: str, *, timeout_s: float, progress: Progress) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        view: dict[str, Any] = call(http, "GET", f"/v1/tasks/{task_id}").json()
+        progress.show(view["status"], view.get("progress"))
+        if view["status"] in FINISHED:
+            progress.done()
+            return view
+        if time.monotonic() > deadline:
+            progress.done()
+            raise CliError(f"task {task_id} not finished after {timeout_s:g} s (still {view['status']})")
+        time.sleep(1.0)
+
+
+def download_outputs(view: dict[str, Any], output: Path | None) -> list[str]:
+    saved = []
+    urls = view.get("output") or []
+    described = view.get("bridge", {}).get("outputs", [])
+    for index, url in enumerate(urls):
+        content_type = described[index].get("contentType", "") if index < len(described) else ""
+        extension = EXTENSIONS.get(content_type) or mimetypes.guess_extension(content_type) or ""
+        if output is not None:
+            path = output if len(urls) == 1 else output.with_name(f"{output.stem}-{index}{output.suffix}")
+        else:
+            path = Path(f"{view['id']}{'' if len(urls) == 1 else f'-{index}'}{extension}")
+        try:
+            with httpx.stream("GET", url, timeout=120, trust_env=False) as response:
+                if response.status_code != 200:
+                    raise CliError(f"downloading output {index} failed: {response.status_code}")
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with path.open("wb") as handle:
+                    for chunk in response.iter_bytes():
+                        handle.write(chunk)
+        except httpx.TransportError as exc:
+            raise CliError(f"downloading output {index} failed: {exc}", 3) from exc
+        saved.append(str(path))
+    return saved
+
+
+@guarded
+def run_generate(args: argparse.Namespace) -> int:
+    target = resolve_target(args)
+    with client(target) as http:
+        body = build_body(args.operation, args, http)
+        callback = args.callback
+        listener = read_listener() if callback is None and target.is_dev else None
+        if listener is not None:
+            callback = listener.url
+            if not args.json:
+                print(f"callback: {callback} (runway-bridge webhooks listen)", file=sys.stderr)
+        if callback:
+            body["callbackUrl"] = callback
+        if args.reference:
+            body["reference"] = args.reference
+        # A fresh key per invocation: if this request is retried, it cannot create a second job.
+        created = call(
+            http, "POST", f"/v1/{args.operation}", json=body, headers={"Idempotency-Key": str(uuid.uuid4())}
+        ).json()
+        task_id = created["id"]
+        if not args.wait:
+            emit(args, {"id": task_id}, task_id)
+            return 0
+        if not args.json:
+            print(f"task {task_id} submitted; waiting (Ctrl-C stops waiting, not the task)", file=sys.stderr)
+        view = wait_for(
+            http, task_id, timeout_s=args.timeout, progress=Progress(sys.stderr, enabled=not args.json)
+        )
+    if view["status"] != "SUCCEEDED":
+        emit(
+            args, {"id": task_id, "status": view["status"], "task": view}, f"task {task_id}: {view['status']}"
+        )
+        reason = view.get("failure") or view["status"].lower()
+        raise CliError(f"task {task_id} {view['status']}: {reason} ({view.get('failureCode')})")
+    saved = download_outputs(view, args.output)
+    emit(
+        args,
+        {"id": task_id, "status": "SUCCEEDED", "files": saved, "task": view},
+        "\n".join(f"saved {path}" for path in saved),
+    )
+    return 0
+
+
+# --- tasks -------------------------------------------------------------------------------------------------
+
+
+def summary(view: dict[str, Any]) -> str:
+    bridge = view.get("bridge", {})
+    progress = f" {view['progress'] * 100:.0f}%" if view.get("progress") is not None else ""
+    failure = f" {view.get('failureCode')}: {view.get('failure')}" if view["status"] == "FAILED" else ""
+    what = f"{bridge.get('operation', '')} {bridge.get('model', '')}"
+    return f"{view['id']}  {view['status']}{progress}  {what}{failure}"
+
+
+@guarded
+def run_tasks_get(args: argparse.Namespace) -> int:
+    with client(resolve_target(args)) as http:
+        view = call(http, "GET", f"/v1/tasks/{args.task_id}").json()
+    text = summary(view) + "".join(f"\n  output: {url}" for url in view.get("output") or [])
+    emit(args, view, text)
+    return 0
+
+
+@guarded
+def run_tasks_list(args: argparse.Namespace) -> int:
+    params = {key: value for key, value in (("status", args.status), ("reference", args.reference)) if value}
+    params["limit"] = str(args.limit)
+    with client(resolve_target(args)) as http:
+        page = call(http, "GET", "/v1/tasks", params=params).json()
+    emit(args, page, "\n".join(summary(view) for view in page["data"]) or "no tasks")
+    return 0
+
+
+@guarded
+def run_tasks_cancel(args: argparse.Namespace) -> int:
+    with client(resolve_target(args)) as http:
+        call(http, "DELETE", f"/v1/tasks/{args.task_id}")
+    emit(args, {"id": args.task_id, "cancelled": True}, f"task {args.task_id} cancelled")
+    return 0
+
+
+# --- webhooks listen -------------------------------------------------------------------------------------
+
+
+class Verifier:
+    """Verifies with the tenant's secret; on a failure asks the bridge for it again once (a rotation)."""
+
+    def __init__(self, secret: str | None, fetch: Callable[[], str] | None) -> None:
+        self._fetch = fetch
+        self._secret = secret or (fetch() if fetch else None)
+        if not self._secret:
+            raise CliError(f"no webhook secret: pass --secret or set {SECRET_VARIABLE}", 2)
+
+    def verify(self, body: bytes, headers: dict[str, str]) -> Any:
+        from standardwebhooks import Webhook  # noqa: PLC0415
+        from standardwebhooks.webhooks import WebhookVerificationError  # noqa: PLC0415
+
+        try:
+            return Webhook(str(self._secret)).verify(body, headers)
+        except WebhookVerificationError:
+            if self._fetch is None:
+                raise
+            fresh = self._fetch()
+            if fresh == self._secret:
+                raise
+            self._secret = fresh
+            return Webhook(fresh).verify(body, headers)
+
+
+def describe(payload: dict[str, Any]) -> str:
+    data = payload.get("data", {})
+    outputs = ", ".join(output.get("s3Uri", "") for output in data.get("outputs", []))
+    parts = [f"verified {payload.get('type')}", f"id {payload.get('id')}", f"job {data.get('jobId')}"]
+    if data.get("status"):
+        parts.append(str(data["status"]))
+    if data.get("failureCode"):
+        parts.append(f"{data['failureCode']}: {data.get('failure')}")
+    if outputs:
+        parts.append(f"outputs {outputs}")
+    return "  ".join(parts)
+
+
+@guarded
+def run_listen(args: argparse.Namespace) -> int:
+    secret = args.secret or os.environ.get(SECRET_VARIABLE)
+    fetch: Callable[[], str] | None = None
+    if not secret or args.url or read_dev_profile() is not None:
+        try:
+            target = resolve_target(args)
+        except CliError:
+            if not secret:
+                raise
+        else:
+
+            def fetch() -> str:
+                with client(target) as http:
+                    return str(call(http, "GET", "/v1/webhooks/secret").json()["secret"])
+
+    verifier = Verifier(secret, fetch)
+    printer_lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length") or 0))
+            headers = {key.lower(): value for key, value in self.headers.items()}
+            try:
+                payload = verifier.verify(body, headers)
+            except Exception as exc:  # noqa: BLE001  (any failure: refuse and say why)
+                self.send_response(401)
+                self.end_headers()
+                with printer_lock:
+                    record = {"verified": False, "webhookId": headers.get("webhook-id"), "error": str(exc)}
+                    emit(args, record, f"REJECTED webhook {headers.get('webhook-id')}: {exc}")
+                return
+            self.send_response(204)
+            self.end_headers()
+            with printer_lock:
+                record = {"verified": True, "webhookId": headers.get("webhook-id"), "event": payload}
+                emit(args, record, describe(payload))
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    except OSError as exc:
+        raise CliError(f"cannot listen on 127.0.0.1:{args.port}: {exc} (try --port 0)", 1) from exc
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    write_listener(url)
+    message = f"listening on {url}; `runway-bridge generate ...` against `make dev` sends its webhooks here"
+    emit(args, {"listening": url}, message)
+    stop = threading.Event()
+    import signal  # noqa: PLC0415
+
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.shutdown()
+        server.server_close()
+        remove_listener()
+    return 0
