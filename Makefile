@@ -18,10 +18,11 @@ export AWS_DEFAULT_REGION ?= us-east-1
 TOOLS := .tools
 UV := $(TOOLS)/uv/bin/uv
 SAM := $(TOOLS)/sam/bin/sam
+CHECKOV := $(TOOLS)/checkov/bin/checkov
 UV_VERSION := 0.13.8
 PYTEST_ARGS ?= -n 2
 
-.PHONY: help install dev test unit lint fmt statelint sam-validate sam-build layer-requirements clean
+.PHONY: help install dev test unit lint fmt statelint sam-validate checkov sam-build layer-requirements clean
 
 help:
 	@echo "make dev    run the whole bridge locally (moto + Runway emulator), no AWS account or Runway key"
@@ -41,7 +42,12 @@ $(SAM): $(UV) tools/sam.txt
 	$(UV) pip install --quiet --python $(TOOLS)/sam/bin/python -r tools/sam.txt
 	@touch $@
 
-install: .venv/.synced $(SAM)
+$(CHECKOV): $(UV) tools/checkov.txt
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(TOOLS)/checkov
+	$(UV) pip install --quiet --python $(TOOLS)/checkov/bin/python -r tools/checkov.txt
+	@touch $@
+
+install: .venv/.synced $(SAM) $(CHECKOV)
 
 # The layer ships the runtime dependencies pinned by the lock; regenerate after changing them.
 layer-requirements: $(UV)
@@ -72,7 +78,11 @@ sam-validate: $(SAM)
 sam-build: $(SAM)
 	$(SAM) build --template template.yaml --build-dir .aws-sam/build --cached --parallel
 
-test: install lint statelint sam-validate sam-build
+# Security checks of the template; every skipped check is answered in .checkov.yaml.
+checkov: $(CHECKOV)
+	$(CHECKOV) --config-file .checkov.yaml -f template.yaml
+
+test: install lint statelint sam-validate checkov sam-build
 	.venv/bin/pytest $(PYTEST_ARGS)
 
 unit: .venv/.synced

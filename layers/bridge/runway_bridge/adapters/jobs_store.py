@@ -402,15 +402,19 @@ class DynamoJobStore:
         return _outbox_event(_deserialize_item(item)) if item else None
 
     def mark_published(self, event: OutboxEvent, *, at: datetime) -> None:
-        """The relay has fanned the event out: it leaves the `outbox-pending` index."""
-        with _store_errors("could not mark the event published"):
-            self._client.update_item(
-                TableName=self._table,
-                Key=_serialize_item({"pk": job_pk(event.job_id), "sk": f"EVENT#{event.event_id}"}),
-                UpdateExpression="SET publishedAt = :at REMOVE pendingShard",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues=_serialize_item({":at": format_time(at)}),
-            )
+        """The relay has fanned the event out: it leaves the `outbox-pending` index. An event whose
+        item is gone (its finished job was deleted meanwhile) has nothing left to mark."""
+        try:
+            with _store_errors("could not mark the event published"):
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=_serialize_item({"pk": job_pk(event.job_id), "sk": f"EVENT#{event.event_id}"}),
+                    UpdateExpression="SET publishedAt = :at REMOVE pendingShard",
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues=_serialize_item({":at": format_time(at)}),
+                )
+        except StoreConditionFailedError:
+            return
 
     def pending_events(self, *, created_before: datetime, limit: int) -> list[OutboxEvent]:
         """Events not yet marked published, oldest first (the relay's safety-net sweep)."""
