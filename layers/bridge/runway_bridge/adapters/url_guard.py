@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from runway_bridge.errors import CallbackUrlRefusedError
 from runway_bridge.logic.ports import CheckedUrl
+from runway_bridge.settings import BridgeSettings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # host → addresses (strings); raises OSError when the name does not resolve.
@@ -144,6 +145,15 @@ class UrlGuard:
         self._allow_http = allow_http
         self._allow_private = allow_private
         self._resolver = resolver
+
+    @classmethod
+    def from_settings(cls, settings: BridgeSettings, resolver: Resolver | None = None) -> UrlGuard:
+        """The guard the settings ask for; `callback_host_overrides` answer before DNS."""
+        return cls(
+            allow_http=settings.allow_http_callbacks,
+            allow_private=settings.allow_private_callbacks,
+            resolver=resolver or resolver_with_overrides(settings.callback_host_overrides),
+        )
 
     def check(self, url: str) -> CheckedUrl:
         """The checked URL and the address to connect to; `CallbackUrlRefusedError` otherwise."""

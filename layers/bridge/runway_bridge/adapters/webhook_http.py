@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from runway_bridge.adapters.url_guard import Resolver, UrlGuard, resolver_with_overrides
+from runway_bridge.adapters.url_guard import Resolver, UrlGuard
 from runway_bridge.errors import CallbackUrlRefusedError
 from runway_bridge.logic.ports import DeliveryResult, UrlChecker
 from runway_bridge.settings import BridgeSettings
@@ -105,11 +105,7 @@ class HttpxWebhookSender:
 def webhook_sender_from_settings(
     settings: BridgeSettings, resolver: Resolver | None = None
 ) -> HttpxWebhookSender:
-    guard = UrlGuard(
-        allow_http=settings.allow_http_callbacks,
-        allow_private=settings.allow_private_callbacks,
-        resolver=resolver or resolver_with_overrides(settings.callback_host_overrides),
-    )
+    guard = UrlGuard.from_settings(settings, resolver)
     verify: ssl.SSLContext | bool = True
     if settings.webhook_ca_bundle:
         verify = ssl.create_default_context(cafile=settings.webhook_ca_bundle)

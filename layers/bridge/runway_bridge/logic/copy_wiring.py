@@ -7,8 +7,6 @@ rebuilt when the settings object or `AWS_ENDPOINT_URL` changed (tests clear `get
 
 from __future__ import annotations
 
-import os
-import threading
 from datetime import UTC, datetime
 
 from runway_bridge.adapters.aws import aws_client
@@ -18,7 +16,8 @@ from runway_bridge.adapters.runway_factory import CachedRunwayFactory
 from runway_bridge.adapters.secrets import runway_api_key_provider
 from runway_bridge.logic.copy_job import CopyJobService
 from runway_bridge.logic.copy_outputs import CopyPolicy
-from runway_bridge.settings import BridgeSettings, get_settings
+from runway_bridge.logic.service_cache import SettingsKeyedCache
+from runway_bridge.settings import BridgeSettings
 
 
 def _utc_now() -> datetime:
@@ -36,22 +35,4 @@ def build_copy_job_service(settings: BridgeSettings) -> CopyJobService:
     )
 
 
-class _CopyServiceCache:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._cached: tuple[tuple[int, str | None], CopyJobService] | None = None
-
-    def __call__(self) -> CopyJobService:
-        settings = get_settings()
-        key = (id(settings), os.environ.get("AWS_ENDPOINT_URL"))
-        with self._lock:
-            if self._cached is None or self._cached[0] != key:
-                self._cached = (key, build_copy_job_service(settings))
-            return self._cached[1]
-
-    def cache_clear(self) -> None:
-        with self._lock:
-            self._cached = None
-
-
-get_copy_job_service = _CopyServiceCache()
+get_copy_job_service = SettingsKeyedCache(build_copy_job_service)

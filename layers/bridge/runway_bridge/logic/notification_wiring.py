@@ -4,8 +4,6 @@ settings object or `AWS_ENDPOINT_URL` changed (tests clear `get_settings`)."""
 
 from __future__ import annotations
 
-import os
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,15 +16,16 @@ from runway_bridge.adapters.jobs_store import DynamoJobStore
 from runway_bridge.adapters.notify import SnsEventBridgePublisher
 from runway_bridge.adapters.object_store import S3ObjectStore
 from runway_bridge.adapters.secrets import SecretsManagerTenantSecrets
-from runway_bridge.adapters.url_guard import UrlGuard, resolver_with_overrides
+from runway_bridge.adapters.url_guard import UrlGuard
 from runway_bridge.adapters.webhook_http import webhook_sender_from_settings
 from runway_bridge.adapters.webhook_queue import SqsWebhookDeadLetters, SqsWebhookQueue
 from runway_bridge.errors import StoreUnavailableError
 from runway_bridge.logic.notifications import NotificationRelay, PresignedOutputs
 from runway_bridge.logic.output_links import OutputLinkSigner
+from runway_bridge.logic.service_cache import SettingsKeyedCache
 from runway_bridge.logic.webhook_admin import WebhookAdmin
 from runway_bridge.logic.webhooks import WebhookDelivery
-from runway_bridge.settings import BridgeSettings, get_settings
+from runway_bridge.settings import BridgeSettings
 
 
 def utc_now() -> datetime:
@@ -108,11 +107,7 @@ def build_notification_services(settings: BridgeSettings) -> NotificationService
         redriver=dead_letters,
         secrets=secrets,
         delivery=delivery,
-        check_url=UrlGuard(
-            allow_http=settings.allow_http_callbacks,
-            allow_private=settings.allow_private_callbacks,
-            resolver=resolver_with_overrides(settings.callback_host_overrides),
-        ).check,
+        check_url=UrlGuard.from_settings(settings).check,
         links=links,
         presign=lambda s3_uri: objects.presigned_url(s3_uri, expires_in_s=settings.output_url_ttl_s),
         rotation_overlap_s=settings.webhook_rotation_overlap_s,
@@ -136,22 +131,4 @@ class _NoDeadLetterQueue:
         )
 
 
-class _NotificationServicesCache:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._cached: tuple[tuple[int, str | None], NotificationServices] | None = None
-
-    def __call__(self) -> NotificationServices:
-        settings = get_settings()
-        key = (id(settings), os.environ.get("AWS_ENDPOINT_URL"))
-        with self._lock:
-            if self._cached is None or self._cached[0] != key:
-                self._cached = (key, build_notification_services(settings))
-            return self._cached[1]
-
-    def cache_clear(self) -> None:
-        with self._lock:
-            self._cached = None
-
-
-get_notification_services = _NotificationServicesCache()
+get_notification_services = SettingsKeyedCache(build_notification_services)

@@ -8,8 +8,6 @@ can set the environment first). boto3 clients are created once per process and h
 
 from __future__ import annotations
 
-import os
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -21,13 +19,14 @@ from runway_bridge.adapters.object_store import S3ObjectStore
 from runway_bridge.adapters.poller_state import DynamoPollerState, StepFunctionsPollerStarter
 from runway_bridge.adapters.runway_factory import CachedRunwayFactory
 from runway_bridge.adapters.secrets import SecretsManagerTenantSecrets, runway_api_key_provider
-from runway_bridge.adapters.url_guard import UrlGuard, resolver_with_overrides
+from runway_bridge.adapters.url_guard import UrlGuard
 from runway_bridge.logic.keys import KeyService
 from runway_bridge.logic.poller import PollerService
 from runway_bridge.logic.ports import NoopPollerStarter, PollerStarter
+from runway_bridge.logic.service_cache import SettingsKeyedCache
 from runway_bridge.logic.submission import SubmissionService
 from runway_bridge.logic.tasks import TaskService
-from runway_bridge.settings import BridgeSettings, get_settings
+from runway_bridge.settings import BridgeSettings
 
 
 def utc_now() -> datetime:
@@ -50,11 +49,7 @@ def build_services(settings: BridgeSettings, *, poller_starter: PollerStarter | 
     jobs = DynamoJobStore(dynamodb, settings.jobs_table_name, due_shards=settings.due_shards)
     objects = S3ObjectStore(aws_client("s3"), settings.bucket_name)
     runway_factory = CachedRunwayFactory(runway_api_key_provider(settings), settings)
-    url_guard = UrlGuard(
-        allow_http=settings.allow_http_callbacks,
-        allow_private=settings.allow_private_callbacks,
-        resolver=resolver_with_overrides(settings.callback_host_overrides),
-    )
+    url_guard = UrlGuard.from_settings(settings)
     poller_state = DynamoPollerState(dynamodb, settings.jobs_table_name, due_shards=settings.due_shards)
     if poller_starter is None and settings.poller_state_machine_arn:
         # Submit functions start a poller run when none is active (first poll without the tick).
@@ -97,26 +92,5 @@ def build_services(settings: BridgeSettings, *, poller_starter: PollerStarter | 
     )
 
 
-class _ServicesCache:
-    """`get_services()`: the process's services, built on first use from `get_settings()`, and
-    rebuilt when the settings object or `AWS_ENDPOINT_URL` changed (tests clear `get_settings`
-    after changing the environment). `get_services.cache_clear()` forces a rebuild."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._cached: tuple[tuple[int, str | None], Services] | None = None
-
-    def __call__(self) -> Services:
-        settings = get_settings()
-        key = (id(settings), os.environ.get("AWS_ENDPOINT_URL"))
-        with self._lock:
-            if self._cached is None or self._cached[0] != key:
-                self._cached = (key, build_services(settings))
-            return self._cached[1]
-
-    def cache_clear(self) -> None:
-        with self._lock:
-            self._cached = None
-
-
-get_services = _ServicesCache()
+# `get_services()`: the process's services (see logic/service_cache.py).
+get_services = SettingsKeyedCache(build_services)
