@@ -57,6 +57,7 @@ def test_job_past_its_limit_is_cancelled_at_runway_and_ends_timed_out(
     assert view["failureCode"] == BRIDGE_TIMED_OUT
     job = stored_job(stack, job_id)
     assert job.status is JobStatus.TIMED_OUT
+    assert job.poll_count == 1  # the one look before the DELETE counts
     assert [event.type for event in outbox(stack, job_id)] == ["task.timed_out"]
     # Cancelled at Runway (it would otherwise run on and be charged), exactly once.
     assert runway_task(stack, task_id)["status"] == "CANCELLED"

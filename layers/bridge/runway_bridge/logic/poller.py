@@ -260,6 +260,7 @@ class PollerService:
                 JobStatus.FAILED,
                 failure="Runway no longer knows this task (it was deleted outside the bridge).",
                 failure_code=BRIDGE_RUNWAY_TASK_MISSING,
+                extra=_looked(job),
             )
         except RunwayError as exc:
             return self._retry_later(job, reason=exc.message)
@@ -281,6 +282,7 @@ class PollerService:
                     "runway_status": task.status,
                     "progress": 1.0,
                     "next_poll_at": now + self._settings.copy_watchdog_s,
+                    **_looked(job),
                     **_cost_changes(task),
                 },
                 remove=LEASE_FIELDS,
@@ -293,14 +295,14 @@ class PollerService:
                 failure=task.failure,
                 failure_code=task.failure_code,
                 runway_status=task.status,
-                extra=_cost_changes(task),
+                extra={**_looked(job), **_cost_changes(task)},
             )
         return self._finish(
             job,
             JobStatus.CANCELLED,
             failure="The task was cancelled at Runway.",
             runway_status=task.status,
-            extra=_cost_changes(task),
+            extra={**_looked(job), **_cost_changes(task)},
         )
 
     def _time_out(self, job: Job, runway: RunwayApi, last_look: Task) -> CheckResult:
@@ -320,6 +322,7 @@ class PollerService:
             failure=TIMED_OUT_MESSAGE,
             failure_code=BRIDGE_TIMED_OUT,
             runway_status=last_look.status,
+            extra=_looked(job),
         )
 
     def _reschedule(self, job: Job, task: Task) -> CheckResult:
@@ -359,7 +362,7 @@ class PollerService:
                 "progress": progress if progress is not None else job.progress,
                 "progress_history": history,
                 "next_poll_at": now + delay,
-                "poll_count": job.poll_count + 1,
+                **_looked(job),
                 **_cost_changes(task),
             },
             remove=LEASE_FIELDS,
@@ -427,6 +430,11 @@ class PollerService:
 
 def _epoch(moment: datetime) -> float:
     return moment.timestamp()
+
+
+def _looked(job: Job) -> dict[str, Any]:
+    """Every answer Runway gave the poller counts, the one that found the task finished too."""
+    return {"poll_count": job.poll_count + 1}
 
 
 def _cost_changes(task: Task) -> dict[str, Any]:
