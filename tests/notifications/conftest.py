@@ -21,7 +21,10 @@ from tests.webhooks.receiver import WebhookReceiver
 
 RECEIVER_HOST: Final = "hooks.receiver.test"
 # The schedule compressed 5000 times: 0, 0, 0.06, 0.36, 1.4, 3.6, 7.2, 7.2 s (visibility is whole seconds).
-FAST_RETRIES: Final = {"WebhookRetryScale": "0.0002"}
+# A silent receiver costs each attempt this long (15 s in production); still far above a loopback
+# delivery's few milliseconds on a loaded machine.
+WEBHOOK_TIMEOUT_S: Final = 3
+FAST_RETRIES: Final = {"WebhookRetryScale": "0.0002", "WebhookTimeoutSeconds": str(WEBHOOK_TIMEOUT_S)}
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
-"""Webhook delivery behaviour a receiver notices: retries under one webhook-id, 410 stops, the
-schedule runs out into the dead-letter queue with a `webhook.exhausted` event, a redrive delivers
-after the receiver recovers, rotations sign with both secrets, and attempts show in GET."""
+"""Webhook delivery behaviour a receiver notices: retries under one webhook-id, 410 stops, a receiver
+that never answers runs the schedule out into the dead-letter queue with a `webhook.exhausted` event,
+a redrive delivers after the receiver recovers, rotations sign with both secrets, and attempts show
+in GET."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from runway_bridge.models.outbox import event_id_for
 from runway_bridge_dev.local.stack import LocalStack
 from tests.api.conftest import sample_body
-from tests.notifications.conftest import KeyedTenant, Sinks, new_keyed_tenant
+from tests.notifications.conftest import WEBHOOK_TIMEOUT_S, KeyedTenant, Sinks, new_keyed_tenant
 from tests.poller.conftest import task_view, wait_until, watch_until_finished
-from tests.webhooks.receiver import ReceivedRequest, WebhookReceiver
+from tests.webhooks.receiver import HANG, ReceivedRequest, WebhookReceiver
 
 pytestmark = pytest.mark.slow
 
@@ -45,13 +46,18 @@ def deliveries(api: httpx.Client, tenant: KeyedTenant, job_id: str) -> list[dict
 
 
 def deliveries_when(
-    api: httpx.Client, tenant: KeyedTenant, job_id: str, done: Callable[[list[dict[str, Any]]], bool]
+    api: httpx.Client,
+    tenant: KeyedTenant,
+    job_id: str,
+    done: Callable[[list[dict[str, Any]]], bool],
+    *,
+    timeout_s: float = 15,
 ) -> list[dict[str, Any]]:
     def probe() -> list[dict[str, Any]] | None:
         shown = deliveries(api, tenant, job_id)
         return shown if shown and done(shown) else None
 
-    return wait_until(probe, timeout_s=15)
+    return wait_until(probe, timeout_s=timeout_s)
 
 
 def test_three_failures_then_the_fourth_attempt_arrives_with_the_same_webhook_id(
@@ -89,22 +95,28 @@ def test_410_stops_every_further_attempt_for_the_job(api: httpx.Client, receiver
     assert [d["outcome"] for d in deliveries(api, tenant, job_id)] == ["stopped"]
 
 
-def test_an_exhausted_schedule_dead_letters_announces_and_a_redrive_delivers_after_recovery(
+def test_a_receiver_that_never_answers_exhausts_the_schedule_into_the_dlq_and_a_redrive_delivers(
     stack: LocalStack, api: httpx.Client, receiver: WebhookReceiver, sinks: Sinks
 ) -> None:
-    receiver.set_statuses([], default_status=503)
+    # Each attempt connects, sends, and waits for an answer that never comes (the stack's
+    # WebhookTimeoutSeconds, not the receiver, ends it).
+    receiver.set_statuses([], default_status=HANG)
     tenant = new_keyed_tenant()
     job_id = finished_job_with_callback(api, tenant, receiver.url("/down"))
     event_id = event_id_for(job_id, "task.succeeded")
-    received(receiver, 8, timeout_s=60)
-    attempts = deliveries_when(api, tenant, job_id, lambda seen: seen[-1]["outcome"] == "exhausted")
+    received(receiver, 8, timeout_s=90)
+    attempts = deliveries_when(
+        api, tenant, job_id, lambda seen: seen[-1]["outcome"] == "exhausted", timeout_s=30
+    )
     assert len(attempts) == 8
+    assert {attempt["error"] for attempt in attempts} == {f"no answer within {WEBHOOK_TIMEOUT_S} s"}
+    assert all(attempt.get("statusCode") is None for attempt in attempts)
     exhausted = wait_until(
         lambda: [m for m in sinks.messages(sinks.sns_all) if m["type"] == "webhook.exhausted"], timeout_s=10
     )
     assert exhausted[0]["data"]["eventId"] == event_id
     assert exhausted[0]["data"]["attempts"] == 8
-    assert exhausted[0]["data"]["lastStatusCode"] == 503
+    assert exhausted[0]["data"]["lastStatusCode"] is None
     on_bus = wait_until(
         lambda: [e for e in sinks.messages(sinks.bus) if e["detail-type"] == "Webhook Exhausted"],
         timeout_s=10,
