@@ -18,6 +18,9 @@ and tests"):
   exist, and could only run it in Docker).
 * `StartExecution` without a name gets one (a UUID, like AWS; the executing backend would build
   the ARN ".../None").
+* DynamoDB item operations run one at a time, and `TransactWriteItems` checks every condition
+  before it writes anything, keeping each table object (moto's rollback swaps in a deep copy of the
+  whole table, which strands stream readers on the old shard and keeps old copies alive).
 
 The moto version is pinned: these patches depend on its internals, so another version fails loudly.
 """
@@ -182,7 +185,8 @@ def install() -> None:
         _deliver_rule_targets()
         _deliver_sns_to_local_functions()
         _name_every_execution()
-        _serialise_dynamodb()
+        _transactions_keep_tables()
+        _serialise_dynamodb()  # last: it wraps the transaction above too
         _installed = True
 
 
@@ -226,6 +230,153 @@ def _serialise_dynamodb() -> None:
 
     for name in _DYNAMODB_ITEM_OPERATIONS:
         setattr(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))
+
+
+_TRANSACT_WRITE_OPERATIONS = frozenset({"ConditionCheck", "Put", "Delete", "Update"})
+
+
+@dataclass
+class _PlannedWrite:
+    operation: str
+    request: dict[str, Any]
+    table: Any
+    key: dict[str, Any]
+
+
+def _transactions_keep_tables() -> None:
+    """`TransactWriteItems` as DynamoDB runs it: all conditions first, then all writes, or nothing.
+
+    moto takes a deep copy of every table a transaction names before it starts (time and memory in
+    proportion to the whole table, stream records included, on every transaction) and, when one
+    part fails, swaps that copy in for the table. The swapped-out table keeps the stream shard a
+    reader's iterators point at, so after the first cancelled transaction a stream reader hears
+    nothing more, and every iterator it was handed keeps an old table copy alive.
+
+    Here the conditions are evaluated against the current items first (under the serialising lock,
+    so nothing changes between the check and the writes); a failed condition cancels with nothing
+    written. Should a write itself then fail (an invalid update expression), only the items the
+    transaction touched are put back and the stream records it added are dropped.
+    """
+    import copy  # noqa: PLC0415
+
+    from moto.dynamodb.comparisons import get_filter_expression  # noqa: PLC0415
+    from moto.dynamodb.exceptions import (  # noqa: PLC0415
+        ConditionalCheckFailed,
+        MockValidationException,
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+        TransactWriteSingleOpException,
+    )
+    from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415
+
+    def plan(backend: Any, transact_items: list[dict[str, Any]]) -> list[_PlannedWrite]:
+        planned: list[_PlannedWrite] = []
+        seen: set[tuple[str, str]] = set()
+        for entry in transact_items:
+            if len(entry) != 1:
+                raise TransactWriteSingleOpException
+            operation, request = next(iter(entry.items()))
+            if operation not in _TRANSACT_WRITE_OPERATIONS:
+                raise MockValidationException(f"Unsupported transaction operation {operation}")
+            table = backend.get_table(request["TableName"])
+            if operation == "Put":
+                names = [table.hash_key_attr, *([table.range_key_attr] if table.range_key_attr else [])]
+                missing = [name for name in names if name not in request["Item"]]
+                if missing:
+                    raise MockValidationException(
+                        f"One or more parameter values were invalid: Missing the key {missing[0]} in the item"
+                    )
+                key = {name: request["Item"][name] for name in names}
+            else:
+                key = request["Key"]
+            identity = (table.name, json.dumps(key, sort_keys=True))
+            if identity in seen:
+                raise MultipleTransactionsException
+            seen.add(identity)
+            planned.append(_PlannedWrite(operation, request, table, key))
+        return planned
+
+    def condition_failure(backend: Any, write: _PlannedWrite) -> tuple[str, str, Any] | None:
+        expression = write.request.get("ConditionExpression")
+        if expression is None:
+            return None
+        current = backend.get_item(write.table.name, write.key)
+        condition = get_filter_expression(
+            expression,
+            write.request.get("ExpressionAttributeNames"),
+            write.request.get("ExpressionAttributeValues"),
+        )
+        if condition.expr(current):
+            return None
+        wants_old = write.request.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD"
+        old = current.to_json()["Attributes"] if wants_old and current is not None else None
+        return ("ConditionalCheckFailed", str(ConditionalCheckFailed().message), old)
+
+    def apply(backend: Any, write: _PlannedWrite) -> None:
+        request, name = write.request, write.table.name
+        names = request.get("ExpressionAttributeNames")
+        values = request.get("ExpressionAttributeValues")
+        # The conditions held a moment ago under the same lock: writing unconditionally is exact.
+        if write.operation == "Put":
+            backend.put_item(name, request["Item"], expression_attribute_names=names)
+        elif write.operation == "Delete":
+            backend.delete_item(name, write.key, expression_attribute_names=names)
+        elif write.operation == "Update":
+            backend.update_item(
+                name,
+                write.key,
+                update_expression=request["UpdateExpression"],
+                expression_attribute_names=names,
+                expression_attribute_values=values,
+            )
+
+    def put_back(
+        backend: Any, writes: list[_PlannedWrite], before: list[Any], streams: dict[str, int]
+    ) -> None:
+        for write, item in zip(writes, before, strict=True):
+            table = write.table
+            hash_value, range_value = backend.get_keys_value(table, write.key)
+            if range_value is not None:
+                if item is None:
+                    table.items.get(hash_value, {}).pop(range_value, None)
+                else:
+                    table.items[hash_value][range_value] = item
+            elif item is None:
+                table.items.pop(hash_value, None)
+            else:
+                table.items[hash_value] = item
+        for write in writes:
+            shard = write.table.stream_shard
+            if shard is not None and write.table.name in streams:
+                del shard.items[streams[write.table.name] :]
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        if len(transact_items) > 100:
+            raise TooManyTransactionsException()
+        writes = plan(self, transact_items)
+        failures = [condition_failure(self, write) for write in writes]
+        if any(failure is not None for failure in failures):
+            raise TransactionCanceledException([failure or (None, None, None) for failure in failures])
+        before = [copy.deepcopy(self.get_item(write.table.name, write.key)) for write in writes]
+        streams = {
+            write.table.name: len(write.table.stream_shard.items)
+            for write in writes
+            if write.table.stream_shard is not None
+        }
+        for index, write in enumerate(writes):
+            try:
+                apply(self, write)
+            except MockValidationException:
+                put_back(self, writes, before, streams)
+                raise
+            except Exception as exc:  # reported as that part's cancellation reason, as DynamoDB does
+                put_back(self, writes, before, streams)
+                reasons: list[Any] = [(None, None, None)] * len(writes)
+                reasons[index] = (type(exc).__name__, str(exc), None)
+                raise TransactionCanceledException(reasons) from exc
+
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
 def _enable_asl_execution() -> None:
