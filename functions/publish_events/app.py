@@ -44,7 +44,8 @@ def relay_record(record: DynamoDBRecord) -> None:
         logger.info("event published", extra={"event_id": event.event_id, "type": notification.type})
         metrics.add_metric(name="EventsPublished", unit="Count", value=1)
     elif sort_key == "JOB" and record.event_name and record.event_name.name == "MODIFY":
-        old_progress = (change.old_image or {}).get("progress") if change else None
+        # Both sides plain: a stream Decimal never equals the float it was written from.
+        old_progress = _plain((change.old_image or {}).get("progress")) if change else None
         if new_image.get("progress") is not None and new_image.get("progress") != old_progress:
             job = Job.model_validate(new_image)
             if relay.publish_progress(job):

@@ -20,11 +20,13 @@ from tests.poller.conftest import start_poller_stack
 from tests.webhooks.receiver import WebhookReceiver
 
 RECEIVER_HOST: Final = "hooks.receiver.test"
-# The schedule compressed 5000 times: 0, 0, 0.06, 0.36, 1.4, 3.6, 7.2, 7.2 s (visibility is whole seconds).
 # A silent receiver costs each attempt this long (15 s in production); still far above a loopback
 # delivery's few milliseconds on a loaded machine.
 WEBHOOK_TIMEOUT_S: Final = 3
+# The schedule compressed 5000 times: 0, 0, 0.06, 0.36, 1.4, 3.6, 7.2, 7.2 s (visibility is whole seconds).
 FAST_RETRIES: Final = {"WebhookRetryScale": "0.0002", "WebhookTimeoutSeconds": str(WEBHOOK_TIMEOUT_S)}
+# Tasks of this model run long enough at the emulator for the poller to read several progress steps.
+PROGRESS_MODEL: Final = "veo3.1_fast"
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,7 @@ def stack(receiver_ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> 
     with pytest.MonkeyPatch.context() as patch:
         for name, value in overrides.items():
             patch.setenv(name, value)
-        running = start_poller_stack(FAST_RETRIES)
+        running = start_poller_stack(FAST_RETRIES, durations={PROGRESS_MODEL: 15.0})
         try:
             yield running
         finally:

@@ -14,7 +14,7 @@ from runway_bridge.models.notification import Notification
 from runway_bridge.models.outbox import event_id_for
 from runway_bridge_dev.local.stack import LocalStack
 from tests.api.conftest import sample_body
-from tests.notifications.conftest import Sinks, new_keyed_tenant
+from tests.notifications.conftest import PROGRESS_MODEL, Sinks, new_keyed_tenant
 from tests.poller.conftest import s3_object, wait_until, watch_until_finished
 from tests.webhooks.receiver import ReceivedRequest, WebhookReceiver
 
@@ -89,3 +89,45 @@ def test_a_failed_job_reaches_the_subscription_filtered_on_failures(
     filtered += sinks.messages(sinks.sns_failed_only)
     assert {m["data"]["jobId"] for m in filtered} == {failed_id}
     assert [json.dumps(m["data"]["failureCode"]) for m in filtered] == ['"SAFETY.INPUT.TEXT"']
+
+
+def test_progress_webhooks_arrive_while_running_when_asked_for_and_outcomes_stay_on_sns(
+    api: httpx.Client, receiver: WebhookReceiver, sinks: Sinks
+) -> None:
+    tenant = new_keyed_tenant()
+    body = {
+        **sample_body("text_to_video"),
+        "model": PROGRESS_MODEL,
+        "callbackUrl": receiver.url("/progress"),
+        "events": ["task.progress", "task.succeeded"],
+    }
+    answer = api.post("/v1/text_to_video", json=body, headers=tenant.bearer)
+    assert answer.status_code == 200, answer.text
+    job_id = answer.json()["id"]
+    view, _ = watch_until_finished(api, tenant, job_id, timeout_s=90)
+    assert view["status"] == "SUCCEEDED"
+
+    def succeeded_delivered() -> list[Notification] | None:
+        seen = [
+            Notification.model_validate(Webhook(tenant.webhook_secret).verify(request.body, request.headers))
+            for request in receiver.requests
+        ]
+        return seen if any(event.type == "task.succeeded" for event in seen) else None
+
+    wait_until(succeeded_delivered, timeout_s=20)
+    time.sleep(1.0)  # a progress step queued just before the outcome may land just after it
+    events = succeeded_delivered() or []
+    progress = [event for event in events if event.type == "task.progress"]
+    outcome = [event for event in events if event.type == "task.succeeded"]
+    assert len(outcome) == 1
+    assert len(progress) >= 2, [event.type for event in events]
+    progress.sort(key=lambda event: event.timestamp)
+    readings = [event.model_dump(by_alias=True)["data"]["progress"] for event in progress]
+    # One event per new reading (a lease taken or released changes nothing a receiver sees), rising.
+    assert readings == sorted(set(readings)), readings
+    assert all(0 <= reading <= 1 for reading in readings)
+    assert len({event.id for event in events}) == len(events)
+    assert all(event.timestamp <= outcome[0].timestamp for event in progress)
+    # SNS and EventBridge consumers get the outcome only, never a progress step.
+    on_sns = [m for m in sinks.messages(sinks.sns_all) if m["data"]["jobId"] == job_id]
+    assert [m["type"] for m in on_sns] == ["task.succeeded"]
