@@ -24,6 +24,8 @@ pytestmark = pytest.mark.slow
 def test_a_finished_job_is_announced_once_on_every_channel_with_one_event_id(
     stack: LocalStack, api: httpx.Client, receiver: WebhookReceiver, sinks: Sinks
 ) -> None:
+    relay = stack.pollers["PublishEventsFunctionOutboxStream"]
+    relay_invocations_before = relay.invocations
     tenant = new_keyed_tenant()
     body = {**sample_body("text_to_video"), "callbackUrl": receiver.url("/e2e"), "reference": "fox-1"}
     answer = api.post("/v1/text_to_video", json=body, headers=tenant.bearer)
@@ -70,6 +72,9 @@ def test_a_finished_job_is_announced_once_on_every_channel_with_one_event_id(
         ("Task Succeeded", "runway-bridge", event_id)
     ]
     assert len(delivered()) == 1
+    # The relay woke once for this job's life: for its outcome event, not for each of its updates
+    # (its callback did not ask for progress).
+    assert relay.invocations - relay_invocations_before == 1
     # The filtered subscription (status = FAILED) got nothing about a success.
     assert [m for m in sinks.messages(sinks.sns_failed_only) if m["data"]["jobId"] == job_id] == []
 

@@ -28,9 +28,12 @@ from pydantic import BaseModel
 from runway_bridge.errors import InvalidRequestError, StoreConditionFailedError, StoreUnavailableError
 from runway_bridge.logic.ports import DeliveryAttempt, EventMarker, JobPage
 from runway_bridge.models.job import Job, JobStatus, can_transition, is_terminal
+from runway_bridge.models.notification import TASK_PROGRESS
 from runway_bridge.models.outbox import OutboxEvent
 
 JOB_SK: Final = "JOB"
+# On job items whose callback asked for `task.progress` (template.yaml filters the relay's stream on it).
+PROGRESS_WEBHOOKS_ATTRIBUTE: Final = "progressWebhooks"
 EVENT_MARKER_SK: Final = "EVENT"
 OUTBOX_SHARDS: Final = 4
 # Source-event markers only need to outlive EventBridge's retry window (24 h); keep them a month.
@@ -136,6 +139,9 @@ class DynamoJobStore:
             item["tenantReference"] = f"{job.tenant_id}#{job.bridge.reference}"
         if not is_terminal(job.status) and job.next_poll_at is not None:
             item["dueShard"] = self._due_shard(job.job_id)
+        if job.bridge.callback_url and TASK_PROGRESS in (job.bridge.events or []):
+            # Flat, so the relay's stream filter can match it: only these jobs' updates wake the relay.
+            item[PROGRESS_WEBHOOKS_ATTRIBUTE] = True
         return item
 
     def create(self, job: Job) -> None:
