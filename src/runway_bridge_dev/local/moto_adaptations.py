@@ -332,7 +332,7 @@ def _transactions_keep_tables() -> None:
             )
 
     def put_back(
-        backend: Any, writes: list[_PlannedWrite], before: list[Any], streams: dict[str, int]
+        backend: Any, writes: list[_PlannedWrite], before: list[Any], stream_lengths: dict[Any, int]
     ) -> None:
         for write, item in zip(writes, before, strict=True):
             table = write.table
@@ -346,10 +346,8 @@ def _transactions_keep_tables() -> None:
                 table.items.pop(hash_value, None)
             else:
                 table.items[hash_value] = item
-        for write in writes:
-            shard = write.table.stream_shard
-            if shard is not None and write.table.name in streams:
-                del shard.items[streams[write.table.name] :]
+        for shard, length in stream_lengths.items():
+            del shard.items[length:]
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         if len(transact_items) > 100:
@@ -359,8 +357,8 @@ def _transactions_keep_tables() -> None:
         if any(failure is not None for failure in failures):
             raise TransactionCanceledException([failure or (None, None, None) for failure in failures])
         before = [copy.deepcopy(self.get_item(write.table.name, write.key)) for write in writes]
-        streams = {
-            write.table.name: len(write.table.stream_shard.items)
+        stream_lengths = {
+            write.table.stream_shard: len(write.table.stream_shard.items)
             for write in writes
             if write.table.stream_shard is not None
         }
@@ -368,10 +366,10 @@ def _transactions_keep_tables() -> None:
             try:
                 apply(self, write)
             except MockValidationException:
-                put_back(self, writes, before, streams)
+                put_back(self, writes, before, stream_lengths)
                 raise
             except Exception as exc:  # reported as that part's cancellation reason, as DynamoDB does
-                put_back(self, writes, before, streams)
+                put_back(self, writes, before, stream_lengths)
                 reasons: list[Any] = [(None, None, None)] * len(writes)
                 reasons[index] = (type(exc).__name__, str(exc), None)
                 raise TransactionCanceledException(reasons) from exc
