@@ -220,6 +220,7 @@ def test_a_daily_cap_429_leaves_the_job_queued_without_waiting(bridge: Bridge) -
     assert job.lease_owner is None
     assert job.next_poll_at == pytest.approx(bridge.clock().timestamp() + 600.0, abs=1.0)
     assert bridge.creates() == 0
+    assert bridge.poller.started == [result.job_id]  # a run sends it when it may, not the next tick
 
     # Later (issue 5's poller), the cap lifted: the queued job is sent once.
     bridge.emulator.update(daily_cap=None)
@@ -297,6 +298,7 @@ def test_a_secrets_failure_before_the_post_leaves_the_job_queued(make_bridge: Br
 
     assert result.status is JobStatus.QUEUED
     assert bridge.creates() == 0
+    assert bridge.poller.started == [result.job_id]
 
 
 def test_a_lost_task_id_write_is_retried_and_then_recorded(bridge: Bridge) -> None:

@@ -196,6 +196,10 @@ class SubmissionService:
 
         remaining = budget - (self._monotonic() - started)
         final = self._send_safely(job, request.runway_body, budget_s=remaining)
+        if final.status is JobStatus.QUEUED:
+            # Not sent (Runway answered 429, or no client): a poller run sends it when it may, now
+            # rather than at the next minute tick.
+            self._start_poller(job_id)
         return SubmitResult(job_id, final.status, created=True, runway_task_id=final.runway_task_id)
 
     # --- EventBridge path -------------------------------------------------------------------
