@@ -1,0 +1,184 @@
+"""Notification lag benchmark (run by hand): how long after a job's outputs are in S3 its signed
+webhook arrives, and its SNS message reaches a subscribed queue.
+
+    .venv/bin/python bench/notification_lag.py               # 20 jobs
+    .venv/bin/python bench/notification_lag.py --jobs 50 --seed 3
+
+The whole local stack runs as `make dev` runs it (template defaults, emulator "fast" profile), in
+this process. A plain HTTP receiver on 127.0.0.1 verifies every signature with `standardwebhooks`
+and notes when each event arrived; an SQS queue subscribed to the notifications topic is drained by
+a thread that notes when each message was received. Per job, the reference moment is the job's
+`updatedAt` when it became SUCCEEDED (written by the copier once the outputs are in S3), so the
+figures cover the stream, the relay, the webhook queue and the deliverer, not the copy itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+from standardwebhooks import Webhook
+
+from runway_bridge_dev.emulator import EmulatorConfig
+from runway_bridge_dev.local.stack import LocalStack
+
+BODY = {"model": "gen4.5", "promptText": "a red fox in snow", "ratio": "1280:720", "duration": 5}
+
+
+class Arrivals:
+    """Event id -> (type, epoch seconds of arrival), shared by the receiver and the queue reader."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.seen: dict[str, tuple[str, str, float]] = {}
+
+    def note(self, event_id: str, event_type: str, job_id: str, at: float) -> None:
+        with self._lock:
+            self.seen.setdefault(event_id, (event_type, job_id, at))
+
+    def succeeded(self) -> dict[str, float]:
+        with self._lock:
+            return {job: at for kind, job, at in self.seen.values() if kind == "task.succeeded"}
+
+
+@contextmanager
+def receiver(secret: str, arrivals: Arrivals) -> Iterator[str]:
+    verifier = Webhook(secret)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            at = time.time()
+            body = self.rfile.read(int(self.headers.get("content-length") or 0))
+            payload = verifier.verify(body, {k.lower(): v for k, v in self.headers.items()})
+            arrivals.note(payload["id"], payload["type"], payload["data"]["jobId"], at)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    finally:
+        server.shutdown()
+
+
+def read_queue(stack: LocalStack, queue_url: str, arrivals: Arrivals, stop: threading.Event) -> None:
+    sqs = stack.aws.boto3_client("sqs")
+    while not stop.is_set():
+        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        at = time.time()
+        for message in batch.get("Messages", []):
+            notification = json.loads(message["Body"])
+            arrivals.note(notification["id"], notification["type"], notification["data"]["jobId"], at)
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def subscribed_queue(stack: LocalStack) -> str:
+    sqs = stack.aws.boto3_client("sqs")
+    url = str(sqs.create_queue(QueueName="bench-notifications")["QueueUrl"])
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    stack.aws.boto3_client("sns").subscribe(
+        TopicArn=str(stack.aws.resolve({"Ref": "NotificationsTopic"})),
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    return url
+
+
+def summary(name: str, values: list[float]) -> str:
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return (
+        f"{name:<34} n={len(ordered):3d}  median {statistics.median(ordered) * 1000:7.0f} ms"
+        f"  p95 {p95 * 1000:7.0f} ms  max {ordered[-1] * 1000:7.0f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--jobs", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--timeout-s", type=float, default=300)
+    args = parser.parse_args()
+
+    # The receiver is plain HTTP on loopback, as with `make dev`.
+    os.environ.setdefault("BRIDGE_ALLOW_PRIVATE_CALLBACKS", "true")
+    os.environ.setdefault("BRIDGE_ALLOW_HTTP_CALLBACKS", "true")
+    started = time.monotonic()
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # no EMF lines between the figures
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    stack = LocalStack(
+        emulator_config=EmulatorConfig(profile="fast", seed=args.seed),
+        parameters={"LogLevel": "WARNING"},  # the functions' INFO lines would bury the figures
+    ).start()
+    print(f"stack up in {time.monotonic() - started:.1f} s", flush=True)
+    stop = threading.Event()
+    try:
+        from runway_bridge_dev.keys_cli import create_key  # noqa: PLC0415  (needs the stack's environment)
+
+        created = create_key("bench-lag", "bench")
+        on_sns, webhook = Arrivals(), Arrivals()
+        queue_url = subscribed_queue(stack)
+        threading.Thread(target=read_queue, args=(stack, queue_url, on_sns, stop), daemon=True).start()
+        with receiver(created.webhook_secret or "", webhook) as url:
+            headers = {"Authorization": f"Bearer {created.api_key}"}
+            with httpx.Client(base_url=stack.api_url, timeout=30, headers=headers) as api:
+                submitted: dict[str, float] = {}
+                for _ in range(args.jobs):
+                    at = time.time()
+                    answer = api.post("/v1/text_to_video", json={**BODY, "callbackUrl": url})
+                    answer.raise_for_status()
+                    submitted[answer.json()["id"]] = at
+                print(f"{args.jobs} jobs submitted", flush=True)
+                deadline = time.monotonic() + args.timeout_s
+                shown = ""
+                while len(webhook.succeeded()) < args.jobs or len(on_sns.succeeded()) < args.jobs:
+                    if time.monotonic() > deadline:
+                        raise SystemExit(
+                            f"timed out: {len(webhook.succeeded())} webhooks, "
+                            f"{len(on_sns.succeeded())} SNS messages of {args.jobs}"
+                        )
+                    time.sleep(0.2)
+                    progress = (
+                        f"  webhooks {len(webhook.succeeded())}/{args.jobs}"
+                        f"  SNS {len(on_sns.succeeded())}/{args.jobs}"
+                    )
+                    if progress != shown:
+                        print(f"\r{progress}", end="", flush=True)
+                        shown = progress
+                print()
+                stored_at = {
+                    job_id: datetime.fromisoformat(
+                        api.get(f"/v1/tasks/{job_id}").json()["bridge"]["updatedAt"]
+                    ).timestamp()
+                    for job_id in submitted
+                }
+        hooks, sns = webhook.succeeded(), on_sns.succeeded()
+        print(summary("outputs in S3 -> webhook arrives", [hooks[j] - stored_at[j] for j in submitted]))
+        print(summary("outputs in S3 -> SNS message in SQS", [sns[j] - stored_at[j] for j in submitted]))
+        print(summary("submit -> webhook arrives", [hooks[j] - submitted[j] for j in submitted]))
+    finally:
+        stop.set()
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()
