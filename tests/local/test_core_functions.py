@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -113,3 +114,26 @@ def test_a_missing_handler_is_an_import_error_like_lambdas(tmp_path: Path) -> No
 def test_registering_a_name_twice_is_refused(runner: FunctionRunner) -> None:
     with pytest.raises(ValueError, match="already registered"):
         runner.register(_function("double", "calc.double"))
+
+
+def test_functions_running_at_once_each_log_with_their_own_context() -> None:
+    # On Lambda every function has its own process; here they share one, and one Powertools Logger.
+    runner = FunctionRunner()
+    runner.register(_function("first", "logs.handler", timeout_s=5))
+    runner.register(_function("second", "logs.handler", timeout_s=5))
+    answers: dict[str, list[dict[str, object]]] = {}
+
+    def invoke(name: str, pause_s: float) -> None:
+        answers[name] = runner.invoke(f"stack-{name}", {"tag": name, "pause_s": pause_s})
+
+    # "second" starts (and clears the logger's state) while "first" is still running.
+    first = threading.Thread(target=invoke, args=("first", 0.6))
+    first.start()
+    time.sleep(0.2)
+    invoke("second", 0.0)
+    first.join()
+
+    for name in ("first", "second"):
+        (line,) = answers[name]
+        assert (line["message"], line["function_name"], line["tag"]) == ("done", f"stack-{name}", name)
+    assert answers["first"][0]["function_request_id"] != answers["second"][0]["function_request_id"]

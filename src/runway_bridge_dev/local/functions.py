@@ -27,6 +27,10 @@ DEFAULT_MEMORY_MB = 128
 
 _module_counter = itertools.count()
 _import_lock = threading.Lock()
+# Set in the thread of each invocation (see `_own_log_keys_per_invocation`).
+_invocation = threading.local()
+_log_isolation_lock = threading.Lock()
+_log_isolation_installed = False
 
 
 class FunctionNotFound(LookupError):
@@ -153,6 +157,7 @@ class FunctionRunner:
         its timeout (the handler's thread is left to finish: Python cannot kill it).
         """
         function = self.get(name_or_arn_or_logical_id)
+        _own_log_keys_per_invocation()
         handler = self._handler(function)
         limit = function.timeout_s if timeout_s is None else timeout_s
         context = LambdaContext(function, limit)
@@ -160,6 +165,7 @@ class FunctionRunner:
         outcome: dict[str, Any] = {}
 
         def run() -> None:
+            _invocation.active = True
             try:
                 outcome["result"] = handler(event, context)
             except BaseException as exc:  # noqa: BLE001  (whatever a handler raises is reported, like Lambda)
@@ -202,6 +208,64 @@ class FunctionRunner:
         with self._lock:
             self._handlers.setdefault(function.function_name, handler)
             return self._handlers[function.function_name]
+
+
+def _own_log_keys_per_invocation() -> None:
+    """Give each invocation its own Powertools Logger keys.
+
+    On Lambda each function runs in its own process, so what `inject_lambda_context` and
+    `append_keys` put on the logger (function name, request id, ...) belongs to that invocation. Here
+    every function shares one process and one formatter: a second invocation's `clear_state` would
+    relabel the first one's log lines. The formatter's key dict is therefore kept per invocation
+    thread, starting from the keys the formatter had outside any invocation; other threads (module
+    imports, threads a handler starts) keep using that shared dict.
+    """
+    global _log_isolation_installed  # noqa: PLW0603  (a process-wide patch, applied once)
+    with _log_isolation_lock:
+        if _log_isolation_installed:
+            return
+        _log_isolation_installed = True
+        try:
+            from aws_lambda_powertools.logging.formatter import (  # noqa: PLC0415
+                LambdaPowertoolsFormatter,
+            )
+        except ImportError:  # functions without Powertools log as they like
+            return
+
+    shared_attribute = "_local_runtime_shared_log_format"
+
+    def shared(formatter: Any) -> dict[str, Any] | None:
+        # A formatter made before this patch holds its dict as a plain attribute: that one is shared.
+        found: dict[str, Any] | None = formatter.__dict__.get(
+            shared_attribute, formatter.__dict__.get("log_format")
+        )
+        if found is not None:
+            formatter.__dict__[shared_attribute] = found
+        return found
+
+    def own_formats() -> dict[int, dict[str, Any]] | None:
+        if not getattr(_invocation, "active", False):
+            return None
+        formats: dict[int, dict[str, Any]] = _invocation.__dict__.setdefault("log_formats", {})
+        return formats
+
+    def get_log_format(formatter: Any) -> dict[str, Any]:
+        base = shared(formatter)
+        if base is None:
+            base = formatter.__dict__[shared_attribute] = {}
+        formats = own_formats()
+        if formats is None:
+            return base
+        return formats.setdefault(id(formatter), dict(base))
+
+    def set_log_format(formatter: Any, value: dict[str, Any]) -> None:
+        formats = own_formats()
+        if formats is None or shared(formatter) is None:  # outside invocations, or being made
+            formatter.__dict__[shared_attribute] = value
+        else:
+            formats[id(formatter)] = value
+
+    LambdaPowertoolsFormatter.log_format = property(get_log_format, set_log_format)  # type: ignore[assignment,method-assign]
 
 
 def _load_module(code_dir: Path, module_path: str) -> ModuleType:
