@@ -23,7 +23,8 @@ def register(subparsers: Any) -> None:
         help="run the whole bridge locally (moto + Runway emulator)",
         description=(
             "Bring up the SAM template on this machine: AWS services in moto, functions in-process, "
-            "a local API Gateway, SQS pollers, the scheduler and the Runway emulator. Ctrl-C stops."
+            "a local API Gateway, SQS and stream pollers, the scheduler and the Runway emulator. "
+            "Ctrl-C stops."
         ),
     )
     parser.add_argument("--template", type=Path, default=None, help="SAM template (default: the repo's)")
@@ -213,7 +214,7 @@ def _print_banner(stack: Any, startup_s: float) -> None:
         lines.append(f"  Runway: REAL API at {stack.runway_base_url} (credits are spent!)")
     lines.append(f"  AWS (moto): {stack.aws.endpoint_url}  region {stack.aws.region}")
     if stack.pollers:
-        lines.append(f"  SQS pollers: {', '.join(stack.pollers)}")
+        lines.append(f"  event source pollers (SQS, DynamoDB stream): {', '.join(stack.pollers)}")
     if stack.scheduler.schedules:
         lines.append(f"  schedules: {', '.join(stack.scheduler.schedules)}")
     if stack.data_dir is not None:

@@ -1,5 +1,6 @@
 """The whole bridge on one machine: `LocalAws` (moto + the template's resources + in-process
-functions) with the Runway emulator, the local API Gateway, the SQS pollers and the scheduler.
+functions) with the Runway emulator, the local API Gateway, the SQS and DynamoDB stream pollers and
+the scheduler.
 
     with LocalStack() as stack:
         httpx.get(f"{stack.api_url}/v1/health")
