@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from runway_bridge.errors import InvalidRequestError, StoreConditionFailedError, StoreUnavailableError
 from runway_bridge.logic.ports import DeliveryAttempt, EventMarker, JobPage
 from runway_bridge.models.job import Job, JobStatus, can_transition, is_terminal
-from runway_bridge.models.notification import TASK_PROGRESS
+from runway_bridge.models.notification import TASK_PROGRESS, callback_wants
 from runway_bridge.models.outbox import OutboxEvent
 
 JOB_SK: Final = "JOB"
@@ -139,7 +139,7 @@ class DynamoJobStore:
             item["tenantReference"] = f"{job.tenant_id}#{job.bridge.reference}"
         if not is_terminal(job.status) and job.next_poll_at is not None:
             item["dueShard"] = self._due_shard(job.job_id)
-        if job.bridge.callback_url and TASK_PROGRESS in (job.bridge.events or []):
+        if callback_wants(job, TASK_PROGRESS):
             # Flat, so the relay's stream filter can match it: only these jobs' updates wake the relay.
             item[PROGRESS_WEBHOOKS_ATTRIBUTE] = True
         return item

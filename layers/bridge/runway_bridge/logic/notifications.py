@@ -14,19 +14,18 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from runway_bridge.logic.ports import Clock, NotificationPublisher, ObjectStore, WebhookQueue
-from runway_bridge.models.job import TERMINAL_EVENT_TYPES, Job, JobOutput
+from runway_bridge.models.job import Job, JobOutput
 from runway_bridge.models.notification import (
     TASK_PROGRESS,
     Notification,
     NotificationOutput,
     TaskEventData,
     WebhookMessage,
+    callback_wants,
     progress_event_id,
     task_notification,
 )
 from runway_bridge.models.outbox import OutboxEvent, job_event_payload
-
-DEFAULT_EVENT_TYPES = frozenset(TERMINAL_EVENT_TYPES.values())
 
 
 class RelayStore(Protocol):
@@ -41,14 +40,6 @@ class RelayStore(Protocol):
 
 # job outputs -> what a notification shows of them (presigned URL, stable link)
 OutputRenderer = Callable[[Job], list[NotificationOutput]]
-
-
-def wants(job: Job, event_type: str) -> bool:
-    """Does the job's callback want this event type? (`events` unset: every terminal event)."""
-    if not job.bridge.callback_url:
-        return False
-    wanted = set(job.bridge.events) if job.bridge.events else DEFAULT_EVENT_TYPES
-    return event_type in wanted
 
 
 @dataclass(frozen=True)
@@ -108,7 +99,7 @@ class NotificationRelay:
         job = self._store.get(event.job_id)
         notification = self.render(event, job)
         self._publisher.publish(notification)
-        if job is not None and self._webhooks is not None and wants(job, event.type):
+        if job is not None and self._webhooks is not None and callback_wants(job, event.type):
             self._webhooks.enqueue(
                 WebhookMessage(
                     event_id=event.event_id, job_id=job.job_id, tenant_id=job.tenant_id, type=event.type
@@ -120,7 +111,7 @@ class NotificationRelay:
     def publish_progress(self, job: Job) -> bool:
         """A progress step of a job whose callback asked for `task.progress` (webhook only: SNS and
         EventBridge consumers get outcomes, not every step). True when a delivery was queued."""
-        if self._webhooks is None or job.is_terminal or not wants(job, TASK_PROGRESS):
+        if self._webhooks is None or job.is_terminal or not callback_wants(job, TASK_PROGRESS):
             return False
         payload = job_event_payload(job)
         notification = Notification(

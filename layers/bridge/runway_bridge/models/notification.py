@@ -14,6 +14,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from runway_bridge.models.job import TERMINAL_EVENT_TYPES, Job
 from runway_bridge.models.outbox import EVENT_SOURCE, OutboxEvent
 
 SCHEMA_VERSION: Final = 1
@@ -33,7 +34,18 @@ WEBHOOK_EXHAUSTED: Final = "webhook.exhausted"
 WEBHOOK_TEST: Final = "webhook.test"
 TASK_PROGRESS: Final = "task.progress"
 
+# What a callback gets when its job does not name `events`: every outcome, no progress.
+DEFAULT_CALLBACK_EVENT_TYPES: Final = frozenset(TERMINAL_EVENT_TYPES.values())
+
 _DERIVED_NAMESPACE: Final = uuid.UUID("5b3f1c8e-7d2a-4e69-a0c4-93e1f6b2d871")
+
+
+def callback_wants(job: Job, event_type: str) -> bool:
+    """Does the job's callback want this event type? (`events` unset: every outcome.)"""
+    if not job.bridge.callback_url:
+        return False
+    wanted = set(job.bridge.events) if job.bridge.events else DEFAULT_CALLBACK_EVENT_TYPES
+    return event_type in wanted
 
 
 def progress_event_id(job_id: str, version: int) -> str:
