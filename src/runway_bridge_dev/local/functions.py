@@ -221,6 +221,8 @@ def _own_log_keys_per_invocation() -> None:
     imports, threads a handler starts) keep using that shared dict.
     """
     global _log_isolation_installed  # noqa: PLW0603  (a process-wide patch, applied once)
+    if _log_isolation_installed:  # every invoke calls this: skip the lock once it is done
+        return
     with _log_isolation_lock:
         if _log_isolation_installed:
             return
@@ -235,12 +237,11 @@ def _own_log_keys_per_invocation() -> None:
     shared_attribute = "_local_runtime_shared_log_format"
 
     def shared(formatter: Any) -> dict[str, Any] | None:
-        # A formatter made before this patch holds its dict as a plain attribute: that one is shared.
-        found: dict[str, Any] | None = formatter.__dict__.get(
-            shared_attribute, formatter.__dict__.get("log_format")
-        )
-        if found is not None:
-            formatter.__dict__[shared_attribute] = found
+        attributes = formatter.__dict__
+        if shared_attribute not in attributes and "log_format" in attributes:
+            # Made before this patch: its plain attribute becomes the shared dict (once).
+            attributes[shared_attribute] = attributes.pop("log_format")
+        found: dict[str, Any] | None = attributes.get(shared_attribute)
         return found
 
     def own_formats() -> dict[int, dict[str, Any]] | None:

@@ -297,11 +297,10 @@ def _transactions_keep_tables() -> None:
             planned.append(_PlannedWrite(operation, request, table, key))
         return planned
 
-    def condition_failure(backend: Any, write: _PlannedWrite) -> tuple[str, str, Any] | None:
+    def condition_failure(write: _PlannedWrite, current: Any) -> tuple[str, str, Any] | None:
         expression = write.request.get("ConditionExpression")
         if expression is None:
             return None
-        current = backend.get_item(write.table.name, write.key)
         condition = get_filter_expression(
             expression,
             write.request.get("ExpressionAttributeNames"),
@@ -353,10 +352,12 @@ def _transactions_keep_tables() -> None:
         if len(transact_items) > 100:
             raise TooManyTransactionsException()
         writes = plan(self, transact_items)
-        failures = [condition_failure(self, write) for write in writes]
+        currents = [self.get_item(write.table.name, write.key) for write in writes]
+        failures = [condition_failure(*pair) for pair in zip(writes, currents, strict=True)]
         if any(failure is not None for failure in failures):
             raise TransactionCanceledException([failure or (None, None, None) for failure in failures])
-        before = [copy.deepcopy(self.get_item(write.table.name, write.key)) for write in writes]
+        # Copies, taken before any write: moto's update_item changes an item in place.
+        before = [copy.deepcopy(current) for current in currents]
         stream_lengths = {
             write.table.stream_shard: len(write.table.stream_shard.items)
             for write in writes
