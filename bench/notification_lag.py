@@ -37,7 +37,7 @@ BODY = {"model": "gen4.5", "promptText": "a red fox in snow", "ratio": "1280:720
 
 
 class Arrivals:
-    """Event id -> (type, epoch seconds of arrival), shared by the receiver and the queue reader."""
+    """Event id -> (type, job id, epoch seconds of first arrival), shared by a receiver and a reader."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
