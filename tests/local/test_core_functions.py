@@ -103,6 +103,42 @@ def test_two_functions_may_each_ship_their_own_app_module(tmp_path: Path) -> Non
     assert runner.invoke("stack-second", {}) == "second"
 
 
+def test_invocations_at_once_each_get_their_own_environment_and_a_warm_one_is_reused(
+    tmp_path: Path,
+) -> None:
+    # A module global set per request (as a Powertools resolver keeps its request context): two
+    # invocations in one module at once would read each other's value, which Lambda never does.
+    (tmp_path / "app.py").write_text(
+        "import threading, time\n"
+        "current = None\n"
+        "started = 0\n"
+        "def handler(event, context):\n"
+        "    global current, started\n"
+        "    started += 1\n"
+        "    current = event['n']\n"
+        "    if event.get('wait'):\n"
+        "        event['wait'].wait(10)\n"
+        "    return current, started\n"
+    )
+    runner = FunctionRunner()
+    runner.register(_function("env", "app.handler", code_dir=tmp_path, timeout_s=15))
+    both_running = threading.Barrier(3)
+    results: dict[int, object] = {}
+
+    def call(n: int) -> None:
+        results[n] = runner.invoke("stack-env", {"n": n, "wait": both_running})
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    both_running.wait(10)
+    for thread in threads:
+        thread.join(10)
+    assert results == {1: (1, 1), 2: (2, 1)}  # each its own module: own global, own counter
+    # Sequential invocations reuse a warm environment (its globals survive, as on Lambda).
+    assert runner.invoke("stack-env", {"n": 3})[1] == 2
+
+
 def test_a_missing_handler_is_an_import_error_like_lambdas(tmp_path: Path) -> None:
     runner = FunctionRunner()
     runner.register(_function("broken", "absent.handler", code_dir=tmp_path))

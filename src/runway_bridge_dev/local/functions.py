@@ -113,7 +113,8 @@ class FunctionRunner:
 
     def __init__(self) -> None:
         self._functions: dict[str, LocalFunction] = {}
-        self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
+        # Function name -> handlers of its idle execution environments.
+        self._idle: dict[str, list[Callable[[Any, Any], Any]]] = {}
         self._lock = threading.Lock()
         self.invocations: list[Invocation] = []
 
@@ -158,7 +159,7 @@ class FunctionRunner:
         """
         function = self.get(name_or_arn_or_logical_id)
         _own_log_keys_per_invocation()
-        handler = self._handler(function)
+        handler = self._take_environment(function)
         limit = function.timeout_s if timeout_s is None else timeout_s
         context = LambdaContext(function, limit)
         invocation = Invocation(function.function_name, event)
@@ -174,6 +175,9 @@ class FunctionRunner:
                     str(exc),
                     traceback.format_exception(exc)[1:],
                 )
+            finally:
+                # Free for the next invocation only once this one is over (even after a timeout).
+                self._return_environment(function, handler)
 
         worker = threading.Thread(target=run, name=f"lambda-{function.function_name}", daemon=True)
         worker.start()
@@ -191,23 +195,31 @@ class FunctionRunner:
             with self._lock:
                 self.invocations.append(invocation)
 
-    def _handler(self, function: LocalFunction) -> Callable[[Any, Any], Any]:
+    def _take_environment(self, function: LocalFunction) -> Callable[[Any, Any], Any]:
+        """An idle execution environment of the function (its handler), else a new one. Like Lambda,
+        an environment serves one invocation at a time: concurrent invocations each get their own
+        copy of the handler module (its globals, e.g. a Powertools resolver's per-request context)."""
         with self._lock:
-            cached = self._handlers.get(function.function_name)
-        if cached is not None:
-            return cached
+            idle = self._idle.setdefault(function.function_name, [])
+            if idle:
+                return idle.pop()
+        return self._load_handler(function)
+
+    def _return_environment(self, function: LocalFunction, handler: Callable[[Any, Any], Any]) -> None:
+        with self._lock:
+            self._idle.setdefault(function.function_name, []).append(handler)
+
+    def _load_handler(self, function: LocalFunction) -> Callable[[Any, Any], Any]:
         module_path, _, attribute = function.handler.rpartition(".")
         if not module_path or not attribute:
             raise FunctionError("Runtime.MalformedHandlerName", f"Bad handler '{function.handler}'")
         module = _load_module(function.code_dir, module_path)
-        handler = getattr(module, attribute, None)
+        handler: Callable[[Any, Any], Any] | None = getattr(module, attribute, None)
         if not callable(handler):
             raise FunctionError(
                 "Runtime.HandlerNotFound", f"Handler '{attribute}' missing on module '{module_path}'"
             )
-        with self._lock:
-            self._handlers.setdefault(function.function_name, handler)
-            return self._handlers[function.function_name]
+        return handler
 
 
 def _own_log_keys_per_invocation() -> None:
