@@ -262,6 +262,13 @@ def follow_output_link(
     return Response(status_code=302, content_type=JSON, body="", headers={"Location": location})
 
 
+@app.get("/v1/usage", operation_id="get_usage", tags=["usage"])
+def get_usage() -> dict[str, Any]:
+    """Your tenant's counters (in flight, queued, today's jobs, output seconds, credits) against
+    its limits; daily counters reset at UTC midnight (`resetsAt`)."""
+    return services().usage.usage(current_tenant()).to_json()
+
+
 @app.post("/v1/uploads", operation_id="create_upload", tags=["uploads"])
 def create_upload() -> dict[str, Any]:
     current_tenant()  # uploads are per caller too: refuse what no tenant sent

@@ -1,9 +1,8 @@
 """REQUEST authorizer of the bridge API: accepts a bridge key as `Authorization: Bearer <key>` (what the
 runwayml SDK sends) or `x-api-key`, checks it against the hashed keys, and names the tenant.
 
-The answer carries `usageIdentifierKey` (when the key joined the API's usage plan) so API Gateway
-throttles per key (`ApiKeySourceType: AUTHORIZER`), and the tenant in the context for the API
-function.
+The answer carries the tenant in the context for the API function. Per-tenant limits are the
+bridge's own (docs/tenants.md); API Gateway throttles the stage as a whole.
 """
 
 from __future__ import annotations
@@ -66,7 +65,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         },
         "context": {"tenantId": tenant.tenant_id, "keyId": tenant.key_id},
     }
-    if tenant.usage_identifier_key:
-        # The key's value in the API's usage plan (`ApiKeySourceType: AUTHORIZER`): per-key throttling.
-        answer["usageIdentifierKey"] = tenant.usage_identifier_key
     return answer

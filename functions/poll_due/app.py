@@ -2,7 +2,8 @@
 
 Input: the run's state (`runId`, `startedAt`, `round`, optional `helper`). Output: that state plus
 `jobIds` (due job ids only: the Map carries ids, never jobs), `hasJobs`, `waitSeconds` and `done`.
-QUEUED jobs are included only while Runway has capacity. Errors are raised: the state machine
+Jobs at Runway are listed apart from the QUEUED backlog; queued jobs are admitted in turns across
+tenants, only while Runway has room. Errors are raised: the state machine
 retries the step, and a run that cannot plan ends; the next tick starts a fresh one.
 """
 

@@ -3,6 +3,7 @@
     runway-bridge generate text_to_video --prompt "a red fox in snow" --wait
     runway-bridge tasks get <id> | tasks list [--status SUCCEEDED] | tasks cancel <id>
     runway-bridge webhooks listen [--port 8765]
+    runway-bridge usage
 
 The bridge URL and key come from `--url`/`--key`, else `RUNWAY_BRIDGE_URL`/`RUNWAY_BRIDGE_API_KEY`,
 else the running `runway-bridge dev` (its profile, see `runway_bridge_dev.profile`). Every error is a
@@ -112,6 +113,11 @@ def register(subparsers: Any) -> None:
     )
     cancel.add_argument("task_id")
     cancel.set_defaults(func=run_tasks_cancel)
+
+    usage = subparsers.add_parser(
+        "usage", parents=[common], help="your tenant's counters against its limits (today, UTC)"
+    )
+    usage.set_defaults(func=run_usage)
 
     webhooks = subparsers.add_parser("webhooks", help="receive and verify webhooks")
     webhook_actions = webhooks.add_subparsers(dest="webhooks_action", metavar="ACTION", required=True)
@@ -402,6 +408,31 @@ def run_tasks_list(args: argparse.Namespace) -> int:
         page = call(http, "GET", "/v1/tasks", params=params).json()
     emit(args, page, "\n".join(summary(view) for view in page["data"]) or "no tasks")
     return 0
+
+
+@guarded
+def run_usage(args: argparse.Namespace) -> int:
+    with client(resolve_target(args)) as http:
+        view = call(http, "GET", "/v1/usage").json()
+    emit(args, view, usage_text(view))
+    return 0
+
+
+def usage_text(view: dict[str, Any]) -> str:
+    limits, today = view["limits"], view["today"]
+
+    def against(used: float, limit: float | None) -> str:
+        return f"{used:g} / {'unlimited' if limit is None else f'{limit:g}'}"
+
+    return "\n".join(
+        [
+            f"tenant {view['tenantId']}, {view['day']} (UTC; resets {view['resetsAt']})",
+            f"  in flight       {against(view['inFlight'], limits['maxInFlight'])} ({view['queued']} queued)",
+            f"  jobs today      {against(today['jobs'], limits['maxJobsPerDay'])}",
+            f"  output seconds  {against(today['outputSeconds'], limits['maxOutputSecondsPerDay'])}",
+            f"  credits         {against(today['credits'], limits['maxCreditsPerDay'])}",
+        ]
+    )
 
 
 @guarded

@@ -1,6 +1,7 @@
-"""`runway-bridge keys`: create and revoke bridge keys (one tenant per key).
+"""`runway-bridge keys`: create and revoke bridge keys (one tenant per key) and set tenant limits.
 
-    runway-bridge keys create --tenant acme [--name ci] [--usage-plan-id abc123]
+    runway-bridge keys create --tenant acme [--name ci] [--max-in-flight 5] [--max-jobs-per-day 500]
+    runway-bridge keys update --tenant acme --max-credits-per-day 2000 [--max-in-flight none]
     runway-bridge keys revoke <key>
 
 The key is printed once at creation and stored hashed only. Table names and the AWS endpoint come
@@ -20,6 +21,36 @@ from runway_bridge.settings import get_settings
 if TYPE_CHECKING:
     from runway_bridge.logic.keys import CreatedKey
 
+# --flag -> TenantLimits field; the value "none" makes that limit unlimited (docs/tenants.md).
+LIMIT_FLAGS = {
+    "max_in_flight": ("--max-in-flight", int, "jobs sent to Runway and not finished"),
+    "max_jobs_per_day": ("--max-jobs-per-day", int, "creates per UTC day"),
+    "max_output_seconds_per_day": ("--max-output-seconds-per-day", int, "seconds of output per UTC day"),
+    "max_credits_per_day": ("--max-credits-per-day", float, "credits per UTC day (needs CreditPrices)"),
+}
+
+
+def _limit_value(kind: Any) -> Any:
+    def parse(text: str) -> Any:
+        return None if text.lower() in ("none", "unlimited") else kind(text)
+
+    return parse
+
+
+def _add_limit_flags(parser: argparse.ArgumentParser) -> None:
+    for field, (flag, kind, meaning) in LIMIT_FLAGS.items():
+        parser.add_argument(
+            flag,
+            dest=field,
+            type=_limit_value(kind),
+            default=argparse.SUPPRESS,
+            help=f"{meaning}; 'none': unlimited",
+        )
+
+
+def _limit_changes(args: argparse.Namespace) -> dict[str, Any]:
+    return {field: getattr(args, field) for field in LIMIT_FLAGS if hasattr(args, field)}
+
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -34,12 +65,13 @@ def register(subparsers: Any) -> None:
     create = actions.add_parser("create", help="create a key for a tenant and print it (once)")
     create.add_argument("--tenant", required=True, help="tenant id the key acts for")
     create.add_argument("--name", default=None, help="a label for the key (e.g. where it is used)")
-    create.add_argument(
-        "--usage-plan-id",
-        default=None,
-        help="API Gateway usage plan (stack output UsagePlanId) the key joins, for per-key throttling",
-    )
+    _add_limit_flags(create)
     create.set_defaults(func=run_create)
+
+    update = actions.add_parser("update", help="change a tenant's limits (the others are kept)")
+    update.add_argument("--tenant", required=True, help="tenant id")
+    _add_limit_flags(update)
+    update.set_defaults(func=run_update)
 
     revoke = actions.add_parser("revoke", help="revoke a key: it stops working at once")
     revoke.add_argument("key", help="the key itself, or its key id (the SHA-256 the table holds)")
@@ -53,8 +85,6 @@ def _configure(args: argparse.Namespace) -> None:
         os.environ["BRIDGE_API_KEYS_TABLE_NAME"] = args.table
     if args.endpoint_url:
         os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
-    if getattr(args, "usage_plan_id", None):
-        os.environ["BRIDGE_USAGE_PLAN_ID"] = args.usage_plan_id
     get_settings.cache_clear()
     from runway_bridge.observability import logger  # noqa: PLC0415
 
@@ -80,11 +110,22 @@ def _use_dev_profile() -> None:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
 
-def create_key(tenant_id: str, name: str | None = None) -> CreatedKey:
-    """Create a key for `tenant_id`; the answer is the only time the key is seen."""
+def create_key(tenant_id: str, name: str | None = None, limits: dict[str, Any] | None = None) -> CreatedKey:
+    """Create a key for `tenant_id` (with limit changes, by TenantLimits field name); the answer is
+    the only time the key is seen."""
     from runway_bridge.logic.wiring import build_services  # noqa: PLC0415  (boto3 is slow to import)
 
-    return build_services(get_settings()).keys.create_key(name or "cli", tenant_id)
+    keys = build_services(get_settings()).keys
+    if limits:
+        keys.update_limits(tenant_id, limits)
+    return keys.create_key(name or "cli", tenant_id)
+
+
+def update_limits(tenant_id: str, limits: dict[str, Any]) -> dict[str, Any]:
+    """Change some of a tenant's limits; all its limits as JSON."""
+    from runway_bridge.logic.wiring import build_services  # noqa: PLC0415
+
+    return build_services(get_settings()).keys.update_limits(tenant_id, limits).to_json()
 
 
 def revoke_key(key_or_id: str) -> bool:
@@ -101,14 +142,36 @@ def revoke_key(key_or_id: str) -> bool:
 
 def run_create(args: argparse.Namespace) -> int:
     _configure(args)
-    created = create_key(args.tenant, args.name)
+    created = create_key(args.tenant, args.name, _limit_changes(args))
     print(f"tenant:  {created.tenant_id}")
     print(f"key id:  {created.key_id}")
     print(f"key:     {created.api_key}")
     if created.webhook_secret:
         print(f"webhook signing secret (new tenant): {created.webhook_secret}")
+    print(f"limits:  {_limits_text(created.limits.to_json())}")
     print("Shown once; only the key's hash is stored. SDK: RunwayML(api_key=<key>, base_url=<ApiUrl>).")
     return 0
+
+
+def run_update(args: argparse.Namespace) -> int:
+    _configure(args)
+    changes = _limit_changes(args)
+    if not changes:
+        print("give at least one limit to change (see --help)", file=sys.stderr)
+        return 2
+    from runway_bridge.errors import InvalidRequestError  # noqa: PLC0415
+
+    try:
+        limits = update_limits(args.tenant, changes)
+    except InvalidRequestError as exc:
+        print(exc.message, file=sys.stderr)
+        return 1
+    print(f"tenant {args.tenant} limits: {_limits_text(limits)}")
+    return 0
+
+
+def _limits_text(limits: dict[str, Any]) -> str:
+    return ", ".join(f"{name} {'unlimited' if value is None else value}" for name, value in limits.items())
 
 
 def run_revoke(args: argparse.Namespace) -> int:

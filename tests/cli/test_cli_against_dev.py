@@ -174,3 +174,33 @@ def test_keys_create_and_revoke_and_the_errors_a_user_sees(
     assert "make dev" in nowhere.stderr
     unreachable = run(["tasks", "list", "--url", "http://127.0.0.1:9", "--key", "x"], env, workdir)
     assert unreachable.returncode == 3
+
+
+def test_keys_set_limits_and_usage_shows_them_and_a_create_over_the_daily_limit_is_refused(
+    dev: Process, env: dict[str, str], workdir: Path
+) -> None:
+    created = run(["keys", "create", "--tenant", "cli-limits", "--max-jobs-per-day", "1"], env, workdir)
+    assert created.returncode == 0, created.stderr
+    assert "max_jobs_per_day 1" in created.stdout
+    key = next(line.split()[-1] for line in created.stdout.splitlines() if line.startswith("key:"))
+    updated = run(["keys", "update", "--tenant", "cli-limits", "--max-in-flight", "3"], env, workdir)
+    assert updated.returncode == 0, updated.stderr
+    assert "max_in_flight 3" in updated.stdout
+    assert "max_jobs_per_day 1" in updated.stdout
+
+    first = run(["generate", "text_to_video", "--prompt", "one", "--key", key, "--json"], env, workdir)
+    assert first.returncode == 0, first.stderr
+    second = run(["generate", "text_to_video", "--prompt", "two", "--key", key], env, workdir)
+    assert second.returncode == 1
+    assert "429" in second.stderr
+    assert "daily_jobs_limit" in second.stderr
+
+    usage = json.loads(run(["usage", "--key", key, "--json"], env, workdir).stdout)
+    assert usage["tenantId"] == "cli-limits"
+    assert usage["today"]["jobs"] == 1
+    assert usage["limits"]["maxInFlight"] == 3
+    assert usage["limits"]["maxJobsPerDay"] == 1
+    shown = run(["usage", "--key", key], env, workdir).stdout
+    assert "jobs today      1 / 1" in shown
+    bad = run(["keys", "update", "--tenant", "cli-limits", "--max-in-flight", "0"], env, workdir)
+    assert bad.returncode == 1

@@ -3,6 +3,7 @@ moto with its settings or knowingly left to the glue / skipped, and its function
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,5 +48,4 @@ def test_the_functions_environment_names_the_created_resources(aws: LocalAws) ->
     assert os.environ["BRIDGE_JOBS_TABLE_NAME"] == aws.physical_id("JobsTable")
     assert os.environ["BRIDGE_API_KEYS_TABLE_NAME"] == aws.physical_id("ApiKeysTable")
     assert os.environ["BRIDGE_EVENT_BUS_NAME"] == aws.physical_id("EventBus")
-    plan = aws.boto3_client("apigateway").get_usage_plan(usagePlanId=aws.outputs["UsagePlanId"])
-    assert plan["throttle"] == {"rateLimit": 10.0, "burstLimit": 20}
+    assert json.loads(os.environ["BRIDGE_CREDIT_PRICES"]) == {}

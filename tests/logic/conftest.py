@@ -20,10 +20,11 @@ import pytest
 import yaml
 from moto.server import ThreadedMotoServer
 
-from runway_bridge.adapters.api_keys import ApiGatewayUsagePlans, DynamoApiKeyStore
+from runway_bridge.adapters.api_keys import DynamoApiKeyStore
 from runway_bridge.adapters.events import EventBridgeRejectionPublisher
 from runway_bridge.adapters.jobs_store import DynamoJobStore
 from runway_bridge.adapters.object_store import S3ObjectStore
+from runway_bridge.adapters.poller_state import DynamoPollerState
 from runway_bridge.adapters.runway_client import RunwayClient
 from runway_bridge.adapters.secrets import SecretsManagerTenantSecrets
 from runway_bridge.adapters.url_guard import UrlGuard
@@ -120,7 +121,6 @@ class Aws:
     bucket: str
     bus: str
     rejection_queue_url: str
-    usage_plan_id: str
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION)
@@ -148,10 +148,10 @@ def aws_clients(moto_url: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def shared_aws(aws_clients: dict[str, Any]) -> dict[str, str]:
-    """Per worker: a bus whose rule copies rejections to a queue, and a usage plan (tests tell
-    their own messages and keys apart by ids, so sharing these is safe and saves setup time)."""
+    """Per worker: a bus whose rule copies rejections to a queue (tests tell their own messages
+    apart by ids, so sharing it is safe and saves setup time)."""
     suffix = uuid.uuid4().hex[:10]
-    events, sqs, apigateway = (aws_clients[name] for name in ("events", "sqs", "apigateway"))
+    events, sqs = (aws_clients[name] for name in ("events", "sqs"))
     bus = f"bus-{suffix}"
     events.create_event_bus(Name=bus)
     queue_url = sqs.create_queue(QueueName=f"rejections-{suffix}")["QueueUrl"]
@@ -166,8 +166,7 @@ def shared_aws(aws_clients: dict[str, Any]) -> dict[str, str]:
         EventBusName=bus,
         Targets=[{"Id": "queue", "Arn": attributes["QueueArn"]}],
     )
-    plan = apigateway.create_usage_plan(name=f"plan-{suffix}")
-    return {"bus": bus, "queue_url": queue_url, "usage_plan_id": plan["id"]}
+    return {"bus": bus, "queue_url": queue_url}
 
 
 @pytest.fixture
@@ -194,7 +193,6 @@ def aws(moto_url: str, aws_clients: dict[str, Any], shared_aws: dict[str, str]) 
         bucket=bucket,
         bus=shared_aws["bus"],
         rejection_queue_url=shared_aws["queue_url"],
-        usage_plan_id=shared_aws["usage_plan_id"],
     )
 
 
@@ -219,6 +217,8 @@ class Bridge:
     tasks: TaskService
     keys: KeyService
     url_guard: UrlGuard
+    keys_store: DynamoApiKeyStore
+    runway_factory: Callable[[], RunwayClient]
     clients: list[RunwayClient] = field(default_factory=list)
 
     def creates(self) -> int:
@@ -243,7 +243,6 @@ def make_bridge(aws: Aws, emulator: RunwayEmulator) -> Iterator[BridgeFactory]:
             "api_keys_table_name": aws.keys_table,
             "bucket_name": aws.bucket,
             "event_bus_name": aws.bus,
-            "usage_plan_id": aws.usage_plan_id,
             "api_submit_budget_s": 8.0,
             "tenant_secret_prefix": f"test-{uuid.uuid4().hex[:8]}",
         }
@@ -279,6 +278,8 @@ def make_bridge(aws: Aws, emulator: RunwayEmulator) -> Iterator[BridgeFactory]:
             resolver=resolver or (lambda host: ["93.184.216.34"]),
         )
         poller = RecordingPollerStarter()
+        key_store = DynamoApiKeyStore(aws.dynamodb, aws.keys_table)
+        poller_state = DynamoPollerState(aws.dynamodb, aws.jobs_table, due_shards=settings.due_shards)
         submission = SubmissionService(
             jobs=jobs,
             objects=objects,
@@ -288,14 +289,16 @@ def make_bridge(aws: Aws, emulator: RunwayEmulator) -> Iterator[BridgeFactory]:
             poller_starter=poller,
             check_callback_url=guard.check,
             rejections=EventBridgeRejectionPublisher(aws.events, aws.bus),
+            tenants=key_store,
+            capacity=poller_state,
             sleep=lambda seconds: None,
         )
         tasks = TaskService(
             jobs=jobs, objects=objects, runway_factory=runway_factory, settings=settings, clock=clock
         )
         keys = KeyService(
-            keys=DynamoApiKeyStore(aws.dynamodb, aws.keys_table),
-            usage_plans=ApiGatewayUsagePlans(aws.apigateway, settings.usage_plan_id),
+            keys=key_store,
+            tenants=key_store,
             tenant_secrets=SecretsManagerTenantSecrets(aws.secretsmanager, settings),
             clock=clock,
         )
@@ -311,6 +314,8 @@ def make_bridge(aws: Aws, emulator: RunwayEmulator) -> Iterator[BridgeFactory]:
             tasks=tasks,
             keys=keys,
             url_guard=guard,
+            keys_store=key_store,
+            runway_factory=runway_factory,
             clients=clients,
         )
         built.append(bridge)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from runway_bridge.errors import NotFoundError
+from runway_bridge.errors import InvalidRequestError, NotFoundError
 from runway_bridge.logic.keys import hash_key
-from tests.logic.conftest import Bridge, BridgeFactory
+from runway_bridge.models.tenant import TenantLimits
+from tests.logic.conftest import Bridge
 
 
 def test_a_created_key_authenticates_as_its_tenant_and_is_stored_only_hashed(bridge: Bridge) -> None:
@@ -27,7 +28,7 @@ def test_unknown_malformed_and_missing_keys_do_not_authenticate(bridge: Bridge) 
         assert bridge.keys.authenticate(candidate) is None
 
 
-def test_a_new_tenant_gets_a_webhook_secret_once_and_a_usage_plan_key_per_api_key(bridge: Bridge) -> None:
+def test_a_new_tenant_gets_a_webhook_secret_once(bridge: Bridge) -> None:
     first = bridge.keys.create_key("first")
     second = bridge.keys.create_key("second", tenant_id=first.tenant_id)
 
@@ -41,16 +42,11 @@ def test_a_new_tenant_gets_a_webhook_secret_once_and_a_usage_plan_key_per_api_ke
 
     tenant = bridge.keys.authenticate(first.api_key)
     assert tenant is not None
-    assert tenant.usage_identifier_key is not None
-    assert tenant.usage_identifier_key != first.api_key  # the bridge key never goes to API Gateway
-    plan_keys = bridge.aws.apigateway.get_usage_plan_keys(usagePlanId=bridge.aws.usage_plan_id)["items"]
-    values = {key["value"] for key in plan_keys}
-    assert tenant.usage_identifier_key in values
-    assert first.api_key not in values
+    assert tenant.tenant_id == first.tenant_id
     assert len(bridge.keys.list_keys(first.tenant_id)) == 2
 
 
-def test_a_revoked_key_stops_authenticating_and_its_usage_plan_key_is_disabled(bridge: Bridge) -> None:
+def test_a_revoked_key_stops_authenticating(bridge: Bridge) -> None:
     kept = bridge.keys.create_key("kept", tenant_id="acme")
     revoked = bridge.keys.create_key("revoked", tenant_id="acme")
 
@@ -59,16 +55,23 @@ def test_a_revoked_key_stops_authenticating_and_its_usage_plan_key_is_disabled(b
     assert record.revoked_at is not None
     assert bridge.keys.authenticate(revoked.api_key) is None
     assert bridge.keys.authenticate(kept.api_key) is not None
-    assert record.usage_key_id is not None
-    assert bridge.aws.apigateway.get_api_key(apiKey=record.usage_key_id)["enabled"] is False
     assert bridge.keys.revoke_key(revoked.api_key).revoked_at == record.revoked_at
     with pytest.raises(NotFoundError):
         bridge.keys.revoke_key("rwb_never-issued")
 
 
-def test_keys_work_without_a_usage_plan(make_bridge: BridgeFactory) -> None:
-    bridge = make_bridge(usage_plan_id=None)
-    created = bridge.keys.create_key("iam-deployment")
-    tenant = bridge.keys.authenticate(created.api_key)
-    assert tenant is not None
-    assert tenant.usage_identifier_key is None
+def test_limits_are_kept_with_the_tenant_and_changed_one_at_a_time(bridge: Bridge) -> None:
+    created = bridge.keys.create_key("ci", tenant_id="acme", limits=TenantLimits(max_in_flight=3))
+    assert created.limits.max_in_flight == 3
+    second = bridge.keys.create_key("laptop", tenant_id="acme")  # no limits given: kept
+    assert second.limits.max_in_flight == 3
+
+    updated = bridge.keys.update_limits("acme", {"max_jobs_per_day": 100, "max_credits_per_day": 12.5})
+    assert updated == TenantLimits(max_in_flight=3, max_jobs_per_day=100, max_credits_per_day=12.5)
+    assert bridge.keys.limits("acme") == updated
+    assert bridge.keys.update_limits("acme", {"max_in_flight": None}).max_in_flight is None
+    assert bridge.keys.limits("other") == TenantLimits()  # unlimited unless set
+    with pytest.raises(InvalidRequestError):
+        bridge.keys.update_limits("acme", {"max_in_flight": 0})
+    # The tenant record does not count as one of its keys.
+    assert len(bridge.keys.list_keys("acme")) == 2

@@ -57,11 +57,14 @@ def fail_dynamodb_writes(bridge: Bridge, attribute: str, error: BaseException, t
     hits = [0]
 
     def hook(params: dict[str, Any], **_: Any) -> None:
-        if attribute in str(params.get("ExpressionAttributeNames", {}).values()) and hits[0] < times:
+        updates = [item["Update"] for item in params.get("TransactItems", []) if "Update" in item]
+        names = [str(update.get("ExpressionAttributeNames", {}).values()) for update in [params, *updates]]
+        if any(attribute in written for written in names) and hits[0] < times:
             hits[0] += 1
             raise error
 
-    bridge.aws.dynamodb.meta.events.register("before-parameter-build.dynamodb.UpdateItem", hook)
+    for operation in ("UpdateItem", "TransactWriteItems"):
+        bridge.aws.dynamodb.meta.events.register(f"before-parameter-build.dynamodb.{operation}", hook)
     return hits
 
 
@@ -200,10 +203,17 @@ def test_twenty_racing_identical_requests_make_exactly_one_runway_create(bridge:
 
     job_ids = {outcome for outcome in outcomes if outcome != "409"}
     assert len(job_ids) == 1
-    assert bridge.creates() == 1
-    job = bridge.jobs.get(job_ids.pop())
+    job_id = job_ids.pop()
+    job = bridge.jobs.get(job_id)
     assert job is not None
+    if job.status is JobStatus.QUEUED:
+        # On a loaded machine the winner's budget may run out before its POST: then nothing was
+        # sent, and the poller's deferred create is the one create.
+        assert bridge.creates() == 0
+        job = bridge.submission.submit_queued(job_id, budget_s=5.0)
+        assert job is not None
     assert job.status is JobStatus.PENDING
+    assert bridge.creates() == 1
 
 
 def test_a_daily_cap_429_leaves_the_job_queued_without_waiting(bridge: Bridge) -> None:

@@ -158,6 +158,15 @@ class RateLimitedError(BridgeError):
         self.retry_after_s = retry_after_s
 
 
+class DailyLimitExceededError(RateLimitedError):
+    """429: the tenant reached one of its daily limits; nothing was stored or sent. `Retry-After`
+    says when the UTC day ends; `code` names the limit (daily_jobs_limit, ...)."""
+
+    def __init__(self, message: str, *, code: str, retry_after_s: float) -> None:
+        super().__init__(message, retry_after_s=retry_after_s)
+        self.code = code
+
+
 class UpstreamUnavailableError(BridgeError):
     """502: Runway could not be reached for a call that records nothing (uploads, a cancel at
     Runway). Never raised once a job was recorded by a create: that outcome is the job's status."""
@@ -169,6 +178,20 @@ class UpstreamUnavailableError(BridgeError):
 class StoreConditionFailedError(Exception):
     """A conditional DynamoDB write was refused (lost race, wrong expected status/version, the item
     exists already). Internal: logic/ decides what it means for the caller."""
+
+
+class UsageLimitReachedError(Exception):
+    """A job's charge would break its tenant's daily limit: the job was not written (internal;
+    logic/ names the limit to the caller)."""
+
+
+class TenantAtCapacityError(Exception):
+    """The tenant has no in-flight place left: the job was not moved (it stays QUEUED)."""
+
+
+class RunwayAtCapacityError(Exception):
+    """Jobs of all tenants hold every place Runway runs at once (`runway_max_in_flight`): the job
+    was not moved (it stays QUEUED)."""
 
 
 class StoreUnavailableError(Exception):

@@ -34,8 +34,14 @@ class BridgeSettings(BaseSettings):
     api_keys_table_name: str = "runway-bridge-api-keys"
     bucket_name: str = "runway-bridge-artifacts"
     event_bus_name: str = "runway-bridge"
-    # API Gateway usage plan new keys join (usageIdentifierKey); unset: no per-key throttling.
-    usage_plan_id: str | None = None
+
+    # Tenants (docs/tenants.md). The operator's price table, model -> credits per output second
+    # (JSON in BRIDGE_CREDIT_PRICES); only what it lists counts towards a daily credits limit.
+    credit_prices: dict[str, float] = Field(default_factory=dict)
+    # How many tasks the Runway account runs at once (its tier's concurrency); 0: unknown, and the
+    # bridge learns it is full only when a task comes back THROTTLED or a create gets 429. Known,
+    # no create is sent past it: further jobs wait in the bridge's queue and are admitted fairly.
+    runway_max_in_flight: int = Field(default=0, ge=0)
 
     # Submission
     # Seconds a submit may spend talking to Runway: API Gateway gives 29 s, minus our own writes.
@@ -65,8 +71,13 @@ class BridgeSettings(BaseSettings):
     poller_run_max_s: float = Field(default=240.0, gt=0)
     # Job ids handed to one round's Map (ids only: Express state is capped at 256 KB).
     poller_max_jobs_per_round: int = Field(default=200, ge=1)
-    # QUEUED jobs sent to Runway per round (Runway's concurrency and daily caps are finite).
+    # QUEUED jobs sent to Runway per round (Runway's concurrency and daily caps are finite), taken
+    # in turns across tenants; and how many of each tenant's queue one round reads.
     poller_queued_per_round: int = Field(default=10, ge=0)
+    poller_queue_read_per_tenant: int = Field(default=10, ge=1)
+    # A task Runway holds THROTTLED means its capacity is full: no new create is sent until this
+    # long after that task's next look (the look refreshes it while the task stays throttled).
+    poller_throttled_hold_s: float = Field(default=2.0, ge=0)
     # A job's poller lease outlives the check function's timeout, so only a dead worker loses it.
     poller_lease_s: float = Field(default=120.0, gt=0)
     # How long a run's "I am running" marker lasts without a refresh (a few slow rounds).

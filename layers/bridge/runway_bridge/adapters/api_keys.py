@@ -1,8 +1,9 @@
-"""Bridge API keys in DynamoDB (stored as SHA-256 only) and API Gateway usage-plan keys."""
+"""Bridge API keys in DynamoDB (stored as SHA-256 only) and each tenant's limits beside them."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -10,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from runway_bridge.errors import StoreConditionFailedError, StoreUnavailableError
 from runway_bridge.logic.ports import ApiKeyRecord
+from runway_bridge.models.tenant import UNLIMITED, TenantLimits
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -19,12 +21,17 @@ def _key(key_hash: str) -> dict[str, Any]:
     return {"pk": {"S": f"KEY#{key_hash}"}}
 
 
+def _tenant(tenant_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"TENANT#{tenant_id}"}}
+
+
 def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 class DynamoApiKeyStore:
-    """Items: `pk` = `KEY#<sha256>`, `tenantId`, `name`, `createdAt`, `revokedAt`, usage-plan key."""
+    """Key items: `pk` = `KEY#<sha256>`, `tenantId`, `name`, `createdAt`, `revokedAt`.
+    Tenant items: `pk` = `TENANT#<tenantId>`, `limits` (a map; absent names are unlimited)."""
 
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
@@ -38,8 +45,6 @@ class DynamoApiKeyStore:
             "name": record.name,
             "createdAt": record.created_at.isoformat(),
             "revokedAt": record.revoked_at.isoformat() if record.revoked_at else None,
-            "usageKeyValue": record.usage_key_value,
-            "usageKeyId": record.usage_key_id,
         }
         try:
             self._client.put_item(
@@ -87,8 +92,8 @@ class DynamoApiKeyStore:
         records: list[ApiKeyRecord] = []
         request: dict[str, Any] = {
             "TableName": self._table,
-            "FilterExpression": "tenantId = :tenant",
-            "ExpressionAttributeValues": {":tenant": {"S": tenant_id}},
+            "FilterExpression": "tenantId = :tenant AND begins_with(pk, :keys)",
+            "ExpressionAttributeValues": {":tenant": {"S": tenant_id}, ":keys": {"S": "KEY#"}},
         }
         try:
             while True:
@@ -100,6 +105,38 @@ class DynamoApiKeyStore:
         except (BotoCoreError, ClientError) as exc:
             raise StoreUnavailableError("could not list API keys") from exc
 
+    # --- tenant limits ----------------------------------------------------------------------
+
+    def limits(self, tenant_id: str) -> TenantLimits:
+        try:
+            answer = self._client.get_item(TableName=self._table, Key=_tenant(tenant_id), ConsistentRead=True)
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreUnavailableError("could not read the tenant's limits") from exc
+        if "Item" not in answer:
+            return UNLIMITED
+        item = {name: _deserializer.deserialize(value) for name, value in answer["Item"].items()}
+        raw = item.get("limits") or {}
+        return TenantLimits.model_validate(
+            {
+                name: (float(value) if name == "maxCreditsPerDay" else int(value))
+                for name, value in raw.items()
+            }
+        )
+
+    def set_limits(self, tenant_id: str, limits: TenantLimits) -> None:
+        stored = {
+            name: _serializer.serialize(Decimal(repr(value)) if isinstance(value, float) else value)
+            for name, value in limits.to_json().items()
+            if value is not None
+        }
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={**_tenant(tenant_id), "limits": {"M": stored}},
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreUnavailableError("could not store the tenant's limits") from exc
+
 
 def _record(raw: dict[str, Any]) -> ApiKeyRecord:
     item = {name: _deserializer.deserialize(value) for name, value in raw.items()}
@@ -109,40 +146,4 @@ def _record(raw: dict[str, Any]) -> ApiKeyRecord:
         name=item.get("name", ""),
         created_at=datetime.fromisoformat(item["createdAt"]),
         revoked_at=datetime.fromisoformat(item["revokedAt"]) if item.get("revokedAt") else None,
-        usage_key_value=item.get("usageKeyValue"),
-        usage_key_id=item.get("usageKeyId"),
     )
-
-
-class ApiGatewayUsagePlans:
-    """API keys in a usage plan; the authorizer returns the key's value as `usageIdentifierKey`
-    (`ApiKeySourceType: AUTHORIZER`), so API Gateway throttles and meters per bridge key.
-    Without a usage plan id (e.g. IAM-only deployments) it does nothing."""
-
-    def __init__(self, client: Any, usage_plan_id: str | None) -> None:
-        self._client = client
-        self._usage_plan_id = usage_plan_id
-
-    def register(self, name: str, value: str) -> str | None:
-        if not self._usage_plan_id:
-            return None
-        try:
-            key = self._client.create_api_key(name=name, value=value, enabled=True)
-            self._client.create_usage_plan_key(
-                usagePlanId=self._usage_plan_id, keyId=key["id"], keyType="API_KEY"
-            )
-        except (BotoCoreError, ClientError) as exc:
-            raise StoreUnavailableError("could not register the key with the usage plan") from exc
-        return str(key["id"])
-
-    def disable(self, key_id: str) -> None:
-        try:
-            self._client.update_api_key(
-                apiKey=key_id, patchOperations=[{"op": "replace", "path": "/enabled", "value": "false"}]
-            )
-        except ClientError as exc:
-            if _error_code(exc) == "NotFoundException":
-                return
-            raise StoreUnavailableError("could not disable the usage-plan key") from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailableError("could not disable the usage-plan key") from exc

@@ -25,11 +25,19 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
-from runway_bridge.errors import InvalidRequestError, StoreConditionFailedError, StoreUnavailableError
+from runway_bridge.errors import (
+    InvalidRequestError,
+    RunwayAtCapacityError,
+    StoreConditionFailedError,
+    StoreUnavailableError,
+    TenantAtCapacityError,
+    UsageLimitReachedError,
+)
 from runway_bridge.logic.ports import DeliveryAttempt, EventMarker, JobPage
 from runway_bridge.models.job import Job, JobStatus, can_transition, is_terminal
 from runway_bridge.models.notification import TASK_PROGRESS, callback_wants
 from runway_bridge.models.outbox import OutboxEvent
+from runway_bridge.models.tenant import DailyUsage, TenantLimits, UsageCharge
 
 JOB_SK: Final = "JOB"
 # On job items whose callback asked for `task.progress` (template.yaml filters the relay's stream on it).
@@ -41,6 +49,25 @@ EVENT_MARKER_TTL_S: Final = 30 * 24 * 3600
 # A filtered list query may return short pages; read at most this many pages to fill one.
 LIST_READ_ROUNDS: Final = 5
 BATCH_WRITE_MAX: Final = 25
+# Tenant counters beside the jobs (no index attribute, so no index and no stream filter sees them).
+TENANT_INFLIGHT_SK: Final = "INFLIGHT"
+# A day's counters are kept this long after the day (GET /v1/usage shows today only).
+USAGE_DAY_TTL_S: Final = 8 * 24 * 3600
+# Tenants with QUEUED jobs: one item each under this partition, so the poller can take turns
+# across tenants without scanning (each tenant's queue is its own partition of the due index).
+QUEUE_ROSTER_PK: Final = "POLLER#QUEUES"
+# The bridge-wide count of jobs holding an in-flight place (all tenants): Runway's concurrency.
+RUNWAY_INFLIGHT_KEY: Final = {"pk": "POLLER#CAPACITY", "sk": "INFLIGHT"}
+
+
+def tenant_pk(tenant_id: str) -> str:
+    return f"TENANT#{tenant_id}"
+
+
+def queue_partition(tenant_id: str) -> str:
+    """The due index partition of a tenant's QUEUED jobs (at-Runway jobs use `DUE#<n>`)."""
+    return f"QUEUE#{tenant_id}"
+
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -138,19 +165,38 @@ class DynamoJobStore:
         if job.bridge.reference is not None:
             item["tenantReference"] = f"{job.tenant_id}#{job.bridge.reference}"
         if not is_terminal(job.status) and job.next_poll_at is not None:
-            item["dueShard"] = self._due_shard(job.job_id)
+            item["dueShard"] = self._due_partition(job, job.status)
         if callback_wants(job, TASK_PROGRESS):
             # Flat, so the relay's stream filter can match it: only these jobs' updates wake the relay.
             item[PROGRESS_WEBHOOKS_ATTRIBUTE] = True
         return item
 
-    def create(self, job: Job) -> None:
-        with _store_errors("could not record the job", refused=f"job {job.job_id} exists"):
-            self._client.put_item(
-                TableName=self._table,
-                Item=_serialize_item(self.job_item(job)),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
+    def create(self, job: Job, *, limits: TenantLimits | None = None) -> None:
+        """Put a new job; with its `charge`, in one transaction with the tenant's day counters
+        (refused by `limits`: `UsageLimitReachedError`, nothing written), and a QUEUED job joins
+        the queue roster in the same transaction."""
+        put = {
+            "TableName": self._table,
+            "Item": _serialize_item(self.job_item(job)),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+        extras: list[dict[str, Any]] = []
+        if job.charge is not None:
+            extras.append({"Update": self._charge_update(job.tenant_id, job.charge, limits=limits)})
+        if job.status is JobStatus.QUEUED:
+            extras.append({"Put": self._roster_put(job.tenant_id)})
+        if not extras:
+            with _store_errors("could not record the job", refused=f"job {job.job_id} exists"):
+                self._client.put_item(**put)
+            return
+        reasons = self._transact([{"Put": put}, *extras], unavailable="could not record the job")
+        if reasons is None:
+            return
+        if reasons[0] == "ConditionalCheckFailed":
+            raise StoreConditionFailedError(f"job {job.job_id} exists")
+        if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed" and job.charge is not None:
+            raise UsageLimitReachedError(f"tenant {job.tenant_id} reached a daily limit")
+        raise StoreConditionFailedError(f"job {job.job_id} could not be recorded ({reasons})")
 
     def get(self, job_id: str) -> Job | None:
         try:
@@ -172,43 +218,67 @@ class DynamoJobStore:
         changes: Mapping[str, Any] | None = None,
         remove: frozenset[str] = frozenset(),
         event: OutboxEvent | None = None,
+        slot_limit: int | None = None,
+        runway_limit: int | None = None,
     ) -> Job:
+        """See `logic.ports.JobStore.transition`. Keeps the tenant's counters in step: the move to
+        SUBMITTING takes an in-flight place of the tenant (refused past `slot_limit`:
+        `TenantAtCapacityError`) and of the bridge (refused past `runway_limit`:
+        `RunwayAtCapacityError`); the move back to QUEUED or to an end gives them back, all in one
+        transaction with the status."""
         if not can_transition(job.status, new_status):
             raise ValueError(f"{job.status} → {new_status} is not an allowed transition")
         terminal = is_terminal(new_status)
         if terminal and event is None:
             raise ValueError("a terminal status is written with its outbox event")
-        all_changes = {**(changes or {}), "status": new_status}
+        all_changes: dict[str, Any] = {**(changes or {}), "status": new_status}
         # Finished jobs leave the poller's index.
         removed = remove | ({"next_poll_at"} if terminal else frozenset())
-        update = self._update_request(job, all_changes, removed, due=not terminal)
-        if event is None:
-            return self._update(job, update)
-        try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {"Update": update},
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": _serialize_item(self._event_item(event)),
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                ]
+        extras: list[dict[str, Any]] = []
+        takes_slot = new_status is JobStatus.SUBMITTING and not job.holds_slot
+        gives_slot = job.holds_slot and (terminal or new_status is JobStatus.QUEUED)
+        if takes_slot:
+            all_changes["holds_slot"] = True
+            extras.append({"Update": self._slot_update(job.tenant_id, +1, limit=slot_limit)})
+            extras.append({"Update": self._runway_slot_update(+1, limit=runway_limit)})
+        elif gives_slot:
+            removed = removed | {"holds_slot"}
+            extras.append({"Update": self._slot_update(job.tenant_id, -1)})
+            extras.append({"Update": self._runway_slot_update(-1)})
+        if terminal and job.runway_task_id is None and job.charge is not None:
+            # Never reached Runway (refused, cancelled while queued, inputs expired): give it back.
+            extras.append({"Update": self._charge_update(job.tenant_id, job.charge, refund=True)})
+        if new_status is JobStatus.QUEUED:
+            extras.append({"Put": self._roster_put(job.tenant_id)})
+        update = self._update_request(job, all_changes, removed, status=new_status)
+        if event is not None:
+            extras.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": _serialize_item(self._event_item(event)),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
             )
-        except ClientError as exc:
-            if _error_code(exc) == "TransactionCanceledException":
-                raise StoreConditionFailedError(f"job {job.job_id} changed meanwhile") from exc
-            raise StoreUnavailableError("could not record the job's status") from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailableError("could not record the job's status") from exc
-        return self._applied(job, all_changes, removed)
+        if not extras:
+            return self._update(job, update)
+        reasons = self._transact(
+            [{"Update": update}, *extras], unavailable="could not record the job's status"
+        )
+        if reasons is None:
+            return self._applied(job, all_changes, removed)
+        if takes_slot and reasons[0] != "ConditionalCheckFailed":
+            if reasons[1] == "ConditionalCheckFailed":
+                raise TenantAtCapacityError(f"tenant {job.tenant_id} has no in-flight place left")
+            if reasons[2] == "ConditionalCheckFailed":
+                raise RunwayAtCapacityError("every place at Runway is taken")
+        raise StoreConditionFailedError(f"job {job.job_id} changed meanwhile")
 
     def update(self, job: Job, *, changes: Mapping[str, Any], remove: frozenset[str] = frozenset()) -> Job:
         if "status" in changes:
             raise ValueError("status changes go through transition()")
-        return self._update(job, self._update_request(job, changes, remove, due=not job.is_terminal))
+        return self._update(job, self._update_request(job, changes, remove, status=job.status))
 
     def delete(self, job: Job) -> None:
         pk = job_pk(job.job_id)
@@ -482,6 +552,151 @@ class DynamoJobStore:
     def _due_shard(self, job_id: str) -> str:
         return f"DUE#{_shard(job_id, self._due_shards)}"
 
+    def _due_partition(self, job: Job, status: JobStatus) -> str:
+        """QUEUED jobs wait in their tenant's queue partition, planned apart from jobs at Runway."""
+        return queue_partition(job.tenant_id) if status is JobStatus.QUEUED else self._due_shard(job.job_id)
+
+    # --- Tenant counters and the queue roster -------------------------------------------------
+
+    def _slot_update(self, tenant_id: str, delta: int, *, limit: int | None = None) -> dict[str, Any]:
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": _serialize_item({"pk": tenant_pk(tenant_id), "sk": TENANT_INFLIGHT_SK}),
+            "UpdateExpression": "ADD inFlight :delta",
+            "ExpressionAttributeValues": _serialize_item({":delta": delta}),
+        }
+        if delta > 0:
+            # The limit applied travels with the counter, so the poller can skip a full tenant.
+            if limit is None:
+                update["UpdateExpression"] += " REMOVE maxInFlight"
+            else:
+                update["UpdateExpression"] += " SET maxInFlight = :limit"
+                update["ConditionExpression"] = "attribute_not_exists(inFlight) OR inFlight < :limit"
+                update["ExpressionAttributeValues"] = _serialize_item({":delta": delta, ":limit": limit})
+        return update
+
+    def _runway_slot_update(self, delta: int, *, limit: int | None = None) -> dict[str, Any]:
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": _serialize_item(RUNWAY_INFLIGHT_KEY),
+            "UpdateExpression": "ADD inFlight :delta",
+            "ExpressionAttributeValues": _serialize_item({":delta": delta}),
+        }
+        if limit is not None and delta > 0:
+            update["ConditionExpression"] = "attribute_not_exists(inFlight) OR inFlight < :limit"
+            update["ExpressionAttributeValues"] = _serialize_item({":delta": delta, ":limit": limit})
+        return update
+
+    def runway_in_flight(self) -> int:
+        """Jobs of all tenants holding an in-flight place (sent to Runway, not finished)."""
+        with _store_errors("could not read the bridge's in-flight count"):
+            answer = self._client.get_item(
+                TableName=self._table, Key=_serialize_item(RUNWAY_INFLIGHT_KEY), ConsistentRead=True
+            )
+        return int(_deserialize_item(answer.get("Item", {})).get("inFlight", 0))
+
+    def _charge_update(
+        self, tenant_id: str, charge: UsageCharge, *, limits: TenantLimits | None = None, refund: bool = False
+    ) -> dict[str, Any]:
+        sign = -1 if refund else 1
+        values: dict[str, Any] = {
+            ":jobs": sign,
+            ":seconds": sign * charge.output_seconds,
+            ":credits": Decimal(repr(sign * charge.credits)),
+            ":expires": _day_expiry(charge.day),
+        }
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": _serialize_item({"pk": tenant_pk(tenant_id), "sk": f"DAY#{charge.day}"}),
+            "UpdateExpression": (
+                "ADD jobs :jobs, outputSeconds :seconds, credits :credits SET expiresAt = :expires"
+            ),
+        }
+        conditions = []
+        if limits is not None and not refund:
+            # Each counter after this job stays within its limit (logic checked the job alone fits).
+            for counter, limit, amount in (
+                ("jobs", limits.max_jobs_per_day, 1),
+                ("outputSeconds", limits.max_output_seconds_per_day, charge.output_seconds),
+                ("credits", limits.max_credits_per_day, charge.credits),
+            ):
+                if limit is None:
+                    continue
+                values[f":max_{counter}"] = Decimal(repr(limit - amount))
+                conditions.append(f"(attribute_not_exists({counter}) OR {counter} <= :max_{counter})")
+        if conditions:
+            update["ConditionExpression"] = " AND ".join(conditions)
+        update["ExpressionAttributeValues"] = _serialize_item(values)
+        return update
+
+    def _roster_put(self, tenant_id: str) -> dict[str, Any]:
+        # Wall-clock time: the poller compares it with its own to tell a queue joined meanwhile.
+        return {
+            "TableName": self._table,
+            "Item": _serialize_item(
+                {"pk": QUEUE_ROSTER_PK, "sk": tenant_id, "touchedAt": round(datetime.now(UTC).timestamp(), 3)}
+            ),
+        }
+
+    def daily_usage(self, tenant_id: str, day: str) -> DailyUsage:
+        with _store_errors("could not read the tenant's usage"):
+            answer = self._client.get_item(
+                TableName=self._table,
+                Key=_serialize_item({"pk": tenant_pk(tenant_id), "sk": f"DAY#{day}"}),
+                ConsistentRead=True,
+            )
+        item = _deserialize_item(answer.get("Item", {}))
+        return DailyUsage(
+            day=day,
+            jobs=int(item.get("jobs", 0)),
+            output_seconds=int(item.get("outputSeconds", 0)),
+            credits=float(item.get("credits", 0.0)),
+        )
+
+    def in_flight(self, tenant_id: str) -> int:
+        with _store_errors("could not read the tenant's usage"):
+            answer = self._client.get_item(
+                TableName=self._table,
+                Key=_serialize_item({"pk": tenant_pk(tenant_id), "sk": TENANT_INFLIGHT_SK}),
+                ConsistentRead=True,
+            )
+        return int(_deserialize_item(answer.get("Item", {})).get("inFlight", 0))
+
+    def queued_count(self, tenant_id: str, *, at_most: int | None = None) -> int:
+        """How many of the tenant's jobs wait QUEUED (due or not), counting no further than `at_most`."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "due",
+            "KeyConditionExpression": "dueShard = :queue",
+            "ExpressionAttributeValues": _serialize_item({":queue": queue_partition(tenant_id)}),
+            "Select": "COUNT",
+        }
+        if at_most is not None:
+            request["Limit"] = at_most
+        count = 0
+        while at_most is None or count < at_most:
+            with _store_errors("could not count the tenant's queue"):
+                answer = self._client.query(**request)
+            count += int(answer.get("Count", 0))
+            if "LastEvaluatedKey" not in answer:
+                return count
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        return count
+
+    def _transact(self, items: list[dict[str, Any]], *, unavailable: str) -> list[str] | None:
+        """One TransactWriteItems; None when written, else each item's cancellation code."""
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if _error_code(exc) == "TransactionCanceledException":
+                reasons = exc.response.get("CancellationReasons") or []
+                codes = [str(reason.get("Code", "None")) for reason in reasons]
+                return codes + ["None"] * (len(items) - len(codes))
+            raise StoreUnavailableError(unavailable) from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailableError(unavailable) from exc
+        return None
+
     def _event_item(self, event: OutboxEvent) -> dict[str, Any]:
         return {
             "pk": job_pk(event.job_id),
@@ -496,7 +711,7 @@ class DynamoJobStore:
         }
 
     def _update_request(
-        self, job: Job, changes: Mapping[str, Any], remove: frozenset[str], *, due: bool
+        self, job: Job, changes: Mapping[str, Any], remove: frozenset[str], *, status: JobStatus
     ) -> dict[str, Any]:
         names: dict[str, str] = {"#version": "version"}
         values: dict[str, Any] = {":version": job.version, ":next_version": job.version + 1}
@@ -514,8 +729,8 @@ class DynamoJobStore:
             names[f"#r{index}"] = _alias(field)
             removes.append(f"#r{index}")
         names["#dueShard"] = "dueShard"
-        if due:
-            values[":due"] = self._due_shard(job.job_id)
+        if not is_terminal(status):
+            values[":due"] = self._due_partition(job, status)
             sets.append("#dueShard = :due")
         else:
             removes.append("#dueShard")
@@ -539,7 +754,10 @@ class DynamoJobStore:
     @staticmethod
     def _applied(job: Job, changes: Mapping[str, Any], removed: frozenset[str]) -> Job:
         update = dict(changes)
-        update.update(dict.fromkeys(removed))
+        # A removed attribute reads back as the field's default (None, False, ...).
+        update.update(
+            {name: Job.model_fields[name].get_default(call_default_factory=True) for name in removed}
+        )
         update["version"] = job.version + 1
         return Job.model_validate({**job.model_dump(), **update})
 
@@ -581,6 +799,11 @@ class DynamoJobStore:
                     self._client.batch_write_item(RequestItems=answer["UnprocessedItems"])
             except (BotoCoreError, ClientError) as exc:
                 raise StoreUnavailableError("could not delete the job's items") from exc
+
+
+def _day_expiry(day: str) -> int:
+    start = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
+    return int(start.timestamp()) + USAGE_DAY_TTL_S
 
 
 def _outbox_event(item: Mapping[str, Any]) -> OutboxEvent:

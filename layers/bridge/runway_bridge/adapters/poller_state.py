@@ -5,13 +5,20 @@ Two small items live beside the jobs (they carry no index attributes, so no inde
 - `POLLER#RUN` / `RUN`: the run that is looping now (`runId`, `expiresAt`). Each round refreshes it;
   the submit path starts a run only when it can claim it, so a new job's first poll never waits for
   the next minute tick, yet a busy minute does not start one run per submit.
-- `POLLER#CAPACITY` / `RUNWAY`: `blockedUntil`, set when Runway answered a deferred create with 429;
-  until then no QUEUED job is sent (one 429 says the others would get one too).
+- `POLLER#CAPACITY` / `RUNWAY`: `blockedUntil`, set when Runway answered a deferred create with 429
+  (one 429 says the others would get one too), and `busyUntil`, set while Runway holds a task
+  THROTTLED (its capacity is full); until the later of the two no new create is sent.
+- `POLLER#QUEUES` / `<tenantId>`: the queue roster (written by the job store whenever a job becomes
+  QUEUED): which tenants' queue partitions (`QUEUE#<tenantId>` in the due index) to read. A round
+  drops a tenant whose queue it found empty, unless a job joined it meanwhile.
+- `TENANT#<tenantId>` / `INFLIGHT`: `inFlight` and the `maxInFlight` last applied (job store), so a
+  round skips tenants whose places are all taken.
 """
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Final
@@ -19,6 +26,7 @@ from typing import Any, Final
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from runway_bridge.adapters.jobs_store import QUEUE_ROSTER_PK, TENANT_INFLIGHT_SK, queue_partition, tenant_pk
 from runway_bridge.errors import PollerStartError, StoreUnavailableError
 from runway_bridge.observability import logger
 
@@ -26,6 +34,8 @@ RUN_KEY: Final = {"pk": {"S": "POLLER#RUN"}, "sk": {"S": "RUN"}}
 CAPACITY_KEY: Final = {"pk": {"S": "POLLER#CAPACITY"}, "sk": {"S": "RUNWAY"}}
 BATCH_GET_MAX: Final = 100
 BATCH_GET_ROUNDS: Final = 3
+# Writers' clocks may differ by this much: a roster entry touched this close to a read is kept.
+ROSTER_SKEW_S: Final = 2.0
 
 _deserializer = TypeDeserializer()
 
@@ -93,14 +103,117 @@ class DynamoPollerState:
         item = self._get(CAPACITY_KEY)
         return float(item.get("blockedUntil", 0)) if item else 0.0
 
+    def runway_held_until(self) -> float:
+        """The later of `blockedUntil` (429) and `busyUntil` (THROTTLED tasks)."""
+        item = self._get(CAPACITY_KEY) or {}
+        return max(float(item.get("blockedUntil", 0)), float(item.get("busyUntil", 0)))
+
     def block_runway_until(self, until: float) -> None:
+        self._raise_mark("blockedUntil", until, "could not record Runway's rate limit")
+
+    def hold_runway_until(self, until: float) -> None:
+        self._raise_mark("busyUntil", until, "could not record that Runway is busy")
+
+    def _raise_mark(self, name: str, until: float, failure: str) -> None:
+        """Move a capacity mark later (never earlier: two workers may write at once)."""
         try:
-            self._client.put_item(
+            self._client.update_item(
                 TableName=self._table,
-                Item={**CAPACITY_KEY, "blockedUntil": _number(until)},
+                Key=CAPACITY_KEY,
+                UpdateExpression="SET #mark = :until",
+                ConditionExpression="attribute_not_exists(#mark) OR #mark < :until",
+                ExpressionAttributeNames={"#mark": name},
+                ExpressionAttributeValues={":until": _number(until)},
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return
+            raise StoreUnavailableError(failure) from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailableError(failure) from exc
+
+    # --- the tenants' queues ------------------------------------------------------------------
+
+    def queued_tenants(self) -> list[str]:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :roster",
+            "ExpressionAttributeValues": {":roster": {"S": QUEUE_ROSTER_PK}},
+            "ConsistentRead": True,
+        }
+        tenants: list[str] = []
+        while True:
+            try:
+                answer = self._client.query(**request)
+            except (BotoCoreError, ClientError) as exc:
+                raise StoreUnavailableError("could not read the queue roster") from exc
+            tenants.extend(item["sk"]["S"] for item in answer.get("Items", []))
+            if "LastEvaluatedKey" not in answer:
+                return tenants
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def queue_head(self, tenant_id: str, *, limit: int) -> tuple[list[tuple[str, float]], float]:
+        """The first `limit` (job id, nextPollAt) of the tenant's queue, earliest first, and the
+        wall-clock time of the read (less a margin for clock skew between writers), for
+        `forget_queue`."""
+        read_at = time.time() - ROSTER_SKEW_S
+        try:
+            answer = self._client.query(
+                TableName=self._table,
+                IndexName="due",
+                KeyConditionExpression="dueShard = :queue",
+                ExpressionAttributeValues={":queue": {"S": queue_partition(tenant_id)}},
+                ScanIndexForward=True,
+                Limit=limit,
             )
         except (BotoCoreError, ClientError) as exc:
-            raise StoreUnavailableError("could not record Runway's rate limit") from exc
+            raise StoreUnavailableError("could not read a tenant's queue") from exc
+        head = [
+            (item["pk"]["S"].removeprefix("JOB#"), float(item["nextPollAt"]["N"]))
+            for item in answer.get("Items", [])
+        ]
+        return head, read_at
+
+    def forget_queue(self, tenant_id: str, *, unless_touched_since: float) -> None:
+        """Drop the tenant from the roster, unless a job joined its queue since the given time
+        (a `queue_head` read time)."""
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key={"pk": {"S": QUEUE_ROSTER_PK}, "sk": {"S": tenant_id}},
+                ConditionExpression="touchedAt < :since",
+                ExpressionAttributeValues={":since": _number(unless_touched_since)},
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return
+            raise StoreUnavailableError("could not update the queue roster") from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailableError("could not update the queue roster") from exc
+
+    def in_flight_room(self, tenant_ids: Sequence[str]) -> dict[str, int]:
+        """Tenant -> places left under its in-flight limit, for tenants that have a limit."""
+        room: dict[str, int] = {}
+        for start in range(0, len(tenant_ids), BATCH_GET_MAX):
+            keys = [
+                {"pk": {"S": tenant_pk(tenant)}, "sk": {"S": TENANT_INFLIGHT_SK}}
+                for tenant in tenant_ids[start : start + BATCH_GET_MAX]
+            ]
+            request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+            for _ in range(BATCH_GET_ROUNDS):
+                try:
+                    answer = self._client.batch_get_item(RequestItems=request)
+                except (BotoCoreError, ClientError) as exc:
+                    raise StoreUnavailableError("could not read in-flight counters") from exc
+                for item in answer.get("Responses", {}).get(self._table, []):
+                    if "maxInFlight" in item:
+                        tenant = item["pk"]["S"].removeprefix("TENANT#")
+                        used = int(float(item.get("inFlight", {}).get("N", "0")))
+                        room[tenant] = max(int(float(item["maxInFlight"]["N"])) - used, 0)
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+        return room
 
     # --- what is due ------------------------------------------------------------------------
 
@@ -124,33 +237,6 @@ class DynamoPollerState:
                     value = float(item["nextPollAt"]["N"])
                     earliest = value if earliest is None else min(earliest, value)
         return earliest
-
-    def statuses(self, job_ids: Sequence[str]) -> dict[str, str]:
-        """Job id -> status, read in batches (the due index holds keys only)."""
-        found: dict[str, str] = {}
-        for start in range(0, len(job_ids), BATCH_GET_MAX):
-            keys = [
-                {"pk": {"S": f"JOB#{job_id}"}, "sk": {"S": "JOB"}}
-                for job_id in job_ids[start : start + BATCH_GET_MAX]
-            ]
-            request: dict[str, Any] = {
-                self._table: {
-                    "Keys": keys,
-                    "ProjectionExpression": "pk, #status",
-                    "ExpressionAttributeNames": {"#status": "status"},
-                }
-            }
-            for _ in range(BATCH_GET_ROUNDS):
-                try:
-                    answer = self._client.batch_get_item(RequestItems=request)
-                except (BotoCoreError, ClientError) as exc:
-                    raise StoreUnavailableError("could not read job statuses") from exc
-                for item in answer.get("Responses", {}).get(self._table, []):
-                    found[item["pk"]["S"].removeprefix("JOB#")] = item["status"]["S"]
-                request = answer.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-        return found
 
     def _get(self, key: dict[str, Any]) -> dict[str, Any] | None:
         try:

@@ -15,9 +15,10 @@ from runway_bridge.logic.ports import (
     ApiKeyRecord,
     ApiKeyStore,
     Clock,
+    TenantDirectory,
     TenantSecrets,
-    UsagePlanRegistry,
 )
+from runway_bridge.models.tenant import TenantLimits
 from runway_bridge.observability import logger
 
 KEY_PREFIX: Final = "rwb_"
@@ -27,11 +28,10 @@ TENANT_ID_MAX_LENGTH: Final = 64
 
 @dataclass(frozen=True)
 class Tenant:
-    """Who a request acts for; `usage_identifier_key` lets API Gateway usage plans throttle per key."""
+    """Who a request acts for."""
 
     tenant_id: str
     key_id: str
-    usage_identifier_key: str | None
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ class CreatedKey:
     tenant_id: str
     name: str
     webhook_secret: str | None
+    limits: TenantLimits
 
 
 def hash_key(api_key: str) -> str:
@@ -54,26 +55,28 @@ class KeyService:
         self,
         *,
         keys: ApiKeyStore,
-        usage_plans: UsagePlanRegistry,
+        tenants: TenantDirectory,
         tenant_secrets: TenantSecrets,
         clock: Clock,
     ) -> None:
         self._keys = keys
-        self._usage_plans = usage_plans
+        self._tenants = tenants
         self._tenant_secrets = tenant_secrets
         self._clock = clock
 
-    def create_key(self, name: str, tenant_id: str | None = None) -> CreatedKey:
-        """A new key for `tenant_id` (a new tenant when None). Its key id is the SHA-256 of the key."""
+    def create_key(
+        self, name: str, tenant_id: str | None = None, *, limits: TenantLimits | None = None
+    ) -> CreatedKey:
+        """A new key for `tenant_id` (a new tenant when None). Its key id is the SHA-256 of the key.
+        `limits` replaces the tenant's limits (they apply to all its keys); None keeps them."""
         tenant = tenant_id or f"tnt_{uuid.uuid4().hex}"
         _check_tenant_id(tenant)
         if not 1 <= len(name) <= 128:
             raise InvalidRequestError("name: must be 1 to 128 characters")
         api_key = KEY_PREFIX + secrets.token_urlsafe(32)
         key_hash = hash_key(api_key)
-        # A separate random value for API Gateway, so the bridge key itself never sits in API Gateway.
-        usage_value = secrets.token_urlsafe(30)
-        usage_key_id = self._usage_plans.register(f"runway-bridge-{tenant}-{key_hash[:12]}", usage_value)
+        if limits is not None:
+            self._tenants.set_limits(tenant, limits)
         webhook_secret = self._tenant_secrets.ensure_webhook_secret(tenant)
         self._keys.put(
             ApiKeyRecord(
@@ -82,14 +85,33 @@ class KeyService:
                 name=name,
                 created_at=self._clock(),
                 revoked_at=None,
-                usage_key_value=usage_value if usage_key_id else None,
-                usage_key_id=usage_key_id,
             )
         )
         logger.info("api key created", extra={"tenant_id": tenant, "key_id": key_hash[:12]})
         return CreatedKey(
-            api_key=api_key, key_id=key_hash, tenant_id=tenant, name=name, webhook_secret=webhook_secret
+            api_key=api_key,
+            key_id=key_hash,
+            tenant_id=tenant,
+            name=name,
+            webhook_secret=webhook_secret,
+            limits=self._tenants.limits(tenant),
         )
+
+    def limits(self, tenant_id: str) -> TenantLimits:
+        return self._tenants.limits(tenant_id)
+
+    def update_limits(self, tenant_id: str, changes: dict[str, int | float | None]) -> TenantLimits:
+        """Change some of the tenant's limits (by field name; None makes that one unlimited) and
+        return them all. Takes effect for the next create."""
+        _check_tenant_id(tenant_id)
+        current = self._tenants.limits(tenant_id)
+        try:
+            updated = TenantLimits.model_validate({**current.model_dump(), **changes})
+        except ValueError as exc:
+            raise InvalidRequestError(f"limits: {exc}") from None
+        self._tenants.set_limits(tenant_id, updated)
+        logger.info("tenant limits set", extra={"tenant_id": tenant_id, "limits": updated.to_json()})
+        return updated
 
     def revoke_key(self, key_or_id: str) -> ApiKeyRecord:
         """Revoke by the key itself or by its key id (SHA-256 hex). `NotFoundError` if unknown.
@@ -102,8 +124,6 @@ class KeyService:
             record = None
         if record is None:
             raise NotFoundError("No such API key.")
-        if record.usage_key_id:
-            self._usage_plans.disable(record.usage_key_id)
         logger.info("api key revoked", extra={"tenant_id": record.tenant_id, "key_id": key_hash[:12]})
         return record
 
@@ -115,9 +135,7 @@ class KeyService:
         record = self._keys.get(key_hash)
         if record is None or record.revoked_at is not None:
             return None
-        return Tenant(
-            tenant_id=record.tenant_id, key_id=key_hash, usage_identifier_key=record.usage_key_value
-        )
+        return Tenant(tenant_id=record.tenant_id, key_id=key_hash)
 
     def list_keys(self, tenant_id: str) -> list[ApiKeyRecord]:
         return self._keys.list_for_tenant(tenant_id)

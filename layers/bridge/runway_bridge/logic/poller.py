@@ -14,7 +14,11 @@ crashed step, function or run loses nothing: the job stays due and a later round
   event (stable id), so a job ends exactly once, with exactly one event.
 - Timeouts: a job past `timeoutAt` is read once more (GET before DELETE: a task that just succeeded
   is copied, not destroyed), then cancelled at Runway and ends TIMED_OUT.
-- QUEUED jobs (Runway said 429, or their submit stopped before the POST) are sent through
+- QUEUED jobs (held for their tenant's in-flight limit or Runway's capacity, Runway said 429, or
+  their submit stopped before the POST) wait in their tenant's own queue, planned apart from the
+  jobs at Runway: a backlog never delays a running job. While Runway has room (no 429 and no task
+  held THROTTLED) a round admits a bounded number, taking turns across tenants (each tenant's
+  oldest first, skipping tenants whose in-flight places are taken), and sends them through
   `SubmissionService.submit_queued`: the same at-most-once create as the API path.
 - SUBMITTING jobs whose lease expired end SUBMISSION_UNKNOWN (`resolve_expired_submission`).
 """
@@ -37,7 +41,14 @@ from runway_bridge.errors import (
 from runway_bridge.logic.polling import PollingPolicy, as_samples, record_progress
 from runway_bridge.logic.ports import Clock, JobStore, RunwayApi, RunwayFactory
 from runway_bridge.logic.submission import SubmissionService
-from runway_bridge.models.job import AT_RUNWAY, BRIDGE_TIMED_OUT, TERMINAL, Job, JobStatus
+from runway_bridge.models.job import (
+    AT_RUNWAY,
+    BRIDGE_TIMED_OUT,
+    QUEUE_RUNWAY_RATE_LIMITED,
+    TERMINAL,
+    Job,
+    JobStatus,
+)
 from runway_bridge.models.outbox import terminal_event
 from runway_bridge.models.runway import (
     CancelledTask,
@@ -78,13 +89,21 @@ class PollerState(Protocol):
 
     def release_run(self, run_id: str) -> None: ...
 
-    def runway_blocked_until(self) -> float: ...
+    def runway_held_until(self) -> float: ...
 
     def block_runway_until(self, until: float) -> None: ...
 
+    def hold_runway_until(self, until: float) -> None: ...
+
     def earliest_due_at(self) -> float | None: ...
 
-    def statuses(self, job_ids: Sequence[str]) -> dict[str, str]: ...
+    def queued_tenants(self) -> list[str]: ...
+
+    def queue_head(self, tenant_id: str, *, limit: int) -> tuple[list[tuple[str, float]], float]: ...
+
+    def forget_queue(self, tenant_id: str, *, unless_touched_since: float) -> None: ...
+
+    def in_flight_room(self, tenant_ids: Sequence[str]) -> dict[str, int]: ...
 
 
 @dataclass(frozen=True)
@@ -160,15 +179,17 @@ class PollerService:
             self._end_run(run_id, helper)
             return {**plan, "done": True, "reason": "run time is up"}
 
-        job_ids = self._admitted(self._jobs.due_job_ids(now=now, limit=settings.poller_max_jobs_per_round))
+        job_ids = self._jobs.due_job_ids(now=now, limit=settings.poller_max_jobs_per_round)
+        admitted, queue_due_at = self._admit_queued(now, round_number)
+        job_ids = job_ids + admitted
         if job_ids:
             return {**plan, "jobIds": job_ids, "hasJobs": True}
-        earliest = self._state.earliest_due_at()
+        earliest = _earliest(self._state.earliest_due_at(), queue_due_at)
         if earliest is None or earliest > deadline:
             self._end_run(run_id, helper)
             # A job recorded while this run was deciding may have found the marker still held and
             # started nothing: look once more after letting the marker go.
-            earliest = self._state.earliest_due_at()
+            earliest = _earliest(self._state.earliest_due_at(), queue_due_at)
             if (
                 earliest is None
                 or earliest > deadline
@@ -179,19 +200,47 @@ class PollerService:
         wait = min(max(earliest - now, settings.poller_wait_s), settings.poller_idle_wait_max_s)
         return {**plan, "waitSeconds": max(int(wait + 0.999), 1)}
 
-    def _admitted(self, due_ids: list[str]) -> list[str]:
-        """Due ids, with QUEUED jobs only while Runway has capacity (bounded per round)."""
-        if not due_ids:
-            return []
-        statuses = self._state.statuses(due_ids)
-        queued = [job_id for job_id in due_ids if statuses.get(job_id) == JobStatus.QUEUED.value]
-        if not queued:
-            return due_ids
-        allowed = self._settings.poller_queued_per_round
-        if self._state.runway_blocked_until() > self._now():
-            allowed = 0
-        admitted = set(queued[:allowed])
-        return [job_id for job_id in due_ids if job_id not in queued or job_id in admitted]
+    def _admit_queued(self, now: float, round_number: int) -> tuple[list[str], float | None]:
+        """QUEUED job ids to send this round, in turns across tenants, and when the next queued job
+        becomes due (for the run's wait). Nothing is admitted while Runway has no room."""
+        settings = self._settings
+        tenants = sorted(self._state.queued_tenants())
+        if not tenants:
+            return [], None
+        held_until = self._state.runway_held_until()
+        room = self._state.in_flight_room(tenants)
+        queues: dict[str, list[str]] = {}
+        next_due: float | None = held_until if held_until > now else None
+        for tenant in tenants:
+            head, read_at = self._state.queue_head(tenant, limit=settings.poller_queue_read_per_tenant)
+            if not head:
+                self._state.forget_queue(tenant, unless_touched_since=read_at)
+                continue
+            due = [job_id for job_id, due_at in head if due_at <= now]
+            later = [due_at for _, due_at in head if due_at > now]
+            if later:
+                next_due = _earliest(next_due, min(later))
+            if due and room.get(tenant, len(due)) > 0:
+                queues[tenant] = due[: room.get(tenant, len(due))]
+            elif due:
+                next_due = _earliest(next_due, now + settings.poller_wait_s)
+        if held_until > now or not queues:
+            return [], _earliest(next_due, now + settings.poller_wait_s) if queues else next_due
+        allowed = settings.poller_queued_per_round
+        if settings.runway_max_in_flight:
+            allowed = min(allowed, max(settings.runway_max_in_flight - self._jobs.runway_in_flight(), 0))
+        # Round-robin from a start that moves each round, so no tenant is always first.
+        order = list(queues)
+        start = round_number % len(order)
+        order = order[start:] + order[:start]
+        admitted: list[str] = []
+        while len(admitted) < allowed and any(queues.values()):
+            for tenant in order:
+                if queues[tenant] and len(admitted) < allowed:
+                    admitted.append(queues[tenant].pop(0))
+        if any(queues.values()):
+            next_due = _earliest(next_due, now)
+        return admitted, next_due
 
     def _end_run(self, run_id: str, helper: bool) -> None:
         if not helper:
@@ -353,6 +402,9 @@ class PollerService:
         )
         if job.timeout_at is not None:
             delay = min(delay, max(job.timeout_at - now, 0.0))
+        if isinstance(task, ThrottledTask):
+            # Runway's capacity is full: hold new creates until this task's next look says more.
+            self._state.hold_runway_until(now + delay + self._settings.poller_throttled_hold_s)
         self._jobs.transition(
             job,
             status,
@@ -388,7 +440,11 @@ class PollerService:
         self._jobs.release_lease(job, owner)
         if after is None:
             return CheckResult(job.job_id, Outcome.SKIPPED, detail="no such job")
-        if after.status is JobStatus.QUEUED and after.next_poll_at is not None:
+        if (
+            after.status is JobStatus.QUEUED
+            and after.queue_reason == QUEUE_RUNWAY_RATE_LIMITED
+            and after.next_poll_at is not None
+        ):
             # Runway refused for now (429): no other queued job is sent before it may be.
             self._state.block_runway_until(after.next_poll_at)
         if after.status in TERMINAL:
@@ -426,6 +482,12 @@ class PollerService:
 
     def _now(self) -> float:
         return _epoch(self._clock())
+
+
+def _earliest(first: float | None, second: float | None) -> float | None:
+    if first is None:
+        return second
+    return first if second is None else min(first, second)
 
 
 def _epoch(moment: datetime) -> float:

@@ -13,6 +13,7 @@ from runway_bridge.models.job import Job, JobStatus
 from runway_bridge.models.notification import Notification, WebhookMessage
 from runway_bridge.models.outbox import GenerationRejectedDetail, OutboxEvent
 from runway_bridge.models.runway import Operation, RunwayModel, Task, UploadResponse
+from runway_bridge.models.tenant import DailyUsage, TenantLimits
 
 # Aware UTC "now"; injected so tests can move time (lease expiry) without sleeping.
 Clock = Callable[[], datetime]
@@ -39,8 +40,10 @@ class JobStore(Protocol):
     """The jobs table (docs/job-model.md). Every write is conditional; a refused condition raises
     `StoreConditionFailedError`, any other failure `StoreUnavailableError`."""
 
-    def create(self, job: Job) -> None:
-        """Put a new job; refused if a job with that id exists (`attribute_not_exists(pk)`)."""
+    def create(self, job: Job, *, limits: TenantLimits | None = None) -> None:
+        """Put a new job; refused if a job with that id exists (`attribute_not_exists(pk)`). A job
+        with a `charge` adds it to its tenant's day in the same write; `UsageLimitReachedError`
+        when that would break one of `limits`' daily limits (then nothing is written)."""
 
     def get(self, job_id: str) -> Job | None: ...
 
@@ -52,10 +55,17 @@ class JobStore(Protocol):
         changes: Mapping[str, Any] | None = None,
         remove: frozenset[str] = frozenset(),
         event: OutboxEvent | None = None,
+        slot_limit: int | None = None,
+        runway_limit: int | None = None,
     ) -> Job:
         """Write `new_status` (+ `changes`, by field name of `Job`; `remove` clears fields) if the
         stored job still has `job.status` and `job.version`. A terminal status needs `event`, which
-        is written in the same transaction. Returns the job as stored (version + 1)."""
+        is written in the same transaction. Returns the job as stored (version + 1).
+
+        The tenant's in-flight counter moves with the job in the same transaction: SUBMITTING takes
+        a place (`TenantAtCapacityError` when `slot_limit` places are taken; the bridge-wide count
+        likewise, `RunwayAtCapacityError` past `runway_limit`), QUEUED or an end gives it back; an end
+        of a job that never reached Runway gives its daily charge back."""
         ...
 
     def update(self, job: Job, *, changes: Mapping[str, Any], remove: frozenset[str] = frozenset()) -> Job:
@@ -88,6 +98,18 @@ class JobStore(Protocol):
         ...
 
     def get_event(self, event_id: str) -> EventMarker | None: ...
+
+    def daily_usage(self, tenant_id: str, day: str) -> DailyUsage: ...
+
+    def in_flight(self, tenant_id: str) -> int: ...
+
+    def runway_in_flight(self) -> int:
+        """Jobs of all tenants sent to Runway and not finished."""
+        ...
+
+    def queued_count(self, tenant_id: str, *, at_most: int | None = None) -> int:
+        """How many of the tenant's jobs wait QUEUED (counting no further than `at_most`)."""
+        ...
 
     def attempts(self, job_id: str) -> list[DeliveryAttempt]:
         """The job's webhook attempts, oldest first."""
@@ -137,6 +159,14 @@ class PollerStarter(Protocol):
     def start(self, job_id: str) -> None: ...
 
 
+class RunwayCapacity(Protocol):
+    """Whether Runway can take another task now (the poller's records of 429s and THROTTLED tasks)."""
+
+    def runway_held_until(self) -> float:
+        """Epoch seconds before which no new create should be sent (0 when Runway has room)."""
+        ...
+
+
 class NoopPollerStarter:
     def start(self, job_id: str) -> None:
         return None
@@ -171,9 +201,6 @@ class ApiKeyRecord:
     name: str
     created_at: datetime
     revoked_at: datetime | None
-    # API Gateway API key value the authorizer returns as usageIdentifierKey (usage plans).
-    usage_key_value: str | None
-    usage_key_id: str | None
 
 
 class ApiKeyStore(Protocol):
@@ -189,14 +216,14 @@ class ApiKeyStore(Protocol):
     def list_for_tenant(self, tenant_id: str) -> list[ApiKeyRecord]: ...
 
 
-class UsagePlanRegistry(Protocol):
-    """API Gateway API keys behind usage plans (ApiKeySourceType AUTHORIZER)."""
+class TenantDirectory(Protocol):
+    """Each tenant's limits, kept with its keys (set by the operator's CLI)."""
 
-    def register(self, name: str, value: str) -> str | None:
-        """Create an enabled API key with `value` in the usage plan; its id (None if no plan)."""
+    def limits(self, tenant_id: str) -> TenantLimits:
+        """The tenant's limits (all unlimited when none were set)."""
         ...
 
-    def disable(self, key_id: str) -> None: ...
+    def set_limits(self, tenant_id: str, limits: TenantLimits) -> None: ...
 
 
 class TenantSecrets(Protocol):

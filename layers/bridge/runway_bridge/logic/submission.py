@@ -25,9 +25,11 @@ from typing import Any, Final, cast
 from pydantic import ValidationError
 
 from runway_bridge.errors import (
+    DailyLimitExceededError,
     IdempotencyConflictError,
     IdempotencyMismatchError,
     InvalidRequestError,
+    RunwayAtCapacityError,
     RunwayAuthenticationError,
     RunwayError,
     RunwayRateLimitedError,
@@ -35,6 +37,8 @@ from runway_bridge.errors import (
     RunwayValidationError,
     StoreConditionFailedError,
     StoreUnavailableError,
+    TenantAtCapacityError,
+    UsageLimitReachedError,
 )
 from runway_bridge.logic.ports import (
     Clock,
@@ -44,7 +48,9 @@ from runway_bridge.logic.ports import (
     PollerStarter,
     RejectionPublisher,
     RunwayApi,
+    RunwayCapacity,
     RunwayFactory,
+    TenantDirectory,
     UrlChecker,
 )
 from runway_bridge.models.api import BRIDGE_REFERENCE_FIELD, bridge_field_names
@@ -52,6 +58,11 @@ from runway_bridge.models.job import (
     BRIDGE_INPUT_EXPIRED,
     BRIDGE_RUNWAY_REJECTED,
     BRIDGE_SUBMISSION_UNKNOWN,
+    QUEUE_NOT_SENT,
+    QUEUE_RUNWAY_BUSY,
+    QUEUE_RUNWAY_RATE_LIMITED,
+    QUEUE_TENANT_BACKLOG,
+    QUEUE_TENANT_IN_FLIGHT,
     BridgeFields,
     Job,
     JobStatus,
@@ -69,6 +80,15 @@ from runway_bridge.models.runway import (
     Operation,
     describe_validation_error,
     validate_create_request,
+)
+from runway_bridge.models.tenant import (
+    DAILY_LIMIT_CODES,
+    DailyUsage,
+    TenantLimits,
+    UsageCharge,
+    charge_for,
+    exceeded_limit,
+    seconds_until_next_day,
 )
 from runway_bridge.observability import logger
 from runway_bridge.settings import BridgeSettings
@@ -136,6 +156,8 @@ class SubmissionService:
         poller_starter: PollerStarter,
         check_callback_url: UrlChecker,
         rejections: RejectionPublisher,
+        tenants: TenantDirectory,
+        capacity: RunwayCapacity,
         monotonic: Any = time.monotonic,
         sleep: Any = time.sleep,
     ) -> None:
@@ -147,6 +169,8 @@ class SubmissionService:
         self._poller = poller_starter
         self._check_callback_url = check_callback_url
         self._rejections = rejections
+        self._tenants = tenants
+        self._capacity = capacity
         self._monotonic = monotonic
         self._sleep = sleep
 
@@ -182,9 +206,23 @@ class SubmissionService:
             if existing is not None:
                 return self._replay(existing, request)
 
-        job = self._new_job(job_id, tenant_id, request, idempotency_key)
+        limits = self._tenants.limits(tenant_id)
+        charge = charge_for(
+            request.operation,
+            request.model,
+            request.runway_body,
+            at=self._clock(),
+            credit_prices=self._settings.credit_prices,
+        )
+        self._refuse_over_daily_limit(tenant_id, limits, charge, DailyUsage(day=charge.day))
+        hold = self._hold_reason(tenant_id, limits)
+        job = self._new_job(job_id, tenant_id, request, idempotency_key, charge=charge, hold=hold)
         try:
-            self._jobs.create(job)
+            self._jobs.create(job, limits=limits)
+        except UsageLimitReachedError:
+            used = self._jobs.daily_usage(tenant_id, charge.day)
+            self._refuse_over_daily_limit(tenant_id, limits, charge, used, certain=True)
+            raise  # unreachable: the line above raises
         except StoreConditionFailedError:
             # A racing request with the same key created it first.
             existing = self._jobs.get(job_id)
@@ -194,13 +232,52 @@ class SubmissionService:
                 ) from None
             return self._replay(existing, request)
 
+        if hold is not None:
+            # Waits its turn: the poller admits queued jobs in order, taking turns across tenants.
+            logger.info("job queued", extra={"job_id": job_id, "reason": hold})
+            self._start_poller(job_id)
+            return SubmitResult(job_id, JobStatus.QUEUED, created=True)
         remaining = budget - (self._monotonic() - started)
-        final = self._send_safely(job, request.runway_body, budget_s=remaining)
+        final = self._send_safely(job, request.runway_body, budget_s=remaining, limits=limits)
         if final.status is JobStatus.QUEUED:
             # Not sent (Runway answered 429, or no client): a poller run sends it when it may, now
             # rather than at the next minute tick.
             self._start_poller(job_id)
         return SubmitResult(job_id, final.status, created=True, runway_task_id=final.runway_task_id)
+
+    def _refuse_over_daily_limit(
+        self,
+        tenant_id: str,
+        limits: TenantLimits,
+        charge: UsageCharge,
+        used: DailyUsage,
+        *,
+        certain: bool = False,
+    ) -> None:
+        """429 (nothing stored, nothing sent) when `charge` on top of `used` breaks a daily limit.
+        `certain`: the store already refused it, so name the jobs limit if the counters moved on."""
+        over = exceeded_limit(limits, used, charge) or ("jobs" if certain else None)
+        if over is None:
+            return
+        logger.info("create refused by a daily limit", extra={"tenant_id": tenant_id, "limit": over})
+        raise DailyLimitExceededError(
+            f"Your daily limit ({over}) is reached for {charge.day} (UTC); nothing was sent to Runway.",
+            code=DAILY_LIMIT_CODES[over],
+            retry_after_s=seconds_until_next_day(self._clock()),
+        )
+
+    def _hold_reason(self, tenant_id: str, limits: TenantLimits) -> str | None:
+        """Why a new job must wait in the bridge's queue instead of being sent now, if it must."""
+        if self._capacity.runway_held_until() > self._clock().timestamp():
+            return QUEUE_RUNWAY_BUSY
+        runway_max = self._settings.runway_max_in_flight
+        if runway_max and self._jobs.runway_in_flight() >= runway_max:
+            return QUEUE_RUNWAY_BUSY
+        if self._jobs.queued_count(tenant_id, at_most=1) > 0:
+            return QUEUE_TENANT_BACKLOG  # the tenant's older jobs go first
+        if limits.max_in_flight is not None and self._jobs.in_flight(tenant_id) >= limits.max_in_flight:
+            return QUEUE_TENANT_IN_FLIGHT
+        return None
 
     # --- EventBridge path -------------------------------------------------------------------
 
@@ -238,7 +315,8 @@ class SubmissionService:
         key = request.idempotency_key or f"event:{event_id}"
         try:
             result = self.submit(request.tenant_id, request.operation, request.body, key, budget_s=budget_s)
-        except (InvalidRequestError, IdempotencyMismatchError) as exc:
+        except (InvalidRequestError, IdempotencyMismatchError, DailyLimitExceededError) as exc:
+            # A daily limit holds until midnight (UTC): EventBridge's retries could not help.
             return self._reject(event_id, request.tenant_id, reference, exc.code, exc.message)
         self._jobs.record_event(
             EventMarker(event_id=event_id, job_id=result.job_id, rejection_code=None, rejection_reason=None)
@@ -302,7 +380,7 @@ class SubmissionService:
                 failure="An uploaded runway:// input expired before Runway could accept the job.",
                 failure_code=BRIDGE_INPUT_EXPIRED,
             )
-        return self._send_safely(job, body, budget_s=budget_s)
+        return self._send_safely(job, body, budget_s=budget_s, limits=self._tenants.limits(job.tenant_id))
 
     def resolve_expired_submission(self, job_id: str) -> Job | None:
         """A SUBMITTING job whose lease expired: the Lambda sending its create died (or lost its
@@ -369,7 +447,14 @@ class SubmissionService:
         )
 
     def _new_job(
-        self, job_id: str, tenant_id: str, request: _PreparedRequest, idempotency_key: str | None
+        self,
+        job_id: str,
+        tenant_id: str,
+        request: _PreparedRequest,
+        idempotency_key: str | None,
+        *,
+        charge: UsageCharge,
+        hold: str | None,
     ) -> Job:
         now = self._clock()
         body_bytes = len(json.dumps(request.runway_body, separators=(",", ":")).encode())
@@ -393,9 +478,12 @@ class SubmissionService:
             request_s3_key=s3_key,
             idempotency_key=idempotency_key,
             bridge=request.bridge,
-            # If this submit dies before its POST, the poller finds the job QUEUED and sends it;
-            # not sooner, so it does not race the submit that is about to send it.
-            next_poll_at=now.timestamp() + self._settings.submit_lease_margin_s,
+            # A held job is due at once (the poller admits it in turn). Otherwise, if this submit
+            # dies before its POST, the poller finds the job QUEUED and sends it; not sooner, so it
+            # does not race the submit that is about to send it.
+            next_poll_at=now.timestamp() + (0.0 if hold else self._settings.submit_lease_margin_s),
+            charge=charge,
+            queue_reason=hold,
         )
 
     def _replay(self, existing: Job, request: _PreparedRequest) -> SubmitResult:
@@ -417,17 +505,21 @@ class SubmissionService:
             existing.job_id, existing.status, created=False, runway_task_id=existing.runway_task_id
         )
 
-    def _send_safely(self, job: Job, runway_body: Mapping[str, Any], *, budget_s: float) -> Job:
+    def _send_safely(
+        self, job: Job, runway_body: Mapping[str, Any], *, budget_s: float, limits: TenantLimits
+    ) -> Job:
         """`_send`, but never raises once the job is recorded: the job's status is the answer."""
         try:
-            return self._send(job, runway_body, budget_s=budget_s)
+            return self._send(job, runway_body, budget_s=budget_s, limits=limits)
         # Deliberately broad: after the job is recorded, an answer other than its id would make an
         # SDK retry the create (it retries 5xx without a key); the job's status carries the outcome.
         except Exception:  # noqa: BLE001
             logger.exception("submit stopped after the job was recorded", extra={"job_id": job.job_id})
             return self._safe_get(job.job_id) or job
 
-    def _send(self, job: Job, runway_body: Mapping[str, Any], *, budget_s: float) -> Job:
+    def _send(
+        self, job: Job, runway_body: Mapping[str, Any], *, budget_s: float, limits: TenantLimits
+    ) -> Job:
         started = self._monotonic()
         # Get the client (and the Runway key) before SUBMITTING: a failure here provably sent
         # nothing, so the job simply stays QUEUED for the poller.
@@ -445,10 +537,19 @@ class SubmissionService:
                     "lease_expires_at": lease_expires_at,
                     # The poller looks again when the lease has expired (see resolve_expired_submission).
                     "next_poll_at": lease_expires_at,
+                    "queue_reason": None,
                 },
+                slot_limit=limits.max_in_flight,
+                runway_limit=self._settings.runway_max_in_flight or None,
             )
         except StoreConditionFailedError:
             return self._safe_get(job.job_id) or job  # someone else (the poller) took it
+        except (TenantAtCapacityError, RunwayAtCapacityError) as exc:
+            # The tenant's (or Runway's) places are all taken, a race the hold check did not see:
+            # it waits, due at once, and the poller admits it in turn when a place frees.
+            reason = QUEUE_TENANT_IN_FLIGHT if isinstance(exc, TenantAtCapacityError) else QUEUE_RUNWAY_BUSY
+            logger.info("job waits for an in-flight place", extra={"job_id": job.job_id, "reason": reason})
+            return self._jobs.update(job, changes={"next_poll_at": now.timestamp(), "queue_reason": reason})
         remaining = budget_s - (self._monotonic() - started)
         try:
             task_id = self._create(runway, submitting, runway_body, remaining)
@@ -468,7 +569,9 @@ class SubmissionService:
             delay = (
                 exc.retry_after_s if exc.retry_after_s is not None else self._settings.queued_retry_delay_s
             )
-            return self._back_to_queue(submitting, delay, reason=exc.message)
+            return self._back_to_queue(
+                submitting, delay, reason=exc.message, queue_reason=QUEUE_RUNWAY_RATE_LIMITED
+            )
         except RunwayValidationError as exc:
             return self._finish(
                 submitting,
@@ -530,7 +633,9 @@ class SubmissionService:
         )
         return self._safe_get(submitting.job_id) or submitting
 
-    def _back_to_queue(self, submitting: Job, delay_s: float, *, reason: str) -> Job:
+    def _back_to_queue(
+        self, submitting: Job, delay_s: float, *, reason: str, queue_reason: str = QUEUE_NOT_SENT
+    ) -> Job:
         now = self._clock()
         logger.info(
             "create not accepted; job stays queued", extra={"job_id": submitting.job_id, "reason": reason}
@@ -538,7 +643,11 @@ class SubmissionService:
         return self._jobs.transition(
             submitting,
             JobStatus.QUEUED,
-            changes={"updated_at": now, "next_poll_at": now.timestamp() + max(delay_s, 1.0)},
+            changes={
+                "updated_at": now,
+                "next_poll_at": now.timestamp() + max(delay_s, 1.0),
+                "queue_reason": queue_reason,
+            },
             remove=frozenset({"lease_owner", "lease_expires_at"}),
         )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from runway_bridge.adapters.api_keys import ApiGatewayUsagePlans, DynamoApiKeyStore
+from runway_bridge.adapters.api_keys import DynamoApiKeyStore
 from runway_bridge.adapters.aws import aws_client
 from runway_bridge.adapters.events import EventBridgeRejectionPublisher
 from runway_bridge.adapters.jobs_store import DynamoJobStore
@@ -26,6 +26,7 @@ from runway_bridge.logic.ports import NoopPollerStarter, PollerStarter
 from runway_bridge.logic.service_cache import SettingsKeyedCache
 from runway_bridge.logic.submission import SubmissionService
 from runway_bridge.logic.tasks import TaskService
+from runway_bridge.logic.usage import UsageService
 from runway_bridge.settings import BridgeSettings
 
 
@@ -41,6 +42,7 @@ class Services:
     jobs: DynamoJobStore
     url_guard: UrlGuard
     poller: PollerService
+    usage: UsageService
 
 
 def build_services(settings: BridgeSettings, *, poller_starter: PollerStarter | None = None) -> Services:
@@ -51,6 +53,7 @@ def build_services(settings: BridgeSettings, *, poller_starter: PollerStarter | 
     runway_factory = CachedRunwayFactory(runway_api_key_provider(settings), settings)
     url_guard = UrlGuard.from_settings(settings)
     poller_state = DynamoPollerState(dynamodb, settings.jobs_table_name, due_shards=settings.due_shards)
+    key_store = DynamoApiKeyStore(dynamodb, settings.api_keys_table_name)
     if poller_starter is None and settings.poller_state_machine_arn:
         # Submit functions start a poller run when none is active (first poll without the tick).
         poller_starter = StepFunctionsPollerStarter(
@@ -69,13 +72,15 @@ def build_services(settings: BridgeSettings, *, poller_starter: PollerStarter | 
         poller_starter=poller_starter or NoopPollerStarter(),
         check_callback_url=url_guard.check,
         rejections=EventBridgeRejectionPublisher(aws_client("events"), settings.event_bus_name),
+        tenants=key_store,
+        capacity=poller_state,
     )
     tasks = TaskService(
         jobs=jobs, objects=objects, runway_factory=runway_factory, settings=settings, clock=utc_now
     )
     keys = KeyService(
-        keys=DynamoApiKeyStore(dynamodb, settings.api_keys_table_name),
-        usage_plans=ApiGatewayUsagePlans(aws_client("apigateway"), settings.usage_plan_id),
+        keys=key_store,
+        tenants=key_store,
         tenant_secrets=SecretsManagerTenantSecrets(aws_client("secretsmanager"), settings),
         clock=utc_now,
     )
@@ -88,7 +93,13 @@ def build_services(settings: BridgeSettings, *, poller_starter: PollerStarter | 
         clock=utc_now,
     )
     return Services(
-        submission=submission, tasks=tasks, keys=keys, jobs=jobs, url_guard=url_guard, poller=poller
+        submission=submission,
+        tasks=tasks,
+        keys=keys,
+        jobs=jobs,
+        url_guard=url_guard,
+        poller=poller,
+        usage=UsageService(jobs=jobs, tenants=key_store, clock=utc_now),
     )
 
 

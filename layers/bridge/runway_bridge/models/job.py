@@ -16,6 +16,7 @@ from typing import Any, Final
 from pydantic import BaseModel, ConfigDict, Field
 
 from runway_bridge.models.runway import Operation
+from runway_bridge.models.tenant import UsageCharge
 
 
 class JobStatus(StrEnum):
@@ -85,6 +86,13 @@ TERMINAL_EVENT_TYPES: Final[dict[JobStatus, str]] = {
     JobStatus.TIMED_OUT: "task.timed_out",
     JobStatus.SUBMISSION_UNKNOWN: "task.submission_unknown",
 }
+
+# Why a job waits QUEUED (shown in the task view's `bridge.queueReason`).
+QUEUE_TENANT_IN_FLIGHT: Final = "tenant_in_flight_limit"  # its tenant's in-flight places are taken
+QUEUE_TENANT_BACKLOG: Final = "tenant_queue"  # older jobs of its tenant wait before it
+QUEUE_RUNWAY_BUSY: Final = "runway_busy"  # Runway holds tasks THROTTLED: its capacity is full
+QUEUE_RUNWAY_RATE_LIMITED: Final = "runway_rate_limited"  # Runway answered a create with 429
+QUEUE_NOT_SENT: Final = "not_sent"  # the create could not be sent yet (no budget, Runway unreachable)
 
 # failureCode values the bridge itself assigns (Runway's own codes pass through unchanged).
 BRIDGE_SUBMISSION_UNKNOWN: Final = "BRIDGE.SUBMISSION_UNKNOWN"
@@ -179,6 +187,13 @@ class Job(BaseModel):
     # (logic/polling.py `record_progress`); kept on the job so any poller run can continue it.
     progress_history: list[list[float]] = Field(default_factory=list, alias="progressHistory")
     version: int = 0
+    # What the job counts against its tenant's day (given back if it never reaches Runway).
+    charge: UsageCharge | None = None
+    # True from the moment the job took one of its tenant's in-flight places (sent to Runway) until
+    # it ends or goes back to the queue; the store keeps the tenant's counter in step with it.
+    holds_slot: bool = Field(default=False, alias="holdsSlot")
+    # Why a QUEUED job waits (one of QUEUE_REASONS); cleared once it is sent.
+    queue_reason: str | None = Field(default=None, alias="queueReason")
 
     @property
     def is_terminal(self) -> bool:

@@ -1,0 +1,143 @@
+"""Tenant limits and usage (no I/O). A bridge key is a tenant; its limits are kept with it and its
+counters beside its jobs. What each limit means and how it is enforced: docs/tenants.md.
+
+- `max_in_flight`: jobs sent to Runway and not yet finished. A job over it waits QUEUED and is
+  admitted in order when one of the tenant's jobs ends.
+- `max_jobs_per_day`, `max_output_seconds_per_day`, `max_credits_per_day`: per UTC day, counted when
+  a job is accepted. A create over one of them answers 429 with `Retry-After` (seconds until the
+  next UTC midnight) and stores nothing. A job that never reached Runway gives its share back.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from runway_bridge.models.runway import Operation
+
+# Seconds of output an operation produces when its body does not say (`duration`). Runway's video
+# operations default to 5 s; operations that transform an input video produce about as much as
+# they get, which the bridge cannot know before the task runs: they count this much.
+DEFAULT_OUTPUT_SECONDS: Final[dict[Operation, int]] = {
+    "image_to_video": 5,
+    "text_to_video": 5,
+    "video_to_video": 10,
+    "character_performance": 10,
+    "lip_sync": 10,
+    "video_upscale": 10,
+    "frame_interpolation": 10,
+    "sound_effect": 5,
+}
+
+
+class TenantLimits(BaseModel):
+    """A tenant's limits; None means unlimited."""
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True)
+
+    max_in_flight: int | None = Field(default=None, ge=1, alias="maxInFlight")
+    max_jobs_per_day: int | None = Field(default=None, ge=0, alias="maxJobsPerDay")
+    max_output_seconds_per_day: int | None = Field(default=None, ge=0, alias="maxOutputSecondsPerDay")
+    max_credits_per_day: float | None = Field(default=None, ge=0, alias="maxCreditsPerDay")
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+UNLIMITED: Final = TenantLimits()
+
+# Limit names as they appear in error codes, counters and the usage view.
+DAILY_LIMIT_CODES: Final = {
+    "jobs": "daily_jobs_limit",
+    "outputSeconds": "daily_output_seconds_limit",
+    "credits": "daily_credits_limit",
+}
+
+
+class UsageCharge(BaseModel):
+    """What one job counts against its tenant's day (kept on the job, so it can be given back)."""
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True)
+
+    day: str  # UTC date, YYYY-MM-DD
+    output_seconds: int = Field(alias="outputSeconds")
+    credits: float = 0.0
+
+
+def usage_day(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+def seconds_until_next_day(moment: datetime) -> int:
+    """Retry-After for a daily limit: whole seconds until the next UTC midnight (at least 1)."""
+    utc = moment.astimezone(UTC)
+    midnight = (utc + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(1, math.ceil((midnight - utc).total_seconds()))
+
+
+def output_seconds(operation: Operation, runway_body: Mapping[str, Any]) -> int:
+    duration = runway_body.get("duration")
+    if isinstance(duration, int) and not isinstance(duration, bool) and duration > 0:
+        return duration
+    return DEFAULT_OUTPUT_SECONDS[operation]
+
+
+def charge_for(
+    operation: Operation,
+    model: str,
+    runway_body: Mapping[str, Any],
+    *,
+    at: datetime,
+    credit_prices: Mapping[str, float],
+) -> UsageCharge:
+    """The job's charge against the day of `at`. Credits come only from the operator's price table
+    (model -> credits per output second); a model missing from it counts 0 credits."""
+    seconds = output_seconds(operation, runway_body)
+    price = credit_prices.get(model, 0.0)
+    return UsageCharge(day=usage_day(at), output_seconds=seconds, credits=round(seconds * price, 3))
+
+
+class DailyUsage(BaseModel):
+    """One UTC day's counters of a tenant."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    day: str
+    jobs: int = 0
+    output_seconds: int = Field(default=0, alias="outputSeconds")
+    credits: float = 0.0
+
+
+def exceeded_limit(limits: TenantLimits, used: DailyUsage, charge: UsageCharge) -> str | None:
+    """The first daily limit `charge` would break on top of `used` (its counter name), or None."""
+    if limits.max_jobs_per_day is not None and used.jobs + 1 > limits.max_jobs_per_day:
+        return "jobs"
+    if (
+        limits.max_output_seconds_per_day is not None
+        and used.output_seconds + charge.output_seconds > limits.max_output_seconds_per_day
+    ):
+        return "outputSeconds"
+    if limits.max_credits_per_day is not None and used.credits + charge.credits > limits.max_credits_per_day:
+        return "credits"
+    return None
+
+
+class UsageView(BaseModel):
+    """`GET /v1/usage`: the tenant's counters against its limits."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    tenant_id: str = Field(alias="tenantId")
+    day: str
+    resets_at: datetime = Field(alias="resetsAt")
+    limits: TenantLimits
+    in_flight: int = Field(alias="inFlight")
+    queued: int
+    today: DailyUsage
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
