@@ -16,7 +16,9 @@ crashed step, function or run loses nothing: the job stays due and a later round
   is copied, not destroyed), then cancelled at Runway and ends TIMED_OUT.
 - QUEUED jobs (Runway said 429, or their submit stopped before the POST) are sent through
   `SubmissionService.submit_queued`: the same at-most-once create as the API path.
-- SUBMITTING jobs whose lease expired end SUBMISSION_UNKNOWN (`resolve_expired_submission`).
+- SUBMITTING jobs whose lease expired: when their submitter left a hand-off (Runway accepted, the
+  task-id write did not land in time) they become PENDING with that task id and are polled;
+  otherwise they end SUBMISSION_UNKNOWN (`resolve_expired_submission`).
 """
 
 from __future__ import annotations
@@ -212,6 +214,9 @@ class PollerService:
             resolved = self._submission.resolve_expired_submission(job_id)
             if resolved is not None and resolved.status is JobStatus.SUBMISSION_UNKNOWN:
                 return CheckResult(job_id, Outcome.TERMINAL, resolved.status.value)
+            if resolved is not None and resolved.status in AT_RUNWAY:
+                # Recorded from its submitter's hand-off; due now, polled in the next round.
+                return CheckResult(job_id, Outcome.SUBMITTED, resolved.status.value)
             return CheckResult(job_id, Outcome.SKIPPED, job.status.value, "create still in flight")
 
         owner = f"{run_id}/{uuid.uuid4().hex[:12]}"
