@@ -333,7 +333,13 @@ def served_openapi_json() -> str:
             spec = document["paths"][path][method]
             responses = {code: _json_content(error, text) for code, text in _ERRORS_BY_KIND[kind].items()}
             if method == "delete":
-                responses["204"] = {"description": "Cancelled (unfinished) or deleted (finished)."}
+                responses["204"] = {
+                    "description": "Cancel recorded (unfinished; the bridge cancels it at Runway until "
+                    "Runway confirms) or deleted (finished)."
+                }
+                responses["409"] = _json_content(
+                    error, "Its outputs are being copied (Runway already finished it); retry shortly."
+                )
             else:
                 responses["200"] = answers[kind]
             spec["responses"] = responses

@@ -19,6 +19,9 @@ crashed step, function or run loses nothing: the job stays due and a later round
 - SUBMITTING jobs whose lease expired: when their submitter left a hand-off (Runway accepted, the
   task-id write did not land in time) they become PENDING with that task id and are polled;
   otherwise they end SUBMISSION_UNKNOWN (`resolve_expired_submission`).
+- Cancels: a job whose tenant asked to cancel it (`cancelRequestedAt`) and Runway has not confirmed
+  is read first (a task that finished meanwhile is handled as finished), then DELETEd at Runway
+  again each time it is due until Runway confirms (or no longer knows it): it then ends CANCELLED.
 """
 
 from __future__ import annotations
@@ -272,6 +275,8 @@ class PollerService:
 
         if isinstance(task, SucceededTask | FailedTask | CancelledTask):
             return self._finished_at_runway(job, task)
+        if job.cancel_requested_at is not None:
+            return self._cancel_at_runway(job, runway, task)
         if job.timeout_at is not None and self._now() >= job.timeout_at:
             return self._time_out(job, runway, task)
         return self._reschedule(job, task)
@@ -305,10 +310,24 @@ class PollerService:
         return self._finish(
             job,
             JobStatus.CANCELLED,
-            failure="The task was cancelled at Runway.",
+            # The tenant's own cancel carries no failure; one made outside the bridge says so.
+            failure=None if job.cancel_requested_at is not None else "The task was cancelled at Runway.",
             runway_status=task.status,
             extra={**_looked(job), **_cost_changes(task)},
         )
+
+    def _cancel_at_runway(self, job: Job, runway: RunwayApi, last_look: Task) -> CheckResult:
+        """The tenant asked to cancel it and Runway has not confirmed yet (not finished at the last
+        look, the GET before this DELETE)."""
+        assert job.runway_task_id is not None
+        try:
+            runway.delete_task(job.runway_task_id, budget_s=self._settings.poller_runway_budget_s)
+        except RunwayNotFoundError:
+            pass  # already gone at Runway
+        except RunwayError as exc:
+            return self._retry_later(job, reason=f"cancel not confirmed by Runway: {exc.message}")
+        logger.info("requested cancel confirmed by Runway", extra={"job_id": job.job_id})
+        return self._finish(job, JobStatus.CANCELLED, runway_status=last_look.status, extra=_looked(job))
 
     def _time_out(self, job: Job, runway: RunwayApi, last_look: Task) -> CheckResult:
         """Past its limit and not finished at the last look (the GET before this DELETE)."""

@@ -295,6 +295,9 @@ class SubmissionService:
         job = self._jobs.get(job_id)
         if job is None or job.status is not JobStatus.QUEUED:
             return job
+        if job.cancel_requested_at is not None:
+            # Its caller cancelled it while its create was being refused: never send it now.
+            return self._finish(job, JobStatus.CANCELLED, remove=LEASE_FIELDS)
         now = self._clock()
         body_text = json.dumps(job.request_body) if job.request_body is not None else ""
         if job.request_s3_key is not None or job.request_body is None:
@@ -608,7 +611,7 @@ class SubmissionService:
                     remove=LEASE_FIELDS,
                 )
             except StoreConditionFailedError:
-                # Another writer changed the record (still ours: try again on it), or the
+                # A cancel request changed the record (still ours: try again on it), or the
                 # poller recorded the task from the hand-off.
                 fresh = self._own(current)
                 if fresh is None:
@@ -620,8 +623,8 @@ class SubmissionService:
         return None
 
     def _own(self, job: Job) -> Job | None:
-        """The fresh record of a job this submit holds SUBMITTING (another writer changed its
-        version meanwhile); None when it is no longer this submit's."""
+        """The fresh record of a job this submit holds SUBMITTING (another writer, e.g. a cancel
+        request, changed its version meanwhile); None when it is no longer this submit's."""
         if job.status is not JobStatus.SUBMITTING or job.lease_owner is None:
             return None
         fresh = self._safe_get(job.job_id)
@@ -642,6 +645,9 @@ class SubmissionService:
             if fresh is None:
                 raise
             queued = self._jobs.transition(fresh, JobStatus.QUEUED, changes=changes, remove=LEASE_FIELDS)
+        if queued.cancel_requested_at is not None:
+            # Cancelled while its create was refused: nothing reached Runway, so it ends here.
+            return self._finish(queued, JobStatus.CANCELLED)
         return queued
 
     def _finish(
@@ -662,7 +668,7 @@ class SubmissionService:
                 job, status, changes=changes, remove=remove, event=terminal_event(future)
             )
         except StoreConditionFailedError:
-            fresh = self._own(job)  # another writer changed it; the outcome stands
+            fresh = self._own(job)  # a cancel request changed it; the outcome stands
             if fresh is None:
                 raise
             future = fresh.model_copy(update={**changes, "status": status})

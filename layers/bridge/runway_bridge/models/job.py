@@ -179,6 +179,9 @@ class Job(BaseModel):
     # (logic/polling.py `record_progress`); kept on the job so any poller run can continue it.
     progress_history: list[list[float]] = Field(default_factory=list, alias="progressHistory")
     version: int = 0
+    # When its tenant asked to cancel it (DELETE) and Runway had not confirmed yet: the poller keeps
+    # cancelling it at Runway until Runway confirms or the task ends.
+    cancel_requested_at: datetime | None = Field(default=None, alias="cancelRequestedAt")
 
     @property
     def is_terminal(self) -> bool:
