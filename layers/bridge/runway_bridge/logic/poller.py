@@ -206,7 +206,8 @@ class PollerService:
 
     def check(self, job_id: str, run_id: str) -> CheckResult:
         """Look at one due job and store what follows (see the module docs). Raises only when the
-        jobs table is unavailable: the job then stays due and a later round looks again."""
+        jobs table (or, for an expired SUBMITTING lease, the hand-off bucket) is unavailable: the
+        job then stays due and a later round looks again."""
         job = self._jobs.get(job_id)
         if job is None:
             return CheckResult(job_id, Outcome.SKIPPED, detail="no such job")
