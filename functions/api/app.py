@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field, ValidationError
 
 from runway_bridge import errors
+from runway_bridge.logic.deadline import remaining_ms_of, request_budget_s
 from runway_bridge.logic.notification_wiring import get_notification_services as notifications
 from runway_bridge.logic.wiring import get_services as services
 from runway_bridge.models.api import (
@@ -36,6 +37,7 @@ from runway_bridge.models.api import (
 from runway_bridge.models.job import JobStatus
 from runway_bridge.models.runway import OPERATIONS, Operation, UploadRequest
 from runway_bridge.observability import logger, metrics, tracer
+from runway_bridge.settings import get_settings
 
 app = APIGatewayRestResolver(enable_validation=True)
 
@@ -137,7 +139,9 @@ def openapi_document() -> Response[str]:
 
 def submit(operation: Operation, idempotency_key: str | None) -> dict[str, str]:
     tenant_id, body = current_tenant(), json_body()
-    result = services().submission.submit(tenant_id, operation, body, idempotency_key)
+    # The submit's deadline is this invocation's remaining time, less the reserve for answering.
+    budget_s = request_budget_s(remaining_ms_of(app.lambda_context), get_settings())
+    result = services().submission.submit(tenant_id, operation, body, idempotency_key, budget_s=budget_s)
     return {"id": result.job_id}
 
 
@@ -336,7 +340,13 @@ def served_openapi_json() -> str:
             spec = document["paths"][path][method]
             responses = {code: _json_content(error, text) for code, text in _ERRORS_BY_KIND[kind].items()}
             if method == "delete":
-                responses["204"] = {"description": "Cancelled (unfinished) or deleted (finished)."}
+                responses["204"] = {
+                    "description": "Cancel recorded (unfinished; the bridge cancels it at Runway until "
+                    "Runway confirms) or deleted (finished)."
+                }
+                responses["409"] = _json_content(
+                    error, "Its outputs are being copied (Runway already finished it); retry shortly."
+                )
             else:
                 responses["200"] = answers[kind]
             spec["responses"] = responses

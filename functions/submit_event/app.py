@@ -17,8 +17,10 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from runway_bridge.logic.deadline import remaining_ms_of, request_budget_s
 from runway_bridge.logic.wiring import get_services
 from runway_bridge.observability import logger, metrics, tracer
+from runway_bridge.settings import get_settings
 
 
 def detail_of(envelope: EventBridgeModel) -> dict[str, Any]:
@@ -37,5 +39,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     # the caller's and is validated by the submission logic so a bad one can be recorded and answered.
     envelope = parse(event=event, model=EventBridgeModel)
     logger.append_keys(event_id=envelope.id, source=envelope.source)
-    outcome = get_services().submission.submit_event(envelope.id, detail_of(envelope))
+    budget_s = request_budget_s(remaining_ms_of(context), get_settings())
+    outcome = get_services().submission.submit_event(envelope.id, detail_of(envelope), budget_s=budget_s)
     return {key: value for key, value in asdict(outcome).items() if value is not None}

@@ -8,6 +8,7 @@ import copy
 import functools
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from runway_bridge.adapters.runway_client import RunwayClient
 from runway_bridge.adapters.secrets import SecretsManagerTenantSecrets
 from runway_bridge.adapters.url_guard import UrlGuard
 from runway_bridge.logic.keys import KeyService
+from runway_bridge.logic.poller import PollerService
 from runway_bridge.logic.submission import SubmissionService
 from runway_bridge.logic.tasks import TaskService
 from runway_bridge.settings import BridgeSettings
@@ -244,6 +246,8 @@ def make_bridge(aws: Aws, emulator: RunwayEmulator) -> Iterator[BridgeFactory]:
             "bucket_name": aws.bucket,
             "event_bus_name": aws.bus,
             "api_submit_budget_s": 8.0,
+            # Generous for a loaded machine: a moto write well within it is recorded, not handed off.
+            "submit_record_budget_s": 3.0,
             "tenant_secret_prefix": f"test-{uuid.uuid4().hex[:8]}",
         }
         options.update(overrides)
@@ -334,3 +338,39 @@ def bridge(make_bridge: BridgeFactory) -> Bridge:
 
 TEXT_TO_VIDEO: dict[str, Any] = {"model": "gen4.5", "promptText": "a lighthouse at dusk", "ratio": "1280:720"}
 IMAGE_TO_VIDEO: dict[str, Any] = {"model": "gen4_turbo", "promptImage": "https://example.com/a.png"}
+
+
+def poller_of(bridge: Bridge) -> PollerService:
+    """A poller over the bridge's table, emulator and clock, with a submission service of its own
+    (so a test can wrap the API path's stores without touching the poller's)."""
+    submission = SubmissionService(
+        jobs=bridge.jobs,
+        objects=bridge.objects,
+        runway_factory=bridge.submission._runway_factory,
+        settings=bridge.settings,
+        clock=bridge.clock,
+        poller_starter=RecordingPollerStarter(),
+        check_callback_url=bridge.url_guard.check,
+        rejections=EventBridgeRejectionPublisher(bridge.aws.events, bridge.aws.bus),
+        sleep=lambda seconds: None,
+    )
+    return PollerService(
+        jobs=bridge.jobs,
+        state=DynamoPollerState(
+            bridge.aws.dynamodb, bridge.aws.jobs_table, due_shards=bridge.settings.due_shards
+        ),
+        submission=submission,
+        runway_factory=bridge.submission._runway_factory,
+        settings=bridge.settings,
+        clock=bridge.clock,
+    )
+
+
+def wait_for_runway_status(bridge: Bridge, task_id: str, wanted: str, timeout_s: float = 20.0) -> None:
+    """Until the emulator reports the task in `wanted` (its own clock runs fast in these tests)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if any(task["id"] == task_id and task["status"] == wanted for task in bridge.emulator.tasks()):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"task {task_id} never became {wanted}: {bridge.emulator.tasks()}")

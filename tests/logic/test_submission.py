@@ -68,6 +68,20 @@ def fail_dynamodb_writes(bridge: Bridge, attribute: str, error: BaseException, t
     return hits
 
 
+class LostHandoffs:
+    """The artifacts bucket with every submit hand-off failing with `error` (e.g. S3 down too)."""
+
+    def __init__(self, inner: Any, error: BaseException) -> None:
+        self._inner = inner
+        self._error = error
+
+    def put_submit_handoff(self, job_id: str, runway_task_id: str) -> None:
+        raise self._error
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
 def only_event(bridge: Bridge, job_id: str) -> str:
     events = bridge.jobs.outbox_events(job_id)
     assert len(events) == 1, events
@@ -323,7 +337,8 @@ def test_a_lost_task_id_write_is_retried_and_then_recorded(bridge: Bridge) -> No
 
 
 def test_a_task_id_that_cannot_be_recorded_ends_submission_unknown_after_the_lease(bridge: Bridge) -> None:
-
+    # Neither the task-id write nor its hand-off lands (the hand-off case: test_submit_deadline.py).
+    bridge.submission._objects = LostHandoffs(bridge.objects, StoreUnavailableError("S3 down"))  # type: ignore[assignment]
     fail_dynamodb_writes(bridge, "runwayTaskId", EndpointConnectionError(endpoint_url="dynamodb"), 100)
     result = bridge.submission.submit("tenant-a", "text_to_video", TEXT_TO_VIDEO, "order-9")
 
@@ -343,7 +358,8 @@ def test_a_task_id_that_cannot_be_recorded_ends_submission_unknown_after_the_lea
 
 
 def test_a_lambda_killed_mid_submit_never_leads_to_a_second_create(bridge: Bridge) -> None:
-
+    # Killed before either the task-id write or its hand-off landed.
+    bridge.submission._objects = LostHandoffs(bridge.objects, LambdaKilled())  # type: ignore[assignment]
     fail_dynamodb_writes(bridge, "runwayTaskId", LambdaKilled())
     with pytest.raises(LambdaKilled):
         bridge.submission.submit("tenant-a", "text_to_video", TEXT_TO_VIDEO, "order-5")

@@ -4,7 +4,6 @@ emulator."""
 from __future__ import annotations
 
 import hashlib
-import time
 from typing import Any
 
 import httpx
@@ -14,7 +13,7 @@ from runwayml.types import task_retrieve_response as sdk_types
 from runway_bridge.errors import IdempotencyConflictError, InvalidRequestError, NotFoundError
 from runway_bridge.models.job import BRIDGE_SUBMISSION_UNKNOWN, BRIDGE_TIMED_OUT, JobOutput, JobStatus
 from runway_bridge.models.runway import parse_task
-from tests.logic.conftest import TEXT_TO_VIDEO, Bridge
+from tests.logic.conftest import TEXT_TO_VIDEO, Bridge, wait_for_runway_status
 from tests.logic.test_jobs_store import new_job
 
 SDK_TASK_MODELS: dict[str, Any] = {
@@ -146,15 +145,6 @@ def test_bad_list_queries_answer_400(bridge: Bridge, query: dict[str, Any]) -> N
         bridge.tasks.list("tenant-a", **query)
 
 
-def wait_for_runway_status(bridge: Bridge, task_id: str, wanted: str, timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if any(task["id"] == task_id and task["status"] == wanted for task in bridge.emulator.tasks()):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"task {task_id} never became {wanted}: {bridge.emulator.tasks()}")
-
-
 def test_deleting_a_submitted_unfinished_job_cancels_it_at_runway_too(bridge: Bridge) -> None:
     bridge.emulator.update(clock_speed=0.05)  # keep the task unfinished while we cancel it
     result = bridge.submission.submit("tenant-a", "text_to_video", TEXT_TO_VIDEO)
@@ -181,8 +171,23 @@ def test_deleting_a_queued_job_cancels_it_without_calling_runway(bridge: Bridge)
     assert bridge.creates() == 0
 
 
-def test_deleting_a_job_whose_create_is_in_flight_answers_409(bridge: Bridge) -> None:
+def test_deleting_a_job_whose_create_is_in_flight_records_the_cancel_request(bridge: Bridge) -> None:
     job = new_job(status=JobStatus.SUBMITTING)
+    bridge.jobs.create(job)
+
+    bridge.tasks.delete("tenant-a", job.job_id)  # answered 204 at the API
+
+    stored = bridge.jobs.get(job.job_id)
+    assert stored is not None
+    assert stored.status is JobStatus.SUBMITTING
+    assert stored.cancel_requested_at is not None
+    assert bridge.tasks.get_view("tenant-a", job.job_id).bridge.cancel_requested_at is not None
+    assert bridge.jobs.outbox_events(job.job_id) == []
+
+
+def test_deleting_a_job_whose_outputs_are_being_copied_answers_409(bridge: Bridge) -> None:
+    # Runway already finished it: nothing runs or is charged any more; a retry deletes it later.
+    job = new_job(status=JobStatus.COPYING)
     bridge.jobs.create(job)
 
     with pytest.raises(IdempotencyConflictError) as busy:

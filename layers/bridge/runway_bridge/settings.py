@@ -44,11 +44,22 @@ class BridgeSettings(BaseSettings):
     runway_max_in_flight: int = Field(default=0, ge=0)
 
     # Submission
-    # Seconds a submit may spend talking to Runway: API Gateway gives 29 s, minus our own writes.
+    # Most seconds a submit may spend before it answers (API Gateway closes a request at 29 s and
+    # also counts the cold start); the handler's budget is the invocation's remaining time less
+    # `api_answer_reserve_s`, capped at this. Every write before and after the create counts.
     api_submit_budget_s: float = 24.0
-    # A SUBMITTING lease outlives any Lambda that could still be sending the create
-    # (budget + this margin > function timeout): once expired, nobody can still be mid-POST.
-    submit_lease_margin_s: float = 40.0
+    # Seconds kept back from the invocation's remaining time for building and returning the answer.
+    api_answer_reserve_s: float = Field(default=3.0, ge=0)
+    # A submit with less than this left before its create does not send it: the job stays QUEUED
+    # (recorded, answered 2xx) and the poller sends it.
+    submit_min_send_s: float = Field(default=4.0, ge=0)
+    # Seconds a submit waits, after Runway accepted the create, for the task-id write (and the
+    # hand-off record) before it answers anyway; the poller finishes what is left.
+    submit_record_budget_s: float = Field(default=2.0, gt=0)
+    # A SUBMITTING lease lasts what is left of the submit's budget plus this margin (the answer
+    # reserve and clock skew): the create's POST ends within the budget, so once the lease has
+    # expired nobody can still be mid-POST.
+    submit_lease_margin_s: float = 10.0
     # Request bodies larger than this (JSON bytes) go to S3 instead of the job item.
     inline_body_max_bytes: int = 4096
     first_poll_delay_s: float = 5.0
@@ -59,7 +70,9 @@ class BridgeSettings(BaseSettings):
     # runway:// inputs last 24 h: a deferred submit older than this fails with BRIDGE.INPUT_EXPIRED.
     input_max_age_s: float = 23 * 3600.0
     due_shards: int = 4
-    delete_budget_s: float = 10.0
+    # Seconds a DELETE of an unfinished task spends on Runway's cancel before answering; an
+    # unconfirmed cancel is recorded and the poller keeps sending it.
+    delete_budget_s: float = 5.0
 
     # Poller (Step Functions loop; see statemachine/poller.asl.json and logic/poller.py)
     # Seconds between two rounds of one poller run (the ASL's Wait), and the longest it waits

@@ -11,6 +11,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from runway_bridge.errors import StoreUnavailableError
 
 DELETE_BATCH = 1000  # DeleteObjects takes at most this many keys
+# Submit hand-offs: (jobId, runwayTaskId) notes; a lifecycle rule in template.yaml expires them.
+HANDOFF_PREFIX = "handoffs/"
 
 
 class S3ObjectStore:
@@ -67,6 +69,33 @@ class S3ObjectStore:
                         raise StoreUnavailableError(f"could not delete objects: {answer['Errors'][:3]}")
         except (BotoCoreError, ClientError) as exc:
             raise StoreUnavailableError("could not delete the job's objects") from exc
+
+    def put_submit_handoff(self, job_id: str, runway_task_id: str) -> None:
+        note = {"jobId": job_id, "runwayTaskId": runway_task_id}
+        try:
+            self._client.put_object(
+                Bucket=self._bucket,
+                Key=f"{HANDOFF_PREFIX}{job_id}.json",
+                Body=json.dumps(note, separators=(",", ":")).encode(),
+                ContentType="application/json",
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreUnavailableError("could not store the submit hand-off") from exc
+
+    def get_submit_handoff(self, job_id: str) -> str | None:
+        try:
+            answer = self._client.get_object(Bucket=self._bucket, Key=f"{HANDOFF_PREFIX}{job_id}.json")
+            note = json.loads(answer["Body"].read())
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code", "")) in ("NoSuchKey", "404"):
+                return None
+            raise StoreUnavailableError("could not read the submit hand-off") from exc
+        except (BotoCoreError, ValueError) as exc:
+            raise StoreUnavailableError("could not read the submit hand-off") from exc
+        task_id = note.get("runwayTaskId") if isinstance(note, dict) else None
+        if not isinstance(task_id, str) or note.get("jobId") != job_id:
+            raise StoreUnavailableError(f"submit hand-off of {job_id} is malformed")
+        return task_id
 
     def _split(self, s3_uri_or_key: str) -> tuple[str, str]:
         if s3_uri_or_key.startswith("s3://"):

@@ -20,7 +20,12 @@ crashed step, function or run loses nothing: the job stays due and a later round
   held THROTTLED) a round admits a bounded number, taking turns across tenants (each tenant's
   oldest first, skipping tenants whose in-flight places are taken), and sends them through
   `SubmissionService.submit_queued`: the same at-most-once create as the API path.
-- SUBMITTING jobs whose lease expired end SUBMISSION_UNKNOWN (`resolve_expired_submission`).
+- SUBMITTING jobs whose lease expired: when their submitter left a hand-off (Runway accepted, the
+  task-id write did not land in time) they become PENDING with that task id and are polled;
+  otherwise they end SUBMISSION_UNKNOWN (`resolve_expired_submission`).
+- Cancels: a job whose tenant asked to cancel it (`cancelRequestedAt`) and Runway has not confirmed
+  is read first (a task that finished meanwhile is handled as finished), then DELETEd at Runway
+  again each time it is due until Runway confirms (or no longer knows it): it then ends CANCELLED.
 """
 
 from __future__ import annotations
@@ -250,7 +255,8 @@ class PollerService:
 
     def check(self, job_id: str, run_id: str) -> CheckResult:
         """Look at one due job and store what follows (see the module docs). Raises only when the
-        jobs table is unavailable: the job then stays due and a later round looks again."""
+        jobs table (or, for an expired SUBMITTING lease, the hand-off bucket) is unavailable: the
+        job then stays due and a later round looks again."""
         job = self._jobs.get(job_id)
         if job is None:
             return CheckResult(job_id, Outcome.SKIPPED, detail="no such job")
@@ -261,6 +267,9 @@ class PollerService:
             resolved = self._submission.resolve_expired_submission(job_id)
             if resolved is not None and resolved.status is JobStatus.SUBMISSION_UNKNOWN:
                 return CheckResult(job_id, Outcome.TERMINAL, resolved.status.value)
+            if resolved is not None and resolved.status in AT_RUNWAY:
+                # Recorded from its submitter's hand-off; due now, polled in the next round.
+                return CheckResult(job_id, Outcome.SUBMITTED, resolved.status.value)
             return CheckResult(job_id, Outcome.SKIPPED, job.status.value, "create still in flight")
 
         owner = f"{run_id}/{uuid.uuid4().hex[:12]}"
@@ -316,6 +325,8 @@ class PollerService:
 
         if isinstance(task, SucceededTask | FailedTask | CancelledTask):
             return self._finished_at_runway(job, task)
+        if job.cancel_requested_at is not None:
+            return self._cancel_at_runway(job, runway, task)
         if job.timeout_at is not None and self._now() >= job.timeout_at:
             return self._time_out(job, runway, task)
         return self._reschedule(job, task)
@@ -349,10 +360,24 @@ class PollerService:
         return self._finish(
             job,
             JobStatus.CANCELLED,
-            failure="The task was cancelled at Runway.",
+            # The tenant's own cancel carries no failure; one made outside the bridge says so.
+            failure=None if job.cancel_requested_at is not None else "The task was cancelled at Runway.",
             runway_status=task.status,
             extra={**_looked(job), **_cost_changes(task)},
         )
+
+    def _cancel_at_runway(self, job: Job, runway: RunwayApi, last_look: Task) -> CheckResult:
+        """The tenant asked to cancel it and Runway has not confirmed yet (not finished at the last
+        look, the GET before this DELETE)."""
+        assert job.runway_task_id is not None
+        try:
+            runway.delete_task(job.runway_task_id, budget_s=self._settings.poller_runway_budget_s)
+        except RunwayNotFoundError:
+            pass  # already gone at Runway
+        except RunwayError as exc:
+            return self._retry_later(job, reason=f"cancel not confirmed by Runway: {exc.message}")
+        logger.info("requested cancel confirmed by Runway", extra={"job_id": job.job_id})
+        return self._finish(job, JobStatus.CANCELLED, runway_status=last_look.status, extra=_looked(job))
 
     def _time_out(self, job: Job, runway: RunwayApi, last_look: Task) -> CheckResult:
         """Past its limit and not finished at the last look (the GET before this DELETE)."""

@@ -128,6 +128,13 @@ class ObjectStore(Protocol):
     def delete_objects(self, s3_uris_or_keys: list[str]) -> None:
         """Delete objects; missing ones are fine."""
 
+    def put_submit_handoff(self, job_id: str, runway_task_id: str) -> None:
+        """Durably note that Runway accepted `job_id`'s create as `runway_task_id` (written beside
+        the job's own task-id write, for the poller when that write does not land in time)."""
+
+    def get_submit_handoff(self, job_id: str) -> str | None:
+        """The task id `put_submit_handoff` noted for `job_id`, or None."""
+
 
 class RunwayApi(Protocol):
     """The part of `RunwayClient` logic uses (see adapters/runway_client.py for the retry rules)."""

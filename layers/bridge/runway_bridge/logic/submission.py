@@ -10,7 +10,12 @@ retry runs the function again, i.e. sends a second create that Runway may charge
 no way to say "this create may have happened: never resend, report it", and its payload-mismatch
 error is not the 409/422 split the API needs. So the job record itself is the idempotency record:
 its id is derived from (tenant, Idempotency-Key), it is created with a conditional put, and a
-SUBMITTING job whose lease expired becomes SUBMISSION_UNKNOWN instead of being retried.
+SUBMITTING job whose lease expired becomes SUBMISSION_UNKNOWN instead of being retried (or PENDING,
+when its submitter's hand-off names the task Runway accepted).
+
+Every submit runs against a deadline (docs/job-model.md, "The submit's deadline"): the create is sent
+only with time left to record it, and a task-id write that does not land in time is handed off to
+the poller, so the caller is answered before API Gateway gives up.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from runway_bridge.errors import (
     TenantAtCapacityError,
     UsageLimitReachedError,
 )
+from runway_bridge.logic.deadline import Deadline, run_bounded, wait
 from runway_bridge.logic.ports import (
     Clock,
     EventMarker,
@@ -97,6 +103,7 @@ IDEMPOTENCY_KEY_MAX_LENGTH: Final = 255
 # Attempts at recording Runway's task id after a successful create (the one write that matters most).
 RECORD_ATTEMPTS: Final = 4
 RECORD_BACKOFF_S: Final = 0.2
+LEASE_FIELDS: Final = frozenset({"lease_owner", "lease_expires_at"})
 
 SUBMISSION_UNKNOWN_MESSAGE: Final = (
     "The create may have reached Runway, but its answer was lost; the bridge never sends it twice "
@@ -192,8 +199,11 @@ class SubmissionService:
         body), `IdempotencyConflictError` (409: the key's first request is still submitting).
         `StoreUnavailableError` if the job could not be recorded at all. Once the job is recorded,
         it returns: Runway's outcome is the job's status (PENDING, QUEUED after a 429,
-        FAILED when Runway refused the body, SUBMISSION_UNKNOWN when the create may have happened).
-        `budget_s`: seconds left for talking to Runway (default `api_submit_budget_s`).
+        FAILED when Runway refused the body, SUBMISSION_UNKNOWN when the create may have happened,
+        SUBMITTING when Runway accepted but the task id was not recorded in time: the poller
+        records it from the hand-off).
+        `budget_s`: seconds this call may take in all, every write included (the handler derives it
+        from the invocation's remaining time, see logic/deadline.py; default `api_submit_budget_s`).
         """
         started = self._monotonic()
         budget = self._settings.api_submit_budget_s if budget_s is None else budget_s
@@ -240,9 +250,9 @@ class SubmissionService:
         remaining = budget - (self._monotonic() - started)
         final = self._send_safely(job, request.runway_body, budget_s=remaining, limits=limits)
         if final.status is JobStatus.QUEUED:
-            # Not sent (Runway answered 429, or no client): a poller run sends it when it may, now
-            # rather than at the next minute tick.
-            self._start_poller(job_id)
+            # Not sent (Runway answered 429, too little time left, or no client): a poller run sends
+            # it when it may, now rather than at the next minute tick.
+            self._start_poller(job_id, wait_s=budget - (self._monotonic() - started))
         return SubmitResult(job_id, final.status, created=True, runway_task_id=final.runway_task_id)
 
     def _refuse_over_daily_limit(
@@ -363,6 +373,9 @@ class SubmissionService:
         job = self._jobs.get(job_id)
         if job is None or job.status is not JobStatus.QUEUED:
             return job
+        if job.cancel_requested_at is not None:
+            # Its caller cancelled it while its create was being refused: never send it now.
+            return self._finish(job, JobStatus.CANCELLED, remove=LEASE_FIELDS)
         now = self._clock()
         body_text = json.dumps(job.request_body) if job.request_body is not None else ""
         if job.request_s3_key is not None or job.request_body is None:
@@ -391,6 +404,12 @@ class SubmissionService:
             return job
         if job.lease_expires_at is not None and job.lease_expires_at > self._clock().timestamp():
             return job
+        # Runway accepted the create but its submitter could not record the task id in time: the
+        # hand-off it wrote beside that write names the task (raises while S3 is unavailable, so
+        # the job stays due instead of ending SUBMISSION_UNKNOWN without a look).
+        handed_off = self._objects.get_submit_handoff(job_id)
+        if handed_off is not None:
+            return self._record_handoff(job, handed_off)
         try:
             return self._finish(
                 job,
@@ -401,6 +420,28 @@ class SubmissionService:
             )
         except StoreConditionFailedError:
             return self._jobs.get(job_id)  # its submitter recorded an outcome just now
+
+    def _record_handoff(self, job: Job, task_id: str) -> Job | None:
+        now = self._clock()
+        logger.info(
+            "recording a handed-off Runway task id",
+            extra={"job_id": job.job_id, "runway_task_id": task_id},
+        )
+        try:
+            return self._jobs.transition(
+                job,
+                JobStatus.PENDING,
+                changes={
+                    "updated_at": now,
+                    "runway_task_id": task_id,
+                    "runway_status": "PENDING",
+                    "next_poll_at": now.timestamp(),  # poll it in the next round
+                    "timeout_at": now.timestamp() + self._settings.job_timeout_s,
+                },
+                remove=LEASE_FIELDS,
+            )
+        except StoreConditionFailedError:
+            return self._jobs.get(job.job_id)  # its submitter recorded it just now
 
     # --- Steps ------------------------------------------------------------------------------
 
@@ -520,12 +561,23 @@ class SubmissionService:
     def _send(
         self, job: Job, runway_body: Mapping[str, Any], *, budget_s: float, limits: TenantLimits
     ) -> Job:
-        started = self._monotonic()
+        deadline = Deadline(budget_s, monotonic=self._monotonic)
         # Get the client (and the Runway key) before SUBMITTING: a failure here provably sent
         # nothing, so the job simply stays QUEUED for the poller.
         runway = self._runway_factory()
+        if deadline.remaining() < self._settings.submit_min_send_s:
+            # Too little time to send the create and record its answer before this call must
+            # answer: the job stays QUEUED (recorded) and the poller sends it.
+            logger.info(
+                "too little time left to send the create; left to the poller",
+                extra={"job_id": job.job_id, "remaining_s": round(deadline.remaining(), 3)},
+            )
+            return job
         now = self._clock()
-        lease_expires_at = now.timestamp() + max(budget_s, 0.0) + self._settings.submit_lease_margin_s
+        # Nobody can still be mid-POST once this passes: the POST ends within the budget.
+        lease_expires_at = (
+            now.timestamp() + max(deadline.remaining(), 0.0) + self._settings.submit_lease_margin_s
+        )
         lease_owner = f"submit-{uuid.uuid4()}"
         try:
             submitting = self._jobs.transition(
@@ -550,7 +602,8 @@ class SubmissionService:
             reason = QUEUE_TENANT_IN_FLIGHT if isinstance(exc, TenantAtCapacityError) else QUEUE_RUNWAY_BUSY
             logger.info("job waits for an in-flight place", extra={"job_id": job.job_id, "reason": reason})
             return self._jobs.update(job, changes={"next_poll_at": now.timestamp(), "queue_reason": reason})
-        remaining = budget_s - (self._monotonic() - started)
+        # The POST leaves time for recording its answer.
+        remaining = deadline.remaining() - self._settings.submit_record_budget_s
         try:
             task_id = self._create(runway, submitting, runway_body, remaining)
         except RunwaySubmissionUnknownError as exc:
@@ -596,22 +649,60 @@ class SubmissionService:
                     remove=frozenset({"lease_owner", "lease_expires_at"}),
                 )
             return self._back_to_queue(submitting, self._settings.queued_retry_delay_s, reason=exc.message)
-        accepted = self._record_task_id(submitting, task_id)
-        self._start_poller(job.job_id)
+        # Logged before any write: if this Lambda dies now, the log still names the paid task.
+        logger.info("Runway accepted the create", extra={"job_id": job.job_id, "runway_task_id": task_id})
+        record_s = min(self._settings.submit_record_budget_s, max(deadline.remaining(), 0.0))
+        accepted = self._record_task_id(submitting, task_id, wait_s=record_s)
+        self._start_poller(job.job_id, wait_s=deadline.remaining())
         return accepted
 
     def _create(self, runway: RunwayApi, job: Job, runway_body: Mapping[str, Any], budget_s: float) -> str:
         return runway.create_task(job.operation, runway_body, budget_s=budget_s, retry_rate_limited=False)
 
-    def _record_task_id(self, submitting: Job, task_id: str) -> Job:
-        """The write that makes the create count as accepted. Retried briefly; if it never lands,
-        the job stays SUBMITTING, its lease expires and it ends SUBMISSION_UNKNOWN (never resent):
-        the task id is logged so an operator can still find the task."""
+    def _record_task_id(self, submitting: Job, task_id: str, *, wait_s: float) -> Job:
+        """The write that makes the create count as accepted, with a hand-off record of (job id,
+        task id) written beside it; waits at most `wait_s` (boto3 calls cannot be interrupted, so
+        both run on their own threads and finish or fail on their own). If the write has not
+        landed by then the job stays SUBMITTING, and once its lease expires the poller records the
+        task id from the hand-off (`resolve_expired_submission`). Only when neither landed does the
+        job end SUBMISSION_UNKNOWN: the task id is in the log for an operator."""
+        started = self._monotonic()
+        job_id = submitting.job_id
+        handoff = run_bounded(
+            lambda: self._objects.put_submit_handoff(job_id, task_id), name=f"handoff-{job_id}"
+        )
+        recording = run_bounded(lambda: self._write_task_id(submitting, task_id), name=f"record-{job_id}")
+        try:
+            done, recorded = wait(recording, wait_s)
+        except Exception:  # noqa: BLE001 - the write failed for good; the hand-off may still save it
+            logger.exception("recording the task id failed", extra={"job_id": job_id})
+            done, recorded = True, None
+        if recorded is not None:
+            return recorded
+        try:
+            handed_off, _ = wait(handoff, wait_s - (self._monotonic() - started))
+        except Exception:  # noqa: BLE001
+            handed_off = False
+        if handed_off:
+            logger.warning(
+                "task id not recorded in time; the poller records it from the hand-off",
+                extra={"job_id": job_id, "runway_task_id": task_id, "write_finished": done},
+            )
+        else:
+            logger.error(
+                "Runway accepted the create but the task id could not be recorded",
+                extra={"job_id": job_id, "runway_task_id": task_id},
+            )
+        return submitting
+
+    def _write_task_id(self, submitting: Job, task_id: str) -> Job | None:
+        """Record the task id (retried briefly); None when it never landed."""
+        current = submitting
         for attempt in range(1, RECORD_ATTEMPTS + 1):
             now = self._clock()
             try:
                 return self._jobs.transition(
-                    submitting,
+                    current,
                     JobStatus.PENDING,
                     changes={
                         "updated_at": now,
@@ -620,18 +711,29 @@ class SubmissionService:
                         "next_poll_at": now.timestamp() + self._settings.first_poll_delay_s,
                         "timeout_at": now.timestamp() + self._settings.job_timeout_s,
                     },
-                    remove=frozenset({"lease_owner", "lease_expires_at"}),
+                    remove=LEASE_FIELDS,
                 )
             except StoreConditionFailedError:
-                break
+                # A cancel request changed the record (still ours: try again on it), or the
+                # poller recorded the task from the hand-off.
+                fresh = self._own(current)
+                if fresh is None:
+                    return self._safe_get(submitting.job_id)
+                current = fresh
             except StoreUnavailableError:
                 if attempt < RECORD_ATTEMPTS:
                     self._sleep(RECORD_BACKOFF_S * attempt)
-        logger.error(
-            "Runway accepted the create but the task id could not be recorded",
-            extra={"job_id": submitting.job_id, "runway_task_id": task_id},
-        )
-        return self._safe_get(submitting.job_id) or submitting
+        return None
+
+    def _own(self, job: Job) -> Job | None:
+        """The fresh record of a job this submit holds SUBMITTING (another writer, e.g. a cancel
+        request, changed its version meanwhile); None when it is no longer this submit's."""
+        if job.status is not JobStatus.SUBMITTING or job.lease_owner is None:
+            return None
+        fresh = self._safe_get(job.job_id)
+        if fresh is None or fresh.status is not JobStatus.SUBMITTING:
+            return None
+        return fresh if fresh.lease_owner == job.lease_owner else None
 
     def _back_to_queue(
         self, submitting: Job, delay_s: float, *, reason: str, queue_reason: str = QUEUE_NOT_SENT
@@ -640,16 +742,22 @@ class SubmissionService:
         logger.info(
             "create not accepted; job stays queued", extra={"job_id": submitting.job_id, "reason": reason}
         )
-        return self._jobs.transition(
-            submitting,
-            JobStatus.QUEUED,
-            changes={
-                "updated_at": now,
-                "next_poll_at": now.timestamp() + max(delay_s, 1.0),
-                "queue_reason": queue_reason,
-            },
-            remove=frozenset({"lease_owner", "lease_expires_at"}),
-        )
+        changes = {
+            "updated_at": now,
+            "next_poll_at": now.timestamp() + max(delay_s, 1.0),
+            "queue_reason": queue_reason,
+        }
+        try:
+            queued = self._jobs.transition(submitting, JobStatus.QUEUED, changes=changes, remove=LEASE_FIELDS)
+        except StoreConditionFailedError:
+            fresh = self._own(submitting)
+            if fresh is None:
+                raise
+            queued = self._jobs.transition(fresh, JobStatus.QUEUED, changes=changes, remove=LEASE_FIELDS)
+        if queued.cancel_requested_at is not None:
+            # Cancelled while its create was refused: nothing reached Runway, so it ends here.
+            return self._finish(queued, JobStatus.CANCELLED)
+        return queued
 
     def _finish(
         self,
@@ -664,11 +772,29 @@ class SubmissionService:
         now = self._clock()
         changes: dict[str, Any] = {"updated_at": now, "failure": failure, "failure_code": failure_code}
         future = job.model_copy(update={**changes, "status": status})
-        return self._jobs.transition(
-            job, status, changes=changes, remove=remove, event=terminal_event(future)
-        )
+        try:
+            return self._jobs.transition(
+                job, status, changes=changes, remove=remove, event=terminal_event(future)
+            )
+        except StoreConditionFailedError:
+            fresh = self._own(job)  # a cancel request changed it; the outcome stands
+            if fresh is None:
+                raise
+            future = fresh.model_copy(update={**changes, "status": status})
+            return self._jobs.transition(
+                fresh, status, changes=changes, remove=remove, event=terminal_event(future)
+            )
 
-    def _start_poller(self, job_id: str) -> None:
+    def _start_poller(self, job_id: str, *, wait_s: float | None = None) -> None:
+        """Start a poller run; with `wait_s`, wait at most that long (the start goes on alone)."""
+        if wait_s is None:
+            self._start_poller_now(job_id)
+            return
+        started = run_bounded(lambda: self._start_poller_now(job_id), name=f"poller-start-{job_id}")
+        if not wait(started, wait_s)[0]:
+            logger.warning("poller start still running at the deadline", extra={"job_id": job_id})
+
+    def _start_poller_now(self, job_id: str) -> None:
         try:
             self._poller.start(job_id)
         except Exception:  # noqa: BLE001 - the job is recorded and due; the next scheduled run picks it up

@@ -72,6 +72,8 @@ DEFAULT_FAILURE: Final[dict[JobStatus, tuple[str, str]]] = {
     ),
 }
 UPLOAD_BUDGET_S: Final = 20.0
+# A DELETE judges the job again at most this often when writers keep moving it meanwhile.
+DELETE_ROUNDS: Final = 3
 
 
 class TaskService:
@@ -152,44 +154,78 @@ class TaskService:
         return TaskListPage(data=[self.view(job) for job in page.jobs], next_cursor=page.cursor)
 
     def delete(self, tenant_id: str, job_id: str, *, budget_s: float | None = None) -> None:
-        """`DELETE /v1/tasks/{id}`, mirroring Runway: an unfinished job is cancelled (at Runway too
-        when it was submitted) and ends CANCELLED; a finished one is deleted with its S3 objects,
-        after which it answers 404. `IdempotencyConflictError` (409) while its create is in flight or
-        its outputs are being copied; `UpstreamUnavailableError` when Runway could not confirm the
-        cancel (the job is unchanged, so a retry is safe)."""
+        """`DELETE /v1/tasks/{id}`, answered like Runway (no error once the job is found): a
+        finished job is deleted with its S3 objects (then 404); a QUEUED one is cancelled at once
+        (never sent); a SUBMITTING or submitted one first records the cancel request
+        (`cancelRequestedAt`), then a submitted one gets one Runway DELETE within `budget_s`
+        (default `delete_budget_s`): confirmed (or already gone) ends it CANCELLED now, otherwise
+        the poller keeps cancelling it at Runway (see logic/poller.py). A SUBMITTING job is
+        cancelled by the poller once its task id is recorded. `IdempotencyConflictError` (409)
+        only while its outputs are being copied: Runway already finished it, nothing runs or is
+        charged any more, and a retry a little later deletes it."""
         budget = self._settings.delete_budget_s if budget_s is None else budget_s
         job = self.get_job(tenant_id, job_id)
+        first = True
+        for _ in range(DELETE_ROUNDS):
+            try:
+                self._delete_or_cancel(job, budget, first=first)
+                return
+            except StoreConditionFailedError:
+                # The poller or the submitter moved it meanwhile: judge again on the fresh record.
+                job = self.get_job(tenant_id, job_id)
+                first = False
+        raise IdempotencyConflictError(
+            "The task is changing state; retry in a few seconds.", code="task_busy"
+        )
+
+    def _delete_or_cancel(self, job: Job, budget_s: float, *, first: bool) -> None:
         if job.is_terminal:
-            self._delete_finished(job)
+            # Finished before this request changed anything: delete it, as Runway does. A job
+            # this request's own cancel ended meanwhile stays, like a cancelled Runway task.
+            if first or job.status is not JobStatus.CANCELLED:
+                self._delete_finished(job)
             return
-        if job.status in (JobStatus.SUBMITTING, JobStatus.COPYING):
+        if job.status is JobStatus.COPYING:
             raise IdempotencyConflictError(
-                "The task is being submitted or its outputs copied; retry in a few seconds.",
+                "Runway already finished this task and its outputs are being copied; retry in a few "
+                "seconds to delete it.",
                 code="task_busy",
             )
-        if job.status in AT_RUNWAY and job.runway_task_id is not None:
-            try:
-                self._runway_factory().delete_task(job.runway_task_id, budget_s=budget)
-            except RunwayNotFoundError:
-                pass  # already gone at Runway: nothing left to cancel
-            except RunwayError as exc:
-                raise UpstreamUnavailableError(
-                    "Runway did not confirm the cancel; the task is unchanged. Retry the request."
-                ) from exc
+        if job.status is JobStatus.QUEUED:
+            self._finish_cancelled(job)  # never sent: nothing to cancel at Runway
+            return
+        requested = self._record_cancel_request(job, budget_s)
+        if requested.status not in AT_RUNWAY or requested.runway_task_id is None:
+            logger.info("cancel recorded while the create is in flight", extra={"job_id": job.job_id})
+            return  # SUBMITTING: the poller cancels it once its task id is recorded
         try:
-            self._finish_cancelled(job)
-        except StoreConditionFailedError:
-            # The poller moved it meanwhile: judge again on the fresh record (once).
-            fresh = self.get_job(tenant_id, job_id)
-            if fresh.is_terminal:
-                if fresh.status is not JobStatus.CANCELLED:  # it finished first: delete, as Runway does
-                    self._delete_finished(fresh)
-                return
-            if fresh.status in (JobStatus.SUBMITTING, JobStatus.COPYING):
-                raise IdempotencyConflictError(
-                    "The task is changing state; retry in a few seconds.", code="task_busy"
-                ) from None
-            self._finish_cancelled(fresh)
+            self._runway_factory().delete_task(requested.runway_task_id, budget_s=budget_s)
+        except RunwayNotFoundError:
+            pass  # already gone at Runway: nothing left to cancel
+        except RunwayError as exc:
+            logger.warning(
+                "Runway did not confirm the cancel; the poller keeps cancelling it",
+                extra={
+                    "job_id": job.job_id,
+                    "runway_task_id": requested.runway_task_id,
+                    "error": exc.message,
+                },
+            )
+            return
+        self._finish_cancelled(requested)
+
+    def _record_cancel_request(self, job: Job, budget_s: float) -> Job:
+        """Store the cancel request (version-checked); a submitted job becomes due right after this
+        request's own Runway DELETE could have finished, so the poller takes over if it did not."""
+        if job.cancel_requested_at is not None and job.status not in AT_RUNWAY:
+            return job  # already recorded; the poller acts on it
+        now = self._clock()
+        changes: dict[str, Any] = {"updated_at": now}
+        if job.cancel_requested_at is None:
+            changes["cancel_requested_at"] = now
+        if job.status in AT_RUNWAY:
+            changes["next_poll_at"] = now.timestamp() + budget_s + 1.0
+        return self._jobs.update(job, changes=changes)
 
     def create_upload(self, raw_body: Any, *, budget_s: float = UPLOAD_BUDGET_S) -> dict[str, Any]:
         """`POST /v1/uploads` passed through (the SDK then posts the file to `uploadUrl` itself)."""
@@ -261,6 +297,7 @@ class TaskService:
                 outputs=outputs,
                 created_at=job.created_at,
                 updated_at=job.updated_at,
+                cancel_requested_at=job.cancel_requested_at,
             ),
         )
 

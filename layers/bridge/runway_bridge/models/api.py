@@ -131,6 +131,8 @@ class BridgeInfo(BaseModel):
     outputs: list[OutputView] = Field(default_factory=list)
     created_at: datetime = Field(alias="createdAt")
     updated_at: datetime = Field(alias="updatedAt")
+    # Set while a cancel the caller asked for awaits Runway's confirmation (and kept after).
+    cancel_requested_at: datetime | None = Field(default=None, alias="cancelRequestedAt")
     # Webhook attempts, oldest first (only in `GET /v1/tasks/{id}`, not in lists).
     webhook_deliveries: list[DeliveryView] | None = Field(default=None, alias="webhookDeliveries")
 

@@ -194,6 +194,9 @@ class Job(BaseModel):
     holds_slot: bool = Field(default=False, alias="holdsSlot")
     # Why a QUEUED job waits (one of QUEUE_REASONS); cleared once it is sent.
     queue_reason: str | None = Field(default=None, alias="queueReason")
+    # When its tenant asked to cancel it (DELETE) and Runway had not confirmed yet: the poller keeps
+    # cancelling it at Runway until Runway confirms or the task ends.
+    cancel_requested_at: datetime | None = Field(default=None, alias="cancelRequestedAt")
 
     @property
     def is_terminal(self) -> bool:
