@@ -181,12 +181,12 @@ def test_keys_set_limits_and_usage_shows_them_and_a_create_over_the_daily_limit_
 ) -> None:
     created = run(["keys", "create", "--tenant", "cli-limits", "--max-jobs-per-day", "1"], env, workdir)
     assert created.returncode == 0, created.stderr
-    assert "max_jobs_per_day 1" in created.stdout
+    assert "maxJobsPerDay 1" in created.stdout
     key = next(line.split()[-1] for line in created.stdout.splitlines() if line.startswith("key:"))
     updated = run(["keys", "update", "--tenant", "cli-limits", "--max-in-flight", "3"], env, workdir)
     assert updated.returncode == 0, updated.stderr
-    assert "max_in_flight 3" in updated.stdout
-    assert "max_jobs_per_day 1" in updated.stdout
+    assert "maxInFlight 3" in updated.stdout
+    assert "maxJobsPerDay 1" in updated.stdout
 
     first = run(["generate", "text_to_video", "--prompt", "one", "--key", key, "--json"], env, workdir)
     assert first.returncode == 0, first.stderr

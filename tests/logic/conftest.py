@@ -343,6 +343,9 @@ IMAGE_TO_VIDEO: dict[str, Any] = {"model": "gen4_turbo", "promptImage": "https:/
 def poller_of(bridge: Bridge) -> PollerService:
     """A poller over the bridge's table, emulator and clock, with a submission service of its own
     (so a test can wrap the API path's stores without touching the poller's)."""
+    state = DynamoPollerState(
+        bridge.aws.dynamodb, bridge.aws.jobs_table, due_shards=bridge.settings.due_shards
+    )
     submission = SubmissionService(
         jobs=bridge.jobs,
         objects=bridge.objects,
@@ -352,13 +355,13 @@ def poller_of(bridge: Bridge) -> PollerService:
         poller_starter=RecordingPollerStarter(),
         check_callback_url=bridge.url_guard.check,
         rejections=EventBridgeRejectionPublisher(bridge.aws.events, bridge.aws.bus),
+        tenants=bridge.keys_store,
+        capacity=state,
         sleep=lambda seconds: None,
     )
     return PollerService(
         jobs=bridge.jobs,
-        state=DynamoPollerState(
-            bridge.aws.dynamodb, bridge.aws.jobs_table, due_shards=bridge.settings.due_shards
-        ),
+        state=state,
         submission=submission,
         runway_factory=bridge.submission._runway_factory,
         settings=bridge.settings,

@@ -33,12 +33,11 @@ def usage(bridge: Bridge, tenant: str) -> dict[str, Any]:
 
 
 def poller(bridge: Bridge) -> PollerService:
-    state = DynamoPollerState(
-        bridge.aws.dynamodb, bridge.aws.jobs_table, due_shards=bridge.settings.due_shards
-    )
     return PollerService(
         jobs=bridge.jobs,
-        state=state,
+        state=DynamoPollerState(
+            bridge.aws.dynamodb, bridge.aws.jobs_table, due_shards=bridge.settings.due_shards
+        ),
         submission=bridge.submission,
         runway_factory=bridge.runway_factory,
         settings=bridge.settings,
