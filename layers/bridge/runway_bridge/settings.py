@@ -110,6 +110,10 @@ class BridgeSettings(BaseSettings):
     # Callback URLs (SSRF guard): https only and public addresses only, unless relaxed for local dev.
     allow_http_callbacks: bool = False
     allow_private_callbacks: bool = False
+    # Ports a callback URL may use (its explicit port, or 443 for https); any port when
+    # `allow_any_callback_port` (local development: receivers listen on random loopback ports).
+    callback_ports: list[int] = Field(default_factory=lambda: [443, 8443], min_length=1)
+    allow_any_callback_port: bool = False
     # Static host -> address answers consulted before DNS (like curl --resolve): local development
     # and tests point a callback hostname at a loopback receiver. The guard still checks the address.
     callback_host_overrides: dict[str, str] = Field(default_factory=dict)
