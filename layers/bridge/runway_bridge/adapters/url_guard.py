@@ -251,8 +251,8 @@ class UrlGuard:
             raise _refused(url, "malformed", "port 0 is not a port")
         port = port or (443 if scheme == "https" else 80)
         if self._ports is not None and port not in self._ports:
-            allowed = ", ".join(str(number) for number in sorted(self._ports))
-            raise _refused(url, "port", f"port {port} is not allowed (allowed: {allowed})")
+            ports = ", ".join(str(number) for number in sorted(self._ports))
+            raise _refused(url, "port", f"port {port} is not allowed (allowed: {ports})")
         addresses = self._addresses(url, host)
         if not self._allow_private:
             for address in addresses:
