@@ -97,6 +97,11 @@ class BridgeSettings(BaseSettings):
     copy_read_timeout_s: float = 30.0
     # Unset: SSE-S3 (AES256); set: SSE-KMS with this key.
     output_kms_key_id: str | None = None
+    # Output URLs (and their redirects) pass the SSRF guard: https and public addresses only.
+    # True only for a local Runway (the emulator on loopback http; the local runtime sets it).
+    allow_local_outputs: bool = False
+    # Redirects followed from one output URL (each hop is checked by the guard).
+    copy_max_redirects: int = Field(default=5, ge=0)
     # Deliveries of one copy message before SQS dead-letters it (the queue's maxReceiveCount): the
     # last delivery fails the job on a transient error instead of leaving it in COPYING.
     copy_max_deliveries: int = Field(default=5, ge=1)

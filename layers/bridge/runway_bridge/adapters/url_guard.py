@@ -21,7 +21,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Final
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from runway_bridge.errors import CallbackUrlRefusedError
 from runway_bridge.logic.ports import CheckedUrl
@@ -212,12 +212,15 @@ class UrlGuard:
         allow_private: bool = False,
         ports: Collection[int] | None = DEFAULT_PORTS,
         resolver: Resolver = system_resolver,
+        subject: str = "callbackUrl",
     ) -> None:
-        """`ports`: the ports a URL may name (explicitly or by its scheme's default); None: any."""
+        """`ports`: the ports a URL may name (explicitly or by its scheme's default); None: any.
+        `subject` names the URL in refusals ("callbackUrl refused: ...")."""
         self._allow_http = allow_http
         self._allow_private = allow_private
         self._ports = None if ports is None else frozenset(ports)
         self._resolver = resolver
+        self._subject = subject
 
     @classmethod
     def from_settings(cls, settings: BridgeSettings, resolver: Resolver | None = None) -> UrlGuard:
@@ -229,41 +232,53 @@ class UrlGuard:
             resolver=resolver or resolver_with_overrides(settings.callback_host_overrides),
         )
 
+    @classmethod
+    def for_outputs(cls, settings: BridgeSettings, resolver: Resolver | None = None) -> UrlGuard:
+        """The guard of Runway's output URLs (fetched by the copier): https and public addresses,
+        any port; `allow_local_outputs` (a local Runway on loopback http) relaxes both."""
+        return cls(
+            allow_http=settings.allow_local_outputs,
+            allow_private=settings.allow_local_outputs,
+            ports=None,
+            resolver=resolver or system_resolver,
+            subject="output URL",
+        )
+
     def check(self, url: str) -> CheckedUrl:
         """The checked URL and the address to connect to; `CallbackUrlRefusedError` otherwise."""
         if len(url) > MAX_URL_LENGTH or any(ch.isspace() or ord(ch) < 0x20 for ch in url):
-            raise _refused(url, "malformed", "it is too long or contains whitespace/control characters")
+            raise self._refused("malformed", "it is too long or contains whitespace/control characters")
         try:
             parts = urlsplit(url)
             port = parts.port
         except ValueError:
-            raise _refused(url, "malformed", "it is not a valid URL") from None
+            raise self._refused("malformed", "it is not a valid URL") from None
         scheme = parts.scheme.lower()
         allowed = ("https", "http") if self._allow_http else ("https",)
         if scheme not in allowed:
-            raise _refused(url, "scheme", f"only {' or '.join(allowed)} callbacks are allowed")
+            raise self._refused("scheme", f"only {' or '.join(allowed)} URLs are allowed")
         if parts.username is not None or parts.password is not None:
-            raise _refused(url, "credentials", "credentials in the URL are not allowed")
+            raise self._refused("credentials", "credentials in the URL are not allowed")
         host = (parts.hostname or "").lower()
         if not host:
-            raise _refused(url, "malformed", "it has no host")
+            raise self._refused("malformed", "it has no host")
         if port == 0:
-            raise _refused(url, "malformed", "port 0 is not a port")
+            raise self._refused("malformed", "port 0 is not a port")
         port = port or (443 if scheme == "https" else 80)
         if self._ports is not None and port not in self._ports:
             ports = ", ".join(str(number) for number in sorted(self._ports))
-            raise _refused(url, "port", f"port {port} is not allowed (allowed: {ports})")
+            raise self._refused("port", f"port {port} is not allowed (allowed: {ports})")
         addresses = self._addresses(url, host)
         if not self._allow_private:
             for address in addresses:
                 problem = address_problem(address)
                 if problem:
-                    raise _refused(url, "address", f"{host} is a {problem} ({address})")
+                    raise self._refused("address", f"{host} is a {problem} ({address})")
         return CheckedUrl(url=url, scheme=scheme, host=host, port=port, address=str(addresses[0]))
 
     def _addresses(self, url: str, host: str) -> list[IPAddress]:
         if "%" in host:
-            raise _refused(url, "address", "scoped IPv6 addresses are not allowed")
+            raise self._refused("address", "scoped IPv6 addresses are not allowed")
         try:
             return [ipaddress.ip_address(host)]
         except ValueError:
@@ -274,17 +289,28 @@ class UrlGuard:
         if numeric is not None:
             problem = address_problem(numeric)
             kind = f", a {problem}" if problem else ""
-            raise _refused(url, "address", f"{host} is an unusual spelling of {numeric}{kind}; write a.b.c.d")
+            raise self._refused("address", f"{host} is an unusual spelling of {numeric}{kind}; write a.b.c.d")
         if _NUMERIC_HOST.match(host):
-            raise _refused(url, "malformed", f"{host} is not a valid address")
+            raise self._refused("malformed", f"{host} is not a valid address")
         try:
             resolved = [ipaddress.ip_address(address.split("%", 1)[0]) for address in self._resolver(host)]
         except (OSError, UnicodeError, ValueError) as exc:
-            raise _refused(url, "unresolvable", f"{host} does not resolve ({exc})") from None
+            raise self._refused("unresolvable", f"{host} does not resolve ({exc})") from None
         if not resolved:
-            raise _refused(url, "unresolvable", f"{host} does not resolve")
+            raise self._refused("unresolvable", f"{host} does not resolve")
         return resolved
 
+    def _refused(self, reason: str, detail: str) -> CallbackUrlRefusedError:
+        return CallbackUrlRefusedError(f"{self._subject} refused: {detail}", reason=reason)
 
-def _refused(url: str, reason: str, detail: str) -> CallbackUrlRefusedError:
-    return CallbackUrlRefusedError(f"callbackUrl refused: {detail}", reason=reason)
+
+def pinned_target(checked: CheckedUrl) -> tuple[str, str]:
+    """The URL that connects to the checked address itself, and the Host header naming the
+    original host (send it with `extensions={"sni_hostname": checked.host}` for TLS)."""
+    parts = urlsplit(checked.url)
+    address = f"[{checked.address}]" if ":" in checked.address else checked.address
+    default_port = 443 if checked.scheme == "https" else 80
+    host = f"[{checked.host}]" if ":" in checked.host else checked.host  # an IPv6 literal host
+    host_header = host if checked.port == default_port else f"{host}:{checked.port}"
+    target = urlunsplit((checked.scheme, f"{address}:{checked.port}", parts.path or "/", parts.query, ""))
+    return target, host_header
