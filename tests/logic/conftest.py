@@ -280,6 +280,7 @@ def make_bridge(aws: Aws, emulator: RunwayEmulator) -> Iterator[BridgeFactory]:
             resolver=resolver or (lambda host: ["93.184.216.34"]),
         )
         poller = RecordingPollerStarter()
+        key_store = DynamoApiKeyStore(aws.dynamodb, aws.keys_table)
         submission = SubmissionService(
             jobs=jobs,
             objects=objects,
@@ -289,13 +290,14 @@ def make_bridge(aws: Aws, emulator: RunwayEmulator) -> Iterator[BridgeFactory]:
             poller_starter=poller,
             check_callback_url=guard.check,
             rejections=EventBridgeRejectionPublisher(aws.events, aws.bus),
+            tenants=key_store,
             sleep=lambda seconds: None,
         )
         tasks = TaskService(
             jobs=jobs, objects=objects, runway_factory=runway_factory, settings=settings, clock=clock
         )
         keys = KeyService(
-            keys=DynamoApiKeyStore(aws.dynamodb, aws.keys_table),
+            keys=key_store,
             usage_plans=ApiGatewayUsagePlans(aws.apigateway, settings.usage_plan_id),
             tenant_secrets=SecretsManagerTenantSecrets(aws.secretsmanager, settings),
             clock=clock,

@@ -142,6 +142,14 @@ class NoopPollerStarter:
         return None
 
 
+class TenantDirectory(Protocol):
+    """Which tenants exist (the API key store answers it)."""
+
+    def tenant_active(self, tenant_id: str) -> bool:
+        """True when the tenant holds at least one unrevoked key."""
+        ...
+
+
 class RejectionPublisher(Protocol):
     """Publishes "Generation Rejected" for an invalid "Generation Requested" event."""
 

@@ -45,6 +45,7 @@ from runway_bridge.logic.ports import (
     RejectionPublisher,
     RunwayApi,
     RunwayFactory,
+    TenantDirectory,
     UrlChecker,
 )
 from runway_bridge.models.api import BRIDGE_REFERENCE_FIELD, bridge_field_names
@@ -136,6 +137,7 @@ class SubmissionService:
         poller_starter: PollerStarter,
         check_callback_url: UrlChecker,
         rejections: RejectionPublisher,
+        tenants: TenantDirectory,
         monotonic: Any = time.monotonic,
         sleep: Any = time.sleep,
     ) -> None:
@@ -147,6 +149,7 @@ class SubmissionService:
         self._poller = poller_starter
         self._check_callback_url = check_callback_url
         self._rejections = rejections
+        self._tenants = tenants
         self._monotonic = monotonic
         self._sleep = sleep
 
@@ -234,6 +237,16 @@ class SubmissionService:
         except ValidationError as exc:
             return self._reject(
                 event_id, tenant_hint, reference, "invalid_event", describe_validation_error(exc)
+            )
+        if not self._tenants.tenant_active(request.tenant_id):
+            # The tenant id is the caller's word: only a tenant the bridge issued a live key to
+            # may have jobs (and spend credits) on its behalf.
+            return self._reject(
+                event_id,
+                request.tenant_id,
+                reference,
+                "unknown_tenant",
+                f"tenant {request.tenant_id!r} is unknown or has no active API key",
             )
         key = request.idempotency_key or f"event:{event_id}"
         try:

@@ -60,6 +60,7 @@ def build_services(settings: BridgeSettings, *, poller_starter: PollerStarter | 
             clock=lambda: utc_now().timestamp(),
             hold_s=settings.poller_run_hold_s,
         )
+    key_store = DynamoApiKeyStore(dynamodb, settings.api_keys_table_name)
     submission = SubmissionService(
         jobs=jobs,
         objects=objects,
@@ -69,12 +70,13 @@ def build_services(settings: BridgeSettings, *, poller_starter: PollerStarter | 
         poller_starter=poller_starter or NoopPollerStarter(),
         check_callback_url=url_guard.check,
         rejections=EventBridgeRejectionPublisher(aws_client("events"), settings.event_bus_name),
+        tenants=key_store,
     )
     tasks = TaskService(
         jobs=jobs, objects=objects, runway_factory=runway_factory, settings=settings, clock=utc_now
     )
     keys = KeyService(
-        keys=DynamoApiKeyStore(dynamodb, settings.api_keys_table_name),
+        keys=key_store,
         usage_plans=ApiGatewayUsagePlans(aws_client("apigateway"), settings.usage_plan_id),
         tenant_secrets=SecretsManagerTenantSecrets(aws_client("secretsmanager"), settings),
         clock=utc_now,
