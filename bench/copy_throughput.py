@@ -28,7 +28,9 @@ import boto3
 import httpx
 
 from runway_bridge.adapters.output_copy import HttpOutputSource, S3MultipartStore
+from runway_bridge.adapters.url_guard import UrlGuard
 from runway_bridge.logic.copy_outputs import CopyPolicy, copy_task_outputs
+from runway_bridge.settings import BridgeSettings
 from runway_bridge_dev.emulator import EmulatorConfig, RunwayEmulator
 
 MIB = 1024 * 1024
@@ -49,7 +51,8 @@ def child(args: argparse.Namespace) -> None:
     """One copy, in this fresh process; prints a JSON line with its figures."""
     s3 = boto3.client("s3", endpoint_url=args.s3_endpoint, region_name="us-east-1")
     store = S3MultipartStore(s3, BUCKET)
-    source = HttpOutputSource()
+    # The emulator serves outputs on loopback http: the local relaxation of the address guard.
+    source = HttpOutputSource(check=UrlGuard.for_outputs(BridgeSettings(allow_local_outputs=True)).check)
     s3.list_buckets()  # open the connection pool before the baseline
     baseline_kib = _rss_now_kib()
     started = time.perf_counter()

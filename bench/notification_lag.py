@@ -122,6 +122,7 @@ def main() -> None:
     # The receiver is plain HTTP on loopback, as with `make dev`.
     os.environ.setdefault("BRIDGE_ALLOW_PRIVATE_CALLBACKS", "true")
     os.environ.setdefault("BRIDGE_ALLOW_HTTP_CALLBACKS", "true")
+    os.environ.setdefault("BRIDGE_ALLOW_ANY_CALLBACK_PORT", "true")
     started = time.monotonic()
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # no EMF lines between the figures
     warnings.filterwarnings("ignore", message="No application metrics to publish")

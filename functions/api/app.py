@@ -34,6 +34,7 @@ from runway_bridge.models.api import (
     TaskListPage,
     TaskView,
 )
+from runway_bridge.models.identity import iam_tenant_id
 from runway_bridge.models.job import JobStatus
 from runway_bridge.models.runway import OPERATIONS, Operation, UploadRequest
 from runway_bridge.observability import logger, metrics, tracer
@@ -60,10 +61,11 @@ def current_tenant() -> str:
     tenant_id = authorizer.get("tenantId") if authorizer else None
     if tenant_id:
         return str(tenant_id)
-    # AWS_IAM mode: API Gateway has verified the SigV4 signature; the principal is the tenant.
+    # AWS_IAM mode: API Gateway has verified the SigV4 signature; the role (not the session name
+    # the caller chose) or the user is the tenant.
     user_arn = request_context.identity.user_arn
     if user_arn:
-        return f"iam:{user_arn}"
+        return iam_tenant_id(user_arn)
     raise Unauthenticated
 
 

@@ -1,10 +1,17 @@
 """Submit function: a `Generation Requested` event on the bridge's bus runs the same submission logic
 as `POST /v1/<operation>`.
 
-EventBridge delivers at least once, so the logic dedupes on the event id. An event whose detail is
-invalid is recorded with the reason and published as a rejection event (the logic does both): it is
-answered, not raised, so EventBridge does not retry what can never succeed. Errors that may pass
-(DynamoDB unavailable) are raised so EventBridge retries and finally dead-letters the event.
+The rule matches the submit source (`runway-bridge.requests`) and the detail-type; the bus policy
+limits who may put such events. EventBridge delivers at least once, so the logic dedupes on the event
+id. An event whose detail is invalid, or whose tenant holds no live key, is recorded with the reason
+and published as a rejection event (the logic does both): it is answered, not raised, so nothing
+retries what can never succeed.
+
+What happens to a raised error (DynamoDB unavailable): EventBridge invokes this function
+asynchronously, so once Lambda has accepted the event the rule's retry policy and dead-letter queue
+no longer apply (they cover delivery to Lambda only). Lambda retries the invocation twice
+(EventInvokeConfig MaximumRetryAttempts 2, within an hour), then sends the invocation record with the
+event to the on-failure destination, `SubmitEventFailureQueue`, whose alarm notifies AlarmsTopic.
 """
 
 from __future__ import annotations

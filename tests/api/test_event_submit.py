@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 
+from runway_bridge_dev.local.stack import DEFAULT_TEMPLATE
+from runway_bridge_dev.local.template import parse_template
 from tests.api.conftest import Stack, Tenant, creates_sent, load_event, sample_body
 
 
@@ -42,12 +44,16 @@ def receive_one(stack: Stack, queue_url: str, timeout_s: float = 10) -> dict[str
     raise AssertionError("no event arrived")
 
 
-def put_request(stack: Stack, detail: dict[str, Any]) -> None:
+# The one declaration of the submit source: the template's mapping (the rule and bus policy use it).
+SUBMIT_SOURCE = parse_template(DEFAULT_TEMPLATE)["Mappings"]["EventSources"]["Submit"]["Source"]
+
+
+def put_request(stack: Stack, detail: dict[str, Any], source: str = SUBMIT_SOURCE) -> None:
     answer = stack.aws.boto3_client("events").put_events(
         Entries=[
             {
                 "EventBusName": bus_name(stack),
-                "Source": "com.example.orders",
+                "Source": source,
                 "DetailType": "Generation Requested",
                 "Detail": json.dumps(detail),
             }
@@ -112,3 +118,47 @@ def test_a_redelivered_event_submits_once(stack: Stack, tenant: Tenant) -> None:
     assert first["reference"] == event["detail"]["body"]["reference"]
     assert second["duplicate"] is True
     assert creates_sent(stack) == before + 1
+
+
+def test_the_submit_source_is_the_documented_one() -> None:
+    assert SUBMIT_SOURCE == "runway-bridge.requests"
+
+
+def test_an_event_from_another_source_does_not_submit(
+    api: httpx.Client, stack: Stack, tenant: Tenant
+) -> None:
+    rejections = listen_for(stack, "Generation Rejected")
+    before = creates_sent(stack)
+    for source in ("com.example.orders", "runway-bridge"):  # anyone else, or posing as the bridge
+        reference = f"order-{uuid.uuid4().hex[:8]}"
+        body = {**sample_body("text_to_video"), "reference": reference}
+        put_request(stack, {"tenantId": tenant.tenant_id, "operation": "text_to_video", "body": body}, source)
+        # A real submit of the same shape, after it: once it is seen, the foreign one had its chance.
+        marker = f"marker-{uuid.uuid4().hex[:8]}"
+        put_request(
+            stack,
+            {
+                "tenantId": tenant.tenant_id,
+                "operation": "text_to_video",
+                "body": {**sample_body("text_to_video"), "reference": marker},
+            },
+        )
+        assert len(wait_for_jobs(api, tenant, marker, 1)) == 1
+        assert wait_for_jobs(api, tenant, reference, 0) == []
+    assert creates_sent(stack) == before + 2  # the two markers only
+    sqs = stack.aws.boto3_client("sqs")
+    assert sqs.receive_message(QueueUrl=rejections, WaitTimeSeconds=1).get("Messages", []) == []
+
+
+def test_an_event_for_an_unknown_tenant_is_rejected_and_nothing_is_sent(stack: Stack) -> None:
+    rejections = listen_for(stack, "Generation Rejected")
+    before = creates_sent(stack)
+    reference = f"order-{uuid.uuid4().hex[:8]}"
+    body = {**sample_body("text_to_video"), "reference": reference}
+    put_request(stack, {"tenantId": "nobody-we-know", "operation": "text_to_video", "body": body})
+
+    rejection = receive_one(stack, rejections)
+    assert rejection["detail"]["code"] == "unknown_tenant"
+    assert rejection["detail"]["tenantId"] == "nobody-we-know"
+    assert rejection["detail"]["reference"] == reference
+    assert creates_sent(stack) == before

@@ -261,21 +261,69 @@ def test_uploads_and_deletes_retry_through_a_storm_too(
     assert uri.startswith("runway://")
 
 
+class OversleepingClock:
+    """A clock for the client that moves only when it sleeps, and then by more than asked: a busy
+    machine whose waits overrun. Deterministic, whatever the real load."""
+
+    def __init__(self, oversleep_s: float) -> None:
+        self.now = 0.0
+        self.oversleep_s = oversleep_s
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds + self.oversleep_s
+
+
 def test_a_storm_longer_than_the_budget_raises_the_server_error_in_time(
     make_client: ClientFactory, emulator: RunwayEmulator
 ) -> None:
-    client = make_client(emulator.base_url, emulator.api_key, max_attempts=100, backoff_max_s=0.2)
+    # Each wait fits in the budget, but overruns: the budget is gone at the top of the third attempt.
+    clock = OversleepingClock(oversleep_s=0.45)
+    client = make_client(
+        emulator.base_url,
+        emulator.api_key,
+        max_attempts=100,
+        backoff_max_s=0.02,
+        clock=clock,
+        sleep=clock.sleep,
+    )
     emulator.update(fail_next=[503] * 500)
-    budget_s = 1.0
 
-    started = time.monotonic()
     with pytest.raises(RunwayServerError) as raised:
-        client.get_task("00000000-0000-0000-0000-000000000000", budget_s=budget_s)
-    elapsed = time.monotonic() - started
+        client.get_task("00000000-0000-0000-0000-000000000000", budget_s=1.0)
 
-    assert raised.value.status_code == 503
-    assert elapsed <= budget_s + BUDGET_SLACK_S
-    assert emulator.counters()["GET /v1/tasks/{id}"] >= 3
+    assert raised.value.status_code == 503  # the last answer, not "no budget left"
+    assert emulator.counters()["GET /v1/tasks/{id}"] == 3
+    assert clock.now >= 1.0
+
+
+def test_a_budget_spent_before_any_answer_is_a_timeout(make_client: ClientFactory) -> None:
+    clock = OversleepingClock(oversleep_s=0.0)
+    client = make_client(f"http://127.0.0.1:{closed_port()}", "key", clock=clock, sleep=clock.sleep)
+
+    with pytest.raises(RunwayTimeoutError, match="no budget left"):
+        client.get_task("00000000-0000-0000-0000-000000000000", budget_s=0.0)
+
+
+def test_a_create_refused_until_the_budget_runs_out_raises_the_refusal_not_not_sent(
+    make_client: ClientFactory, emulator: RunwayEmulator
+) -> None:
+    # 429s are safe to resend; when the budget runs out before the next send, the caller learns
+    # Runway's refusal (with its Retry-After), not a bare "not sent".
+    clock = OversleepingClock(oversleep_s=0.4)
+    client = make_client(
+        emulator.base_url, emulator.api_key, max_attempts=100, clock=clock, sleep=clock.sleep
+    )
+    emulator.update(fail_next=[429] * 50)
+
+    with pytest.raises(RunwayRateLimitedError):
+        client.create_task("text_to_video", TEXT_TO_VIDEO, budget_s=1.0)
+    assert emulator.counters()["POST /v1/text_to_video"] >= 2
+    assert emulator.counters()["tasks_created"] == 0
 
 
 def test_max_attempts_bounds_the_retries(make_client: ClientFactory, emulator: RunwayEmulator) -> None:

@@ -15,6 +15,8 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from runway_bridge.adapters.output_copy import HttpOutputSource, S3MultipartStore
+from runway_bridge.adapters.url_guard import UrlGuard
+from runway_bridge.settings import BridgeSettings
 from runway_bridge_dev.emulator import EmulatorConfig, RunwayEmulator
 
 RUNWAY_VERSION = "2024-11-06"
@@ -64,7 +66,9 @@ class CountingSource(HttpOutputSource):
             timeout=httpx.Timeout(10.0, connect=5.0),
             event_hooks={"request": [lambda request: self.requests.append(str(request.url))]},
         )
-        super().__init__(client=self.http)
+        # The emulator serves outputs on loopback http: the local relaxation of the address guard.
+        local = UrlGuard.for_outputs(BridgeSettings(allow_local_outputs=True))
+        super().__init__(client=self.http, check=local.check)
 
 
 @pytest.fixture

@@ -49,3 +49,49 @@ def test_the_functions_environment_names_the_created_resources(aws: LocalAws) ->
     assert os.environ["BRIDGE_API_KEYS_TABLE_NAME"] == aws.physical_id("ApiKeysTable")
     assert os.environ["BRIDGE_EVENT_BUS_NAME"] == aws.physical_id("EventBus")
     assert json.loads(os.environ["BRIDGE_CREDIT_PRICES"]) == {}
+
+
+def test_bus_submits_match_the_submit_source_and_failed_invocations_are_kept_and_alarmed(
+    aws: LocalAws,
+) -> None:
+    resources = aws.template["Resources"]
+    source = aws.template["Mappings"]["EventSources"]["Submit"]["Source"]
+    [rule] = [
+        logical_id
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::Events::Rule" and logical_id.startswith("SubmitEventFunction")
+    ]
+    pattern = resources[rule]["Properties"]["EventPattern"]
+    assert aws.resolve(pattern["source"]) == [source]
+    assert pattern["detail-type"] == ["Generation Requested"]
+
+    [invoke_config] = [
+        resource["Properties"]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::Lambda::EventInvokeConfig"
+        and resource["Properties"]["FunctionName"] == {"Ref": "SubmitEventFunction"}
+    ]
+    assert invoke_config["MaximumRetryAttempts"] == 2
+    on_failure = invoke_config["DestinationConfig"]["OnFailure"]["Destination"]
+    assert on_failure == {"Fn::GetAtt": ["SubmitEventFailureQueue", "Arn"]}
+    alarmed = [
+        resource["Properties"]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+        and {"Name": "QueueName", "Value": {"Fn::GetAtt": ["SubmitEventFailureQueue", "QueueName"]}}
+        in resource["Properties"]["Dimensions"]
+    ]
+    assert [alarm["AlarmActions"] for alarm in alarmed] == [[{"Ref": "AlarmsTopic"}]]
+
+
+def test_the_bus_policy_lets_only_the_stacks_account_put_submit_events_by_default(aws: LocalAws) -> None:
+    [policy_id] = [
+        logical_id
+        for logical_id, resource in aws.template["Resources"].items()
+        if resource["Type"] == "AWS::Events::EventBusPolicy"
+    ]
+    statement = aws.resolve(aws.template["Resources"][policy_id]["Properties"]["Statement"])
+    assert statement["Principal"] == {"AWS": [aws.account_id]}
+    assert statement["Action"] == "events:PutEvents"
+    assert statement["Condition"] == {"StringEquals": {"events:source": ["runway-bridge.requests"]}}
+    assert policy_id in aws.skipped  # not enforced locally, knowingly

@@ -279,6 +279,7 @@ def make_bridge(aws: Aws, emulator: RunwayEmulator) -> Iterator[BridgeFactory]:
         guard = UrlGuard(
             allow_http=settings.allow_http_callbacks,
             allow_private=settings.allow_private_callbacks,
+            ports=None if settings.allow_any_callback_port else settings.callback_ports,
             resolver=resolver or (lambda host: ["93.184.216.34"]),
         )
         poller = RecordingPollerStarter()

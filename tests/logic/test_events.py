@@ -42,6 +42,12 @@ def detail(**overrides: Any) -> dict[str, Any]:
     }
 
 
+@pytest.fixture(autouse=True)
+def tenant_a_has_a_key(bridge: Bridge) -> None:
+    """Bus submits name their tenant; only a tenant holding a live key is accepted."""
+    bridge.keys.create_key("events", tenant_id="tenant-a")
+
+
 def test_a_valid_event_submits_once_even_when_delivered_twice(bridge: Bridge) -> None:
     event_id = str(uuid.uuid4())
     first = bridge.submission.submit_event(event_id, detail())
@@ -126,3 +132,41 @@ def test_an_event_whose_key_is_still_submitting_is_left_for_redelivery(bridge: B
     with pytest.raises(IdempotencyConflictError):
         bridge.submission.submit_event(str(uuid.uuid4()), detail(idempotencyKey="k-1"))
     assert bridge.creates() == 1
+
+
+def assert_unknown_tenant(bridge: Bridge, tenant_id: str) -> None:
+    event_id = str(uuid.uuid4())
+    result = bridge.submission.submit_event(event_id, detail(tenantId=tenant_id))
+
+    assert result.job_id is None
+    assert result.rejection_code == "unknown_tenant"
+    assert tenant_id in (result.rejection_reason or "")
+    [announced] = rejections_for(bridge, event_id, expected=1)
+    assert announced["detail"]["code"] == "unknown_tenant"
+    assert announced["detail"]["tenantId"] == tenant_id
+    assert bridge.creates() == 0  # nothing sent to Runway
+    page = bridge.jobs.list_by_tenant(tenant_id, status=None, limit=10, cursor=None)
+    assert page.jobs == []  # nothing stored
+
+
+def test_an_event_for_a_tenant_without_keys_is_rejected_as_unknown_tenant(bridge: Bridge) -> None:
+    assert_unknown_tenant(bridge, f"ghost-{uuid.uuid4().hex[:8]}")
+
+
+def test_an_event_for_a_tenant_whose_keys_are_all_revoked_is_rejected(bridge: Bridge) -> None:
+    tenant_id = f"former-{uuid.uuid4().hex[:8]}"
+    created = bridge.keys.create_key("only", tenant_id=tenant_id)
+    bridge.keys.revoke_key(created.api_key)
+
+    assert_unknown_tenant(bridge, tenant_id)
+
+
+def test_one_live_key_is_enough_for_a_tenant(bridge: Bridge) -> None:
+    tenant_id = f"rotating-{uuid.uuid4().hex[:8]}"
+    old = bridge.keys.create_key("old", tenant_id=tenant_id)
+    bridge.keys.create_key("new", tenant_id=tenant_id)
+    bridge.keys.revoke_key(old.api_key)
+
+    result = bridge.submission.submit_event(str(uuid.uuid4()), detail(tenantId=tenant_id))
+    assert result.rejection_code is None
+    assert result.job_id is not None

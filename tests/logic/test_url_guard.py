@@ -3,12 +3,17 @@ The resolver is injected, so nothing here leaves the machine."""
 
 from __future__ import annotations
 
+import socket
+import threading
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
+from runway_bridge.adapters import url_guard
 from runway_bridge.adapters.url_guard import UrlGuard, parse_numeric_ipv4
 from runway_bridge.errors import CallbackUrlRefusedError
+from runway_bridge.settings import BridgeSettings
 
 PUBLIC_V4 = "93.184.216.34"
 
@@ -147,10 +152,120 @@ def test_a_name_that_does_not_resolve_is_refused() -> None:
 
 
 def test_local_development_may_allow_http_and_private_addresses() -> None:
-    guard = UrlGuard(allow_http=True, allow_private=True)
+    guard = UrlGuard(allow_http=True, allow_private=True, ports=None)
     checked = guard.check("http://127.0.0.1:8080/hook")
 
     assert (checked.address, checked.port, checked.scheme) == ("127.0.0.1", 8080, "http")
     # Relaxing the address rule does not relax the scheme rule and vice versa.
-    assert refusal(UrlGuard(allow_private=True), "http://127.0.0.1/x").reason == "scheme"
-    assert refusal(UrlGuard(allow_http=True), "http://127.0.0.1/x").reason == "address"
+    assert refusal(UrlGuard(allow_private=True, ports=None), "http://127.0.0.1/x").reason == "scheme"
+    assert refusal(UrlGuard(allow_http=True, ports=None), "http://127.0.0.1/x").reason == "address"
+
+
+# --- ports ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["https://hooks.example.com/x", "https://hooks.example.com:8443/x"])
+def test_callbacks_on_443_and_8443_pass(url: str) -> None:
+    assert resolving_to(PUBLIC_V4).check(url).address == PUBLIC_V4
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.example.com:22/x",
+        "https://hooks.example.com:6379/x",
+        "https://hooks.example.com:8080/x",
+        "https://hooks.example.com:444/x",
+    ],
+)
+def test_callbacks_on_other_ports_are_refused_with_the_allowed_ones_named(url: str) -> None:
+    refused = refusal(resolving_to(PUBLIC_V4), url)
+    assert refused.reason == "port"
+    assert "443, 8443" in refused.message
+
+
+def test_the_allowed_ports_come_from_the_settings_and_local_development_allows_any() -> None:
+    public = lambda host: [PUBLIC_V4]  # noqa: E731
+    listed = UrlGuard.from_settings(BridgeSettings(callback_ports=[9443]), resolver=public)
+    assert listed.check("https://hooks.example.com:9443/x").port == 9443
+    assert refusal(listed, "https://hooks.example.com/x").reason == "port"
+
+    relaxed = UrlGuard.from_settings(BridgeSettings(allow_any_callback_port=True), resolver=public)
+    assert relaxed.check("https://hooks.example.com:6379/x").port == 6379
+
+
+def test_the_api_refuses_a_callback_on_another_port_with_callback_url_refused() -> None:
+    refused = refusal(resolving_to(PUBLIC_V4), "https://hooks.example.com:25/x")
+    assert refused.code == "callback_url_refused"
+
+
+# --- DNS lookups: one tenant's hanging names do not starve the others ------------------------
+
+
+def test_hanging_lookups_of_one_name_do_not_delay_another_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    release = threading.Event()
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host.endswith("slow.example"):
+            release.wait(60)  # a name server that never answers (until the test ends)
+            raise socket.gaierror("gave up")
+        if host == "fast.example.org":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (PUBLIC_V4, 0))]
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    try:
+        # Five checks of the slow name each give up after their (shortened) deadline or at once;
+        # their lookups stay hung.
+        monkeypatch.setattr(url_guard, "RESOLVE_TIMEOUT_S", 0.05)
+        slow = UrlGuard()
+        for _ in range(5):
+            assert refusal(slow, "https://hooks.slow.example/x").reason == "unresolvable"
+        # Another tenant's name gets a generous deadline: with the lookups starved it would wait
+        # all of it and be refused; with its own slot it resolves.
+        monkeypatch.setattr(url_guard, "RESOLVE_TIMEOUT_S", 30.0)
+        assert slow.check("https://fast.example.org/hook").address == PUBLIC_V4
+    finally:
+        release.set()
+
+
+def test_a_name_whose_lookups_hang_fails_at_once_instead_of_queueing() -> None:
+    release = threading.Event()
+    started: list[str] = []
+
+    def lookup(host: str) -> Sequence[str]:
+        started.append(host)
+        release.wait(60)
+        return [PUBLIC_V4]
+
+    resolver = url_guard.BoundedResolver(lookup, timeout_s=0.01, max_per_name=2, max_per_zone=3)
+    try:
+        for _ in range(2):
+            with pytest.raises(OSError, match="took longer"):
+                resolver("a.slow.example")
+        with pytest.raises(OSError, match="still unanswered"):
+            resolver("a.slow.example")  # both slots of the name are held
+        with pytest.raises(OSError, match="took longer"):
+            resolver("b.slow.example")  # the zone's third slot
+        with pytest.raises(OSError, match="still unanswered"):
+            resolver("c.slow.example")  # the zone is full
+        assert started == ["a.slow.example", "a.slow.example", "b.slow.example"]
+    finally:
+        release.set()
+
+
+def test_a_lookup_gives_its_slots_back_when_it_ends() -> None:
+    answers = iter([OSError("no such name"), [PUBLIC_V4], [PUBLIC_V4]])
+
+    def lookup(host: str) -> Sequence[str]:
+        answer = next(answers)
+        if isinstance(answer, OSError):
+            raise answer
+        return answer
+
+    resolver = url_guard.BoundedResolver(lookup, timeout_s=30.0, max_per_name=1, max_per_zone=1)
+    with pytest.raises(OSError, match="no such name"):
+        resolver("hooks.example.com")
+    assert resolver("hooks.example.com") == [PUBLIC_V4]
+    assert resolver("hooks.example.com") == [PUBLIC_V4]

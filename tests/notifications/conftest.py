@@ -118,6 +118,7 @@ def stack(receiver_ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> 
         "BRIDGE_CALLBACK_HOST_OVERRIDES": json.dumps({RECEIVER_HOST: "127.0.0.1"}),
         "BRIDGE_WEBHOOK_CA_BUNDLE": str(ca_file),
         "BRIDGE_ALLOW_PRIVATE_CALLBACKS": "true",
+        "BRIDGE_ALLOW_ANY_CALLBACK_PORT": "true",
     }
     with pytest.MonkeyPatch.context() as patch:
         for name, value in overrides.items():

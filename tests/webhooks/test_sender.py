@@ -120,6 +120,7 @@ def test_the_pinned_address_tls_path_sends_host_and_sni_and_checks_the_certifica
             "hooks.receiver.test",
             "127.0.0.1",
             allow_private_callbacks=True,
+            allow_any_callback_port=True,
             webhook_ca_bundle=receiver.ca_file,
         )
         result = sender.send(receiver.url("/pinned?x=1"), headers=HEADERS, body=b'{"a":1}')
@@ -138,6 +139,7 @@ def test_a_certificate_for_another_name_fails_the_attempt_and_nothing_is_deliver
             "hooks.receiver.test",
             "127.0.0.1",
             allow_private_callbacks=True,
+            allow_any_callback_port=True,
             webhook_ca_bundle=receiver.ca_file,
         )
         result = sender.send(f"https://hooks.receiver.test:{receiver.port}/x", headers=HEADERS, body=b"{}")
@@ -152,6 +154,7 @@ def test_a_redirect_is_reported_and_not_followed(connections: list[Any]) -> None
             "hooks.receiver.test",
             "127.0.0.1",
             allow_private_callbacks=True,
+            allow_any_callback_port=True,
             webhook_ca_bundle=receiver.ca_file,
         )
         result = sender.send(receiver.url("/r"), headers=HEADERS, body=b"{}")
@@ -167,6 +170,7 @@ def test_a_silent_receiver_costs_one_timeout() -> None:
             "hooks.receiver.test",
             "127.0.0.1",
             allow_private_callbacks=True,
+            allow_any_callback_port=True,
             webhook_ca_bundle=receiver.ca_file,
             webhook_timeout_s=0.5,
         )
@@ -183,6 +187,7 @@ def test_a_huge_answer_is_read_only_up_to_the_cap() -> None:
             "hooks.receiver.test",
             "127.0.0.1",
             allow_private_callbacks=True,
+            allow_any_callback_port=True,
             webhook_ca_bundle=receiver.ca_file,
             webhook_max_response_bytes=1024,
         )

@@ -228,5 +228,12 @@ class OutputFetchError(OutputCopyError):
     answer that will not change (other 4xx: not retryable)."""
 
 
+class OutputUrlRefusedError(OutputFetchError):
+    """An output URL (or a redirect from it) failed the address guard: not https, or not a public
+    address. Nothing was fetched; the same URL will be refused again."""
+
+    retryable = False
+
+
 class ObjectStoreError(OutputCopyError):
     """S3 refused or failed a call of the copy after botocore's own retries."""

@@ -121,6 +121,11 @@ class BridgeSettings(BaseSettings):
     copy_read_timeout_s: float = 30.0
     # Unset: SSE-S3 (AES256); set: SSE-KMS with this key.
     output_kms_key_id: str | None = None
+    # Output URLs (and their redirects) pass the SSRF guard: https and public addresses only.
+    # True only for a local Runway (the emulator on loopback http; the local runtime sets it).
+    allow_local_outputs: bool = False
+    # Redirects followed from one output URL (each hop is checked by the guard).
+    copy_max_redirects: int = Field(default=5, ge=0)
     # Deliveries of one copy message before SQS dead-letters it (the queue's maxReceiveCount): the
     # last delivery fails the job on a transient error instead of leaving it in COPYING.
     copy_max_deliveries: int = Field(default=5, ge=1)
@@ -134,6 +139,10 @@ class BridgeSettings(BaseSettings):
     # Callback URLs (SSRF guard): https only and public addresses only, unless relaxed for local dev.
     allow_http_callbacks: bool = False
     allow_private_callbacks: bool = False
+    # Ports a callback URL may use (its explicit port, or 443 for https); any port when
+    # `allow_any_callback_port` (local development: receivers listen on random loopback ports).
+    callback_ports: list[int] = Field(default_factory=lambda: [443, 8443], min_length=1)
+    allow_any_callback_port: bool = False
     # Static host -> address answers consulted before DNS (like curl --resolve): local development
     # and tests point a callback hostname at a loopback receiver. The guard still checks the address.
     callback_host_overrides: dict[str, str] = Field(default_factory=dict)

@@ -94,9 +94,10 @@ def run(args: argparse.Namespace) -> int:
 
         emulator_config = EmulatorConfig(seed=args.emulator_seed)
 
-    # Local receivers listen on http://127.0.0.1: the SSRF guard refuses both by default.
+    # Local receivers listen on http://127.0.0.1:<any port>: the SSRF guard refuses all three by default.
     os.environ.setdefault("BRIDGE_ALLOW_PRIVATE_CALLBACKS", "true")
     os.environ.setdefault("BRIDGE_ALLOW_HTTP_CALLBACKS", "true")
+    os.environ.setdefault("BRIDGE_ALLOW_ANY_CALLBACK_PORT", "true")
 
     stop_requested = threading.Event()
     # SIGTERM stops as cleanly as Ctrl-C (e.g. when a test or a supervisor ends the process).

@@ -487,6 +487,7 @@ SKIPPED: dict[str, Skip] = {
     "AWS::CloudWatch::Dashboard": Skip("no metrics are collected locally"),
     "AWS::SQS::QueuePolicy": Skip("resource policies are not enforced locally"),
     "AWS::SNS::TopicPolicy": Skip("resource policies are not enforced locally"),
+    "AWS::Events::EventBusPolicy": Skip("resource policies are not enforced locally"),
     "AWS::ApiGateway::Deployment": Skip("the local API Gateway serves the RestApi body directly"),
     "AWS::ApiGateway::Stage": Skip("the local API Gateway serves every stage of the RestApi"),
     "AWS::ApiGateway::Account": Skip("account-level logging settings are not emulated"),

@@ -10,6 +10,7 @@ Everything binds to 127.0.0.1 on free ports unless a port is given.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from runway_bridge_dev.local.apigw import ApiGatewayServer, LocalRestApi, RestApiDefinition
 from runway_bridge_dev.local.persistence import DataDir
@@ -38,6 +40,9 @@ RUNWAY_SECRET_PARAMETER = "RunwaySecretName"
 REAL_RUNWAY_BASE_URL = "https://api.dev.runwayml.com"
 LAMBDA_DEFAULT_TIMEOUT_S = 3
 PUBLIC_BASE_URL_VARIABLE = "BRIDGE_PUBLIC_BASE_URL"
+# A Runway on loopback (the emulator, or a proxy in front of it) serves its outputs on loopback
+# http, which the copier's address guard refuses unless this is set (an explicit value wins).
+LOCAL_OUTPUTS_VARIABLE = "BRIDGE_ALLOW_LOCAL_OUTPUTS"
 
 Resolver = Callable[[Any], Any]
 
@@ -198,6 +203,7 @@ class LocalStack:
         self.pollers: dict[str, SqsPoller | StreamPoller] = {}
         self._scheduler: LocalScheduler | None = None
         self._started = False
+        self._set_local_outputs = False
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -229,6 +235,11 @@ class LocalStack:
             runway_key = self._real_runway.api_key
             if RUNWAY_BASE_URL_PARAMETER in declared:
                 parameters.setdefault(RUNWAY_BASE_URL_PARAMETER, self._real_runway.base_url)
+
+        runway_url = parameters.get(RUNWAY_BASE_URL_PARAMETER, "")
+        if _is_loopback_url(runway_url) and LOCAL_OUTPUTS_VARIABLE not in os.environ:
+            os.environ[LOCAL_OUTPUTS_VARIABLE] = "true"
+            self._set_local_outputs = True
 
         self._aws = LocalAws(self.template_path, parameters=parameters)
         self._aws.start()
@@ -323,6 +334,9 @@ class LocalStack:
         self._aws = None
         self._data = None
         self.emulator = None
+        if self._set_local_outputs:
+            os.environ.pop(LOCAL_OUTPUTS_VARIABLE, None)
+            self._set_local_outputs = False
         self._started = False
 
     def __enter__(self) -> LocalStack:
@@ -367,3 +381,13 @@ class LocalStack:
         if self.emulator is not None:
             return self.emulator.base_url
         return self._real_runway.base_url if self._real_runway else None
+
+
+def _is_loopback_url(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

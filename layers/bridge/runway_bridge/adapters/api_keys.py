@@ -105,6 +105,29 @@ class DynamoApiKeyStore:
         except (BotoCoreError, ClientError) as exc:
             raise StoreUnavailableError("could not list API keys") from exc
 
+    def tenant_active(self, tenant_id: str) -> bool:
+        """True when `tenant_id` holds at least one unrevoked key (a bus submit names its tenant
+        itself, so it must be one the bridge issued keys to). A filtered scan like
+        `list_for_tenant`, stopping at the first match; only key items count."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": (
+                "tenantId = :tenant AND begins_with(pk, :key) AND attribute_not_exists(revokedAt)"
+            ),
+            "ExpressionAttributeValues": {":tenant": {"S": tenant_id}, ":key": {"S": "KEY#"}},
+            "ProjectionExpression": "pk",
+        }
+        try:
+            while True:
+                answer = self._client.scan(**request)
+                if answer.get("Items"):
+                    return True
+                if "LastEvaluatedKey" not in answer:
+                    return False
+                request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreUnavailableError("could not look up the tenant's API keys") from exc
+
     # --- tenant limits ----------------------------------------------------------------------
 
     def limits(self, tenant_id: str) -> TenantLimits:

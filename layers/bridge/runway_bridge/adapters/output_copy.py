@@ -15,17 +15,27 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urljoin
 
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runway_bridge.errors import ObjectStoreError, OutputExpiredError, OutputFetchError
+from runway_bridge.adapters.url_guard import UrlGuard, pinned_target
+from runway_bridge.errors import (
+    CallbackUrlRefusedError,
+    ObjectStoreError,
+    OutputExpiredError,
+    OutputFetchError,
+    OutputUrlRefusedError,
+)
+from runway_bridge.logic.ports import CheckedUrl, UrlChecker
 from runway_bridge.settings import BridgeSettings
 
 # Runway answers an expired signed URL with 403, a deleted task's output with 404.
 EXPIRED_STATUSES: Final = frozenset({403, 404})
 RETRYABLE_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
 DEFAULT_CHUNK_BYTES: Final = 1024 * 1024
+DEFAULT_MAX_REDIRECTS: Final = 5
 
 
 @dataclass(frozen=True)
@@ -71,7 +81,14 @@ class OutputDownload:
 
 
 class HttpOutputSource:
-    """Streams output URLs over one httpx client (explicit timeouts, no whole-body reads)."""
+    """Streams output URLs over one httpx client (explicit timeouts, no whole-body reads).
+
+    Every URL, and every redirect target, passes the address guard first (`check`), and the request
+    connects to the very address the guard accepted (original `Host` and TLS SNI), as webhook
+    deliveries do: a Runway answer or a redirect naming a private, loopback or metadata address is
+    refused before any connection (`OutputUrlRefusedError`, not retried: the job fails). Redirects
+    are followed by hand, at most `max_redirects` of them; no proxy from the environment is used.
+    """
 
     def __init__(
         self,
@@ -79,13 +96,18 @@ class HttpOutputSource:
         timeouts: DownloadTimeouts | None = None,
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         client: httpx.Client | None = None,
+        check: UrlChecker | None = None,
+        max_redirects: int = DEFAULT_MAX_REDIRECTS,
     ) -> None:
         timeouts = timeouts or DownloadTimeouts()
         self._chunk_bytes = chunk_bytes
+        self._check = check or UrlGuard(ports=None, subject="output URL").check
+        self._max_redirects = max_redirects
         self._owns_client = client is None
         self._client = client or httpx.Client(
             timeout=httpx.Timeout(timeouts.read_s, connect=timeouts.connect_s),
-            follow_redirects=True,
+            follow_redirects=False,
+            trust_env=False,
         )
 
     @classmethod
@@ -93,7 +115,9 @@ class HttpOutputSource:
         return cls(
             timeouts=DownloadTimeouts(
                 connect_s=settings.copy_connect_timeout_s, read_s=settings.copy_read_timeout_s
-            )
+            ),
+            check=UrlGuard.for_outputs(settings).check,
+            max_redirects=settings.copy_max_redirects,
         )
 
     def close(self) -> None:
@@ -103,14 +127,45 @@ class HttpOutputSource:
     @contextmanager
     def open(self, url: str) -> Iterator[OutputDownload]:
         try:
-            with self._client.stream("GET", url) as response:
+            response = self._follow(url)
+            try:
                 _raise_for_status(response)
                 yield OutputDownload(response, self._chunk_bytes)
+            finally:
+                response.close()
         except httpx.HTTPError as exc:
             # Only failures before the body starts land here; chunks() maps the ones inside it.
             raise OutputFetchError(
                 f"could not fetch the output: {type(exc).__name__}", retryable=True
             ) from exc
+
+    def _follow(self, url: str) -> httpx.Response:
+        """GET `url`, following redirects by hand, each hop checked; the first non-redirect answer."""
+        for _ in range(self._max_redirects + 1):
+            checked = self._checked(url)
+            target, host_header = pinned_target(checked)
+            request = self._client.build_request(
+                "GET", target, headers={"host": host_header}, extensions={"sni_hostname": checked.host}
+            )
+            response = self._client.send(request, stream=True)
+            if not response.is_redirect:
+                return response
+            response.close()
+            location = response.headers.get("Location")
+            if not location:
+                raise OutputFetchError(f"the output URL answered {response.status_code} without a Location")
+            url = urljoin(url, location)
+        raise OutputFetchError(f"the output URL redirected more than {self._max_redirects} times")
+
+    def _checked(self, url: str) -> CheckedUrl:
+        try:
+            return self._check(url)
+        except CallbackUrlRefusedError as exc:
+            # A name that does not resolve (yet) may be DNS having a bad minute: try again later.
+            # Any other refusal is a property of the URL Runway gave: it fails the copy for good.
+            if exc.reason == "unresolvable":
+                raise OutputFetchError(exc.message, retryable=True) from exc
+            raise OutputUrlRefusedError(exc.message) from exc
 
 
 def _raise_for_status(response: httpx.Response) -> None:

@@ -2,7 +2,8 @@
 
 Every call takes a budget (seconds the caller can still spend, e.g. what is left of API Gateway's
 29 s): attempts, their timeouts and the waits between them all fit inside it, and when it runs out
-the last typed error (`runway_bridge.errors`) is raised.
+(before an attempt, or the next wait does not fit) the last typed error (`runway_bridge.errors`) of a
+real attempt is raised; a bare `RunwayTimeoutError` only when no attempt was made.
 
 What is retried (exponential backoff with full jitter, Retry-After honoured when it fits):
 - GET/DELETE of tasks and uploads: 429, 502, 503, 504, connection failures and timeouts.
@@ -174,11 +175,14 @@ class RunwayClient:
         budget = self._budget(budget_s)
         label = f"POST /v1/{operation}"
         attempt = 0
+        failure: _AttemptFailure | None = None
         while True:
             attempt += 1
             if budget.remaining() < self._min_create_window_s:
+                # After a refused attempt (connect failure, 429) its error says more than the
+                # budget; only a create that was never tried is "not sent" for lack of time.
+                _raise_last(failure)
                 raise RunwayTimeoutError(f"{label}: budget too short to send the create (not sent)")
-            failure: _AttemptFailure | None
             try:
                 response = self._api_for_creates.post(
                     f"/v1/{operation}", json=payload, timeout=self._timeout(budget)
@@ -325,9 +329,13 @@ class RunwayClient:
         label = label or f"{method} {url}"
         earlier_attempt_may_have_worked = False
         attempt = 0
+        failure: _AttemptFailure | None = None
         while True:
             attempt += 1
             if budget.remaining() <= 0:
+                # The wait fitted, but the clock ran on (a busy machine oversleeps): the last
+                # answer Runway gave is still the truth the caller needs.
+                _raise_last(failure)
                 raise RunwayTimeoutError(f"{label}: no budget left for a request")
             try:
                 response = http.request(method, url, timeout=self._timeout(budget), **request)
@@ -427,6 +435,12 @@ class RunwayClient:
             # A 4xx is Runway refusing the request; after a 5xx nobody knows what happened.
             may_have_been_processed=status >= 500,
         )
+
+
+def _raise_last(failure: _AttemptFailure | None) -> None:
+    """Raise the typed error of the last real attempt, if there was one."""
+    if failure is not None:
+        raise failure.error from failure.cause
 
 
 def _error_message(response: httpx.Response) -> tuple[str, str | None]:

@@ -13,11 +13,10 @@ from __future__ import annotations
 import ssl
 import time
 from collections.abc import Mapping
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from runway_bridge.adapters.url_guard import Resolver, UrlGuard
+from runway_bridge.adapters.url_guard import Resolver, UrlGuard, pinned_target
 from runway_bridge.errors import CallbackUrlRefusedError
 from runway_bridge.logic.ports import DeliveryResult, UrlChecker
 from runway_bridge.settings import BridgeSettings
@@ -46,13 +45,7 @@ class HttpxWebhookSender:
             checked = self._check(url)
         except CallbackUrlRefusedError as exc:
             return DeliveryResult(status_code=None, latency_ms=0, error=exc.message, refused=True)
-        parts = urlsplit(url)
-        address = f"[{checked.address}]" if ":" in checked.address else checked.address
-        default_port = 443 if checked.scheme == "https" else 80
-        host_header = checked.host if checked.port == default_port else f"{checked.host}:{checked.port}"
-        if ":" in checked.host:  # an IPv6 literal host
-            host_header = f"[{checked.host}]" + ("" if checked.port == default_port else f":{checked.port}")
-        target = urlunsplit((checked.scheme, f"{address}:{checked.port}", parts.path or "/", parts.query, ""))
+        target, host_header = pinned_target(checked)
         request = self._client.build_request(
             "POST",
             target,

@@ -224,7 +224,11 @@ class ApiKeyStore(Protocol):
 
 
 class TenantDirectory(Protocol):
-    """Each tenant's limits, kept with its keys (set by the operator's CLI)."""
+    """Which tenants exist, and each tenant's limits, kept with its keys (the API key store)."""
+
+    def tenant_active(self, tenant_id: str) -> bool:
+        """True when the tenant holds at least one unrevoked key."""
+        ...
 
     def limits(self, tenant_id: str) -> TenantLimits:
         """The tenant's limits (all unlimited when none were set)."""

@@ -322,6 +322,16 @@ class SubmissionService:
             return self._reject(
                 event_id, tenant_hint, reference, "invalid_event", describe_validation_error(exc)
             )
+        if not self._tenants.tenant_active(request.tenant_id):
+            # The tenant id is the caller's word: only a tenant the bridge issued a live key to
+            # may have jobs (and spend credits) on its behalf.
+            return self._reject(
+                event_id,
+                request.tenant_id,
+                reference,
+                "unknown_tenant",
+                f"tenant {request.tenant_id!r} is unknown or has no active API key",
+            )
         key = request.idempotency_key or f"event:{event_id}"
         try:
             result = self.submit(request.tenant_id, request.operation, request.body, key, budget_s=budget_s)
