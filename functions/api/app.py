@@ -34,6 +34,7 @@ from runway_bridge.models.api import (
     TaskView,
 )
 from runway_bridge.models.job import JobStatus
+from runway_bridge.models.limits import TooDeepError, loads_bounded
 from runway_bridge.models.runway import OPERATIONS, Operation, UploadRequest
 from runway_bridge.observability import logger, metrics, tracer
 
@@ -71,7 +72,9 @@ def json_body() -> dict[str, Any]:
     if not raw:
         raise errors.InvalidRequestError("the request body must be a JSON object")
     try:
-        body = json.loads(app.current_event.decoded_body or "")
+        body = loads_bounded(app.current_event.decoded_body or "")
+    except TooDeepError as exc:
+        raise errors.InvalidRequestError(f"the request body: {exc}", code="body_too_deep") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise errors.InvalidRequestError("the request body is not valid JSON") from exc
     if not isinstance(body, dict):
