@@ -222,3 +222,12 @@ class Job(BaseModel):
     @property
     def is_terminal(self) -> bool:
         return is_terminal(self.status)
+
+    @field_validator("bridge", mode="before")
+    @classmethod
+    def _as_stored(cls, value: Any) -> Any:
+        # A job holds the stored form, whether built from a validated request or read back, so a job
+        # and its stored copy compare equal.
+        if isinstance(value, BridgeFields):
+            return StoredBridgeFields.model_validate(value.model_dump())
+        return value
