@@ -293,7 +293,10 @@ def _json_content(schema: dict[str, Any], description: str) -> dict[str, Any]:
 # Statuses each kind of route answers besides 200 (the body is always `{"error", "code"}`).
 _ERRORS_BY_KIND: dict[str, dict[str, str]] = {
     "create": {
-        "400": "The body breaks a spec constraint or the callback URL is refused. Nothing was stored.",
+        "400": (
+            "The body breaks a spec constraint or a bridge limit (metadata size, nesting depth), or the "
+            "callback URL is refused. Nothing was stored."
+        ),
         "401": "No bridge key, or an unknown or revoked one.",
         "409": "The first request with this Idempotency-Key is still being submitted; retry shortly.",
         "422": "This Idempotency-Key was used with another body.",
