@@ -36,6 +36,7 @@ from runway_bridge.models.api import (
 )
 from runway_bridge.models.identity import iam_tenant_id
 from runway_bridge.models.job import JobStatus
+from runway_bridge.models.limits import TooDeepError, loads_bounded
 from runway_bridge.models.runway import OPERATIONS, Operation, UploadRequest
 from runway_bridge.observability import logger, metrics, tracer
 from runway_bridge.settings import get_settings
@@ -75,7 +76,9 @@ def json_body() -> dict[str, Any]:
     if not raw:
         raise errors.InvalidRequestError("the request body must be a JSON object")
     try:
-        body = json.loads(app.current_event.decoded_body or "")
+        body = loads_bounded(app.current_event.decoded_body or "")
+    except TooDeepError as exc:
+        raise errors.InvalidRequestError(f"the request body: {exc}", code="body_too_deep") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise errors.InvalidRequestError("the request body is not valid JSON") from exc
     if not isinstance(body, dict):
@@ -303,7 +306,10 @@ def _json_content(schema: dict[str, Any], description: str) -> dict[str, Any]:
 # Statuses each kind of route answers besides 200 (the body is always `{"error", "code"}`).
 _ERRORS_BY_KIND: dict[str, dict[str, str]] = {
     "create": {
-        "400": "The body breaks a spec constraint or the callback URL is refused. Nothing was stored.",
+        "400": (
+            "The body breaks a spec constraint or a bridge limit (metadata size, nesting depth), or the "
+            "callback URL is refused. Nothing was stored."
+        ),
         "401": "No bridge key, or an unknown or revoked one.",
         "409": "The first request with this Idempotency-Key is still being submitted; retry shortly.",
         "422": "This Idempotency-Key was used with another body.",

@@ -4,7 +4,8 @@ Stream records (Powertools `BatchProcessor`, partial batch failures, so one bad 
 back its shard): an inserted outbox event item (`sk` = `EVENT#...`) is published; a job item whose
 progress changed becomes a `task.progress` webhook when its callback asked for one. Everything else is
 ignored (the event source mapping's filter already drops most of it). A scheduled `{"sweep": true}`
-publishes events still pending after a minute: the safety net for stream records that failed for good.
+publishes events still pending after a minute: the safety net for stream records that failed for good
+(an event that fails again is counted in `EventsSweepFailed` and does not stop the others).
 """
 
 from __future__ import annotations
@@ -68,10 +69,11 @@ def _plain(value: Any) -> Any:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
     if event.get("sweep"):
-        published = get_notification_services().relay.sweep()
-        logger.info("outbox sweep", extra={"published": published})
-        metrics.add_metric(name="EventsSwept", unit="Count", value=published)
-        return {"published": published}
+        swept = get_notification_services().relay.sweep()
+        logger.info("outbox sweep", extra={"published": swept.published, "failed": swept.failed})
+        metrics.add_metric(name="EventsSwept", unit="Count", value=swept.published)
+        metrics.add_metric(name="EventsSweepFailed", unit="Count", value=swept.failed)
+        return {"published": swept.published, "failed": swept.failed}
     return process_partial_response(
         event=event, record_handler=relay_record, processor=processor, context=context
     )

@@ -68,7 +68,10 @@ def test_each_sample_event_runs_through_its_function(stack: LocalStack) -> None:
         ("PublishEventsFunction", "publish_events/stream_insert.json"),
     ):
         assert invoke(stack, logical_id, sample(name)) == {"batchItemFailures": []}, name
-    assert invoke(stack, "PublishEventsFunction", sample("publish_events/sweep.json")) == {"published": 0}
+    assert invoke(stack, "PublishEventsFunction", sample("publish_events/sweep.json")) == {
+        "published": 0,
+        "failed": 0,
+    }
     submitted = invoke(stack, "SubmitEventFunction", sample("bus/generation_requested.json"))
     assert submitted is None or isinstance(submitted, dict)
     # The sample's key was never issued: API Gateway's convention for "401" is this exception.

@@ -124,7 +124,7 @@ def test_the_sweep_publishes_only_events_pending_for_a_while() -> None:
     old = terminal_event(fakes.job).model_copy(update={"created_at": NOW - timedelta(minutes=5)})
     fresh = old.model_copy(update={"event_id": "fresh", "created_at": NOW - timedelta(seconds=5)})
     fakes.pending = [old, fresh]
-    assert relay_for(fakes).sweep() == 1
+    assert relay_for(fakes).sweep().published == 1
     assert fakes.marked == [old.event_id]
 
 
@@ -142,3 +142,22 @@ def test_progress_goes_to_the_webhook_only_when_asked_with_a_stable_id_per_versi
     default_events = Fakes(a_job(JobStatus.RUNNING, callback_url="https://h.example.com/x"))
     assert not relay_for(default_events).publish_progress(default_events.job)
     assert default_events.queued == []
+
+
+def test_the_sweep_goes_past_an_event_that_fails_and_counts_it() -> None:
+    class OneChannelRefuses(Fakes):
+        def publish(self, notification: Notification) -> None:
+            if notification.id == "poison":
+                raise StoreUnavailableError("SNS refused it")
+            super().publish(notification)
+
+    fakes = OneChannelRefuses(a_job())
+    first = terminal_event(fakes.job).model_copy(update={"created_at": NOW - timedelta(minutes=5)})
+    poison = first.model_copy(update={"event_id": "poison"})
+    after = first.model_copy(update={"event_id": "after"})
+    fakes.pending = [poison, first, after]
+
+    swept = relay_for(fakes).sweep()
+
+    assert (swept.published, swept.failed) == (2, 1)
+    assert fakes.marked == [first.event_id, "after"]  # the failing one stays pending

@@ -171,6 +171,11 @@ class BridgeSettings(BaseSettings):
     webhook_retry_scale: float = Field(default=1.0, gt=0)
     # After a webhook secret rotation, the previous secret also signs for this long.
     webhook_rotation_overlap_s: float = Field(default=24 * 3600.0, ge=0)
+    # A deliverer re-reads which versions of a tenant's webhook secret sign at most this long after
+    # its last look, so a rotation made by another process signs within this bound (the process that
+    # rotates, and `GET /v1/webhooks/secret`, see it at once). Each look is one ListSecretVersionIds
+    # per tenant; versions' values never change and stay cached.
+    webhook_secret_recheck_s: float = Field(default=10.0, ge=0)
 
 
 @lru_cache(maxsize=1)

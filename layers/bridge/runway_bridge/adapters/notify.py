@@ -3,7 +3,6 @@ bus (detail-type per outcome). Both carry the same JSON notification; both are a
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -22,7 +21,7 @@ class SnsEventBridgePublisher:
         self._bus_name = bus_name
 
     def publish(self, notification: Notification) -> None:
-        message = json.dumps(notification.to_json_dict(), separators=(",", ":"))
+        message = notification.to_json_bytes().decode()  # trimmed to fit SNS and EventBridge
         if self._topic_arn:
             attributes = {
                 name: {"DataType": "String", "StringValue": value}

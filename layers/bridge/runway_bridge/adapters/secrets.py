@@ -1,5 +1,6 @@
-"""Secrets Manager through Powertools Parameters (cached for `secret_cache_seconds`): the Runway
-API key and per-tenant webhook signing secrets. Secret values are never logged."""
+"""Secrets Manager: the Runway API key (through Powertools Parameters, cached for
+`secret_cache_seconds`) and per-tenant webhook signing secrets (see `SecretsManagerTenantSecrets`
+for how a rotation reaches every process). Secret values are never logged."""
 
 from __future__ import annotations
 
@@ -49,14 +50,34 @@ def new_webhook_secret() -> str:
 
 
 class SecretsManagerTenantSecrets:
-    def __init__(self, client: Any, settings: BridgeSettings) -> None:
+    """Per-tenant webhook secrets, one Secrets Manager secret per tenant (AWSCURRENT signs, and
+    AWSPREVIOUS too during `webhook_rotation_overlap_s` after a rotation).
+
+    A rotation must take effect at once, not after a cache expires (it was `secret_cache_seconds`,
+    5 min): receivers switch to the new secret as soon as the rotate call answers. So:
+    - `webhook_secret` (what `GET /v1/webhooks/secret` shows) reads AWSCURRENT every time: a rare
+      admin call, and any API process may serve it right after another one rotated;
+    - `signing_secrets` (the deliverer, once per attempt) caches which versions sign for only
+      `webhook_secret_recheck_s` (10 s) and forgets them at once when this process rotates. Each
+      look costs one ListSecretVersionIds; the values are cached by version id, since a version's
+      value never changes. A shared "last rotation" marker would need a read per delivery as well,
+      so the short bound is the cheaper way to the same guarantee.
+    """
+
+    # Version values kept per process (two per tenant in use; cleared when this many pile up).
+    _MAX_CACHED_VALUES = 1000
+
+    def __init__(
+        self, client: Any, settings: BridgeSettings, *, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self._client = client
         self._prefix = settings.tenant_secret_prefix.rstrip("/")
-        self._max_age = settings.secret_cache_seconds
-        self._provider = SecretsProvider(boto3_client=client)
         self._overlap_s = settings.webhook_rotation_overlap_s
-        # tenant -> (monotonic expiry, signing secrets): one lookup per tenant per cache period.
-        self._signing_cache: dict[str, tuple[float, list[str]]] = {}
+        self._recheck_s = settings.webhook_secret_recheck_s
+        self._monotonic = monotonic
+        # tenant -> (monotonic time of the next look, version ids that sign, current first)
+        self._signing_versions: dict[str, tuple[float, list[str]]] = {}
+        self._values: dict[str, str] = {}  # version id -> value
 
     def secret_name(self, tenant_id: str) -> str:
         return f"{self._prefix}/{tenant_id}/webhook-secret"
@@ -79,32 +100,17 @@ class SecretsManagerTenantSecrets:
 
     def webhook_secret(self, tenant_id: str) -> str:
         try:
-            value = self._provider.get(self.secret_name(tenant_id), max_age=self._max_age)
-        except GetParameterError as exc:
+            answer = self._client.get_secret_value(SecretId=self.secret_name(tenant_id))
+        except (BotoCoreError, ClientError) as exc:
             raise StoreUnavailableError(f"could not read the webhook secret of tenant {tenant_id}") from exc
-        return str(value)
+        return str(answer["SecretString"])
 
     def signing_secrets(self, tenant_id: str) -> list[str]:
-        cached = self._signing_cache.get(tenant_id)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
         name = self.secret_name(tenant_id)
         try:
-            versions = self._client.list_secret_version_ids(SecretId=name)["Versions"]
-            current = next(v for v in versions if "AWSCURRENT" in v.get("VersionStages", []))
-            previous = next((v for v in versions if "AWSPREVIOUS" in v.get("VersionStages", [])), None)
-            values = [self._value(name, current["VersionId"])]
-            created = current.get("CreatedDate")
-            age_s = (datetime.now(UTC) - created).total_seconds() if created is not None else None
-            in_overlap = age_s is not None and age_s < self._overlap_s
-            if previous is not None and in_overlap:
-                values.append(self._value(name, previous["VersionId"]))
-        except StopIteration as exc:
-            raise StoreUnavailableError(f"tenant {tenant_id} has no current webhook secret") from exc
+            return [self._value(name, version_id) for version_id in self._signing_version_ids(tenant_id)]
         except (BotoCoreError, ClientError) as exc:
             raise StoreUnavailableError(f"could not read the webhook secrets of tenant {tenant_id}") from exc
-        self._signing_cache[tenant_id] = (time.monotonic() + self._max_age, values)
-        return values
 
     def rotate_webhook_secret(self, tenant_id: str) -> str:
         """A new AWSCURRENT version; Secrets Manager relabels the old one AWSPREVIOUS."""
@@ -113,8 +119,31 @@ class SecretsManagerTenantSecrets:
             self._client.put_secret_value(SecretId=self.secret_name(tenant_id), SecretString=value)
         except (BotoCoreError, ClientError) as exc:
             raise StoreUnavailableError(f"could not rotate the webhook secret of tenant {tenant_id}") from exc
-        self._signing_cache.pop(tenant_id, None)
+        self._signing_versions.pop(tenant_id, None)
         return value
 
+    def _signing_version_ids(self, tenant_id: str) -> list[str]:
+        cached = self._signing_versions.get(tenant_id)
+        if cached is not None and cached[0] > self._monotonic():
+            return cached[1]
+        versions = self._client.list_secret_version_ids(SecretId=self.secret_name(tenant_id))["Versions"]
+        current = next((v for v in versions if "AWSCURRENT" in v.get("VersionStages", [])), None)
+        if current is None:
+            raise StoreUnavailableError(f"tenant {tenant_id} has no current webhook secret")
+        previous = next((v for v in versions if "AWSPREVIOUS" in v.get("VersionStages", [])), None)
+        version_ids = [current["VersionId"]]
+        created = current.get("CreatedDate")
+        age_s = (datetime.now(UTC) - created).total_seconds() if created is not None else None
+        if previous is not None and age_s is not None and age_s < self._overlap_s:
+            version_ids.append(previous["VersionId"])
+        self._signing_versions[tenant_id] = (self._monotonic() + self._recheck_s, version_ids)
+        return version_ids
+
     def _value(self, name: str, version_id: str) -> str:
-        return str(self._client.get_secret_value(SecretId=name, VersionId=version_id)["SecretString"])
+        value = self._values.get(version_id)
+        if value is None:
+            answer = self._client.get_secret_value(SecretId=name, VersionId=version_id)
+            if len(self._values) >= self._MAX_CACHED_VALUES:
+                self._values.clear()
+            value = self._values[version_id] = str(answer["SecretString"])
+        return value

@@ -61,13 +61,13 @@ class HttpxWebhookSender:
             finally:
                 response.close()
         except httpx.TimeoutException:
-            return self._failed(started, f"no answer within {self._timeout_s:g} s")
+            return self._failed(started, f"no answer within {self._timeout_s:g} s", timed_out=True)
         except httpx.ConnectError as exc:
             return self._failed(started, f"could not connect to {checked.host} ({checked.address}): {exc}")
         except httpx.HTTPError as exc:
             return self._failed(started, f"{type(exc).__name__}: {exc}")
         except TimeoutError:
-            return self._failed(started, f"the answer took longer than {self._timeout_s:g} s")
+            return self._failed(started, f"the answer took longer than {self._timeout_s:g} s", timed_out=True)
         latency_ms = int((time.monotonic() - started) * 1000)
         error = None
         if response.is_redirect:
@@ -86,9 +86,12 @@ class HttpxWebhookSender:
                 raise TimeoutError
 
     @staticmethod
-    def _failed(started: float, error: str) -> DeliveryResult:
+    def _failed(started: float, error: str, *, timed_out: bool = False) -> DeliveryResult:
         return DeliveryResult(
-            status_code=None, latency_ms=int((time.monotonic() - started) * 1000), error=error
+            status_code=None,
+            latency_ms=int((time.monotonic() - started) * 1000),
+            error=error,
+            timed_out=timed_out,
         )
 
     def close(self) -> None:

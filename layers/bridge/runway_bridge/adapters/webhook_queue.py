@@ -9,9 +9,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from runway_bridge.errors import StoreUnavailableError
 from runway_bridge.models.notification import WebhookMessage
+from runway_bridge.observability import logger
 
 # SQS's longest DelaySeconds; later retries use ChangeMessageVisibility instead.
 MAX_DELAY_S = 900
+# How long a redrive scan hides what it receives if it dies before releasing it.
+SCAN_VISIBILITY_S = 30
 
 
 class SqsWebhookQueue:
@@ -65,16 +68,23 @@ class SqsWebhookDeadLetters:
 
     def redrive(self, tenant_id: str, *, max_messages: int = 1000) -> int:
         """Move the tenant's dead-lettered deliveries back to the delivery queue (a fresh message, so
-        the whole retry schedule applies again). Other tenants' messages stay. Returns how many moved."""
+        the whole retry schedule applies again). Returns how many moved.
+
+        Receiving is the only way to read the queue, and it hides what it receives. Other tenants'
+        letters stay hidden while the scan goes on (released at once, they would be received again
+        and the scan would never reach the letters behind them), and are made visible again
+        (visibility 0) as soon as the scan ends, whatever ends it: another tenant's redrive or a
+        look at the queue never misses them for a visibility timeout."""
         moved = 0
         seen: set[str] = set()
+        others: list[str] = []  # receipt handles of other tenants' letters, hidden by this scan
         try:
             while moved < max_messages:
                 answer = self._client.receive_message(
                     QueueUrl=self._dlq_url,
                     MaxNumberOfMessages=10,
                     WaitTimeSeconds=0,
-                    VisibilityTimeout=30,
+                    VisibilityTimeout=SCAN_VISIBILITY_S,
                     MessageAttributeNames=["All"],
                 )
                 messages = answer.get("Messages", [])
@@ -83,12 +93,44 @@ class SqsWebhookDeadLetters:
                     break
                 for raw in fresh:
                     seen.add(raw["MessageId"])
-                    message = WebhookMessage.model_validate_json(raw["Body"])
-                    if message.tenant_id != tenant_id:
-                        continue  # stays hidden for 30 s, then visible again for its own tenant
+                    if _tenant_of(raw) != tenant_id:
+                        others.append(raw["ReceiptHandle"])
+                        continue
                     self._client.send_message(QueueUrl=self._queue_url, MessageBody=raw["Body"])
                     self._client.delete_message(QueueUrl=self._dlq_url, ReceiptHandle=raw["ReceiptHandle"])
                     moved += 1
         except (BotoCoreError, ClientError) as exc:
             raise StoreUnavailableError(f"the redrive stopped after {moved} messages") from exc
+        finally:
+            self._release(others)
         return moved
+
+    def _release(self, receipt_handles: list[str]) -> None:
+        """Make received letters visible again now. Best effort: if this fails, they come back by
+        themselves after `SCAN_VISIBILITY_S`."""
+        for start in range(0, len(receipt_handles), 10):  # SQS batches hold at most 10 entries
+            batch = receipt_handles[start : start + 10]
+            try:
+                self._client.change_message_visibility_batch(
+                    QueueUrl=self._dlq_url,
+                    Entries=[
+                        {"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                        for index, handle in enumerate(batch)
+                    ],
+                )
+            except (BotoCoreError, ClientError):
+                logger.warning(
+                    "could not release dead letters after a redrive scan", extra={"count": len(batch)}
+                )
+
+
+def _tenant_of(raw: dict[str, Any]) -> str | None:
+    """The tenant of a dead letter: its message attribute, else its body (a body that does not parse
+    belongs to nobody, so no tenant's redrive moves it)."""
+    attribute = raw.get("MessageAttributes", {}).get("tenantId", {}).get("StringValue")
+    if attribute:
+        return str(attribute)
+    try:
+        return WebhookMessage.model_validate_json(raw["Body"]).tenant_id
+    except ValueError:
+        return None

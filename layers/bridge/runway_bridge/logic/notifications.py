@@ -26,6 +26,7 @@ from runway_bridge.models.notification import (
     task_notification,
 )
 from runway_bridge.models.outbox import OutboxEvent, job_event_payload
+from runway_bridge.observability import logger
 
 
 class RelayStore(Protocol):
@@ -70,6 +71,12 @@ class PresignedOutputs:
                 )
             )
         return rendered
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    published: int
+    failed: int  # events that could not be published this time (they stay pending for the next sweep)
 
 
 class NotificationRelay:
@@ -133,10 +140,19 @@ class NotificationRelay:
         )
         return True
 
-    def sweep(self, *, limit: int = 100) -> int:
+    def sweep(self, *, limit: int = 100) -> SweepResult:
         """Publish events still pending a while after they were written (a lost or failed stream
-        record). Returns how many were published."""
+        record). One event that cannot be published (a channel refuses it, its job cannot be read)
+        does not hold back the others, of any tenant: it is logged, counted and left pending."""
         pending = self._store.pending_events(created_before=self._clock() - self._sweep_after, limit=limit)
+        failed = 0
         for event in pending:
-            self.publish_event(event)
-        return len(pending)
+            try:
+                self.publish_event(event)
+            except Exception:  # noqa: BLE001 - whatever it is, it must not hold back the others
+                failed += 1
+                logger.exception(
+                    "outbox event could not be published",
+                    extra={"event_id": event.event_id, "job_id": event.job_id, "type": event.type},
+                )
+        return SweepResult(published=len(pending) - failed, failed=failed)

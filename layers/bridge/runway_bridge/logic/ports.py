@@ -274,13 +274,15 @@ class WebhookQueue(Protocol):
 @dataclass(frozen=True)
 class DeliveryResult:
     """One webhook POST. `status_code` None: no answer (refused by the SSRF guard, connect/TLS
-    failure, timeout); `error` says which, readable. `refused` marks SSRF-guard refusals (nothing
-    was sent)."""
+    failure, timeout); `error` says which, readable (for the tenant's own attempt records and
+    logs). `refused` marks SSRF-guard refusals (nothing was sent). `timed_out` marks an attempt
+    that got no (whole) answer in time."""
 
     status_code: int | None
     latency_ms: int
     error: str | None = None
     refused: bool = False
+    timed_out: bool = False
 
 
 class WebhookSender(Protocol):

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, replace
+from typing import Final, Protocol
 
 from runway_bridge.errors import InvalidRequestError, NotFoundError, StoreUnavailableError
 from runway_bridge.logic.output_links import OutputLinkSigner
@@ -16,11 +16,32 @@ from runway_bridge.logic.webhooks import WebhookDelivery
 from runway_bridge.models.job import Job
 from runway_bridge.models.notification import WebhookMessage
 from runway_bridge.models.outbox import OutboxEvent
+from runway_bridge.observability import logger
 
 
 class ConflictError(InvalidRequestError):
     http_status = 409
     default_code = "conflict"
+
+
+# The only error texts `POST /v1/webhooks/test` answers with.
+TEST_REFUSED: Final = "refused by the address guard"
+TEST_TIMED_OUT: Final = "timed out"
+TEST_CONNECTION_FAILED: Final = "connection failed"
+TEST_REDIRECT: Final = "redirect not followed"
+TEST_ERROR_STATUS: Final = "the receiver answered an error status"
+
+
+def test_error_category(result: DeliveryResult) -> str | None:
+    """A fixed category for a test delivery's failure (None when it was delivered)."""
+    status = result.status_code
+    if status is not None:
+        if 200 <= status < 300:
+            return None
+        return TEST_REDIRECT if 300 <= status < 400 else TEST_ERROR_STATUS
+    if result.refused:
+        return TEST_REFUSED
+    return TEST_TIMED_OUT if result.timed_out else TEST_CONNECTION_FAILED
 
 
 class EventSource(Protocol):
@@ -80,10 +101,20 @@ class WebhookAdmin:
         return last
 
     def send_test(self, tenant_id: str, url: str) -> DeliveryResult:
-        """A signed `webhook.test` event POSTed now; the receiver's answer, whatever it is."""
+        """A signed `webhook.test` event POSTed now: the receiver's status code and the latency, and
+        for a failure only its category (`test_error_category`). The URL can be any host, so the
+        raw error text (addresses, TLS and socket details) would make this a probe of networks;
+        it is logged for operators instead."""
         self._check_url(url)  # a refused URL is a 400 before anything is sent
         notification = self._delivery.test_notification(tenant_id, f"test-{uuid.uuid4()}")
-        return self._delivery.send(url, tenant_id, notification)
+        result = self._delivery.send(url, tenant_id, notification)
+        category = test_error_category(result)
+        if result.error is not None:
+            logger.info(
+                "test webhook failed",
+                extra={"tenant_id": tenant_id, "category": category, "detail": result.error},
+            )
+        return replace(result, error=category)
 
     def redrive(self, tenant_id: str) -> int:
         if self._redriver is None:

@@ -15,7 +15,6 @@ the SSRF-guarded sender and records the attempt on the job. Then:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -72,7 +71,7 @@ class DeadLetters(Protocol):
 
 
 def encode_body(notification: Notification) -> bytes:
-    return json.dumps(notification.to_json_dict(), separators=(",", ":")).encode()
+    return notification.to_json_bytes()
 
 
 class WebhookDelivery:

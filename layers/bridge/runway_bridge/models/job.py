@@ -13,8 +13,15 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from runway_bridge.models.limits import (
+    METADATA_KEY_MAX_CHARS,
+    METADATA_MAX_BYTES,
+    METADATA_MAX_ENTRIES,
+    METADATA_VALUE_MAX_CHARS,
+    compact_json_size,
+)
 from runway_bridge.models.runway import Operation
 from runway_bridge.models.tenant import UsageCharge
 
@@ -132,17 +139,49 @@ class JobOutput(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
 
-class BridgeFields(BaseModel):
-    """Optional bridge fields a caller adds to a Runway body (SDK users: `extra_body`). They are
-    validated, stored and stripped before the body is forwarded to Runway."""
+class StoredBridgeFields(BaseModel):
+    """The bridge fields as stored on a job. Lenient about the size caps `BridgeFields` enforces on
+    requests, so a job recorded before a cap existed stays readable (its notifications are trimmed
+    to fit their channels instead)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     callback_url: str | None = Field(default=None, alias="callbackUrl", max_length=2048)
     # Event types the callback wants (default: every terminal event); may add "task.progress".
     events: list[str] | None = Field(default=None, max_length=10)
-    metadata: dict[str, str] | None = Field(default=None, max_length=20)
+    metadata: dict[str, str] | None = Field(
+        default=None,
+        max_length=METADATA_MAX_ENTRIES,
+        description=(
+            f"Up to {METADATA_MAX_ENTRIES} string entries, keys of 1-{METADATA_KEY_MAX_CHARS} and values "
+            f"of at most {METADATA_VALUE_MAX_CHARS} characters, at most {METADATA_MAX_BYTES} bytes "
+            "as JSON; echoed in every notification of the job."
+        ),
+    )
     reference: str | None = Field(default=None, max_length=256, min_length=1)
+
+
+class BridgeFields(StoredBridgeFields):
+    """Optional bridge fields a caller adds to a Runway body (SDK users: `extra_body`). They are
+    validated (with the caps of models/limits.py), stored and stripped before the body is forwarded
+    to Runway."""
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_within_caps(cls, metadata: dict[str, str] | None) -> dict[str, str] | None:
+        # It travels in every notification: bounded so a notification always fits its channels.
+        if metadata is None:
+            return None
+        for key, value in metadata.items():
+            if not 1 <= len(key) <= METADATA_KEY_MAX_CHARS:
+                raise ValueError(f"keys must be 1 to {METADATA_KEY_MAX_CHARS} characters")
+            if len(value) > METADATA_VALUE_MAX_CHARS:
+                raise ValueError(
+                    f"value of {key[:METADATA_KEY_MAX_CHARS]!r} exceeds {METADATA_VALUE_MAX_CHARS} characters"
+                )
+        if compact_json_size(metadata) > METADATA_MAX_BYTES:
+            raise ValueError(f"metadata exceeds {METADATA_MAX_BYTES} bytes as JSON")
+        return metadata
 
 
 BRIDGE_FIELD_NAMES: Final = frozenset(
@@ -167,7 +206,7 @@ class Job(BaseModel):
     request_body: dict[str, Any] | None = Field(default=None, alias="requestBody")
     request_s3_key: str | None = Field(default=None, alias="requestS3Key")
     idempotency_key: str | None = Field(default=None, alias="idempotencyKey")
-    bridge: BridgeFields = Field(default_factory=BridgeFields)
+    bridge: StoredBridgeFields = Field(default_factory=StoredBridgeFields)
     runway_task_id: str | None = Field(default=None, alias="runwayTaskId")
     runway_status: str | None = Field(default=None, alias="runwayStatus")
     progress: float | None = None
@@ -201,3 +240,12 @@ class Job(BaseModel):
     @property
     def is_terminal(self) -> bool:
         return is_terminal(self.status)
+
+    @field_validator("bridge", mode="before")
+    @classmethod
+    def _as_stored(cls, value: Any) -> Any:
+        # A job holds the stored form, whether built from a validated request or read back, so a job
+        # and its stored copy compare equal.
+        if isinstance(value, BridgeFields):
+            return StoredBridgeFields.model_validate(value.model_dump())
+        return value

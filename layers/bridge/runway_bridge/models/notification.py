@@ -8,6 +8,7 @@ Its `id` is the outbox event id: stable across channels and redeliveries, so rec
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -36,6 +37,15 @@ TASK_PROGRESS: Final = "task.progress"
 
 # What a callback gets when its job does not name `events`: every outcome, no progress.
 DEFAULT_CALLBACK_EVENT_TYPES: Final = frozenset(TERMINAL_EVENT_TYPES.values())
+
+# SNS messages and EventBridge entries are capped at 256 KB (SQS messages too, which carry progress
+# notifications inline). The notification JSON stays under this, which leaves room for the rest of
+# an entry (SNS attributes, EventBridge source and detail-type, the SQS message's own fields).
+NOTIFICATION_MAX_BYTES: Final = 240 * 1024
+# When a notification is too big, long strings in its `data` (e.g. a long Runway failure message)
+# are cut to this many characters first.
+TRIMMED_TEXT_MAX_CHARS: Final = 1024
+_TRIM_MARK: Final = "…"
 
 _DERIVED_NAMESPACE: Final = uuid.UUID("5b3f1c8e-7d2a-4e69-a0c4-93e1f6b2d871")
 
@@ -119,6 +129,9 @@ class Notification(BaseModel):
     timestamp: datetime
     schema_version: Literal[1] = Field(default=SCHEMA_VERSION, alias="schemaVersion")
     source: str = EVENT_SOURCE
+    # True when parts of `data` were cut or left out so the notification fits every channel; the full
+    # job is at `GET /v1/tasks/{jobId}`.
+    truncated: bool = False
     data: TaskEventData | WebhookExhaustedData | dict[str, Any]
 
     @property
@@ -126,7 +139,12 @@ class Notification(BaseModel):
         return DETAIL_TYPES[self.type]
 
     def to_json_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True)
+        """The wire form every channel sends: trimmed to fit `NOTIFICATION_MAX_BYTES`."""
+        return fit_to_channels(self.model_dump(mode="json", by_alias=True))
+
+    def to_json_bytes(self) -> bytes:
+        """The exact body sent (webhook body, SNS message, EventBridge detail)."""
+        return wire_json(self.to_json_dict())
 
     def attributes(self) -> dict[str, str]:
         """SNS message attributes (filter policies match on these): type, status, operation, model."""
@@ -135,6 +153,48 @@ class Notification(BaseModel):
         if isinstance(data, TaskEventData):
             attributes |= {"status": data.status, "operation": data.operation, "model": data.model}
         return attributes
+
+
+def wire_json(document: dict[str, Any]) -> bytes:
+    # ASCII-escaped like the JSON the SDKs send, so the size measured is the size on the wire.
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def fit_to_channels(document: dict[str, Any], max_bytes: int = NOTIFICATION_MAX_BYTES) -> dict[str, Any]:
+    """`document` (a notification's JSON) unchanged when it fits in `max_bytes`, else trimmed and
+    marked `truncated: true`, in this order until it fits: long strings of `data` (failure messages,
+    errors) cut to `TRIMMED_TEXT_MAX_CHARS`, `metadata` left out, then outputs from the last one, and
+    finally every `data` entry bigger than the cut size. Ids, type, status and the envelope always stay."""
+    if len(wire_json(document)) <= max_bytes:
+        return document
+    data = dict(document.get("data") or {})
+    trimmed = {**document, "truncated": True, "data": data}
+    for key, value in data.items():
+        if isinstance(value, str) and len(value) > TRIMMED_TEXT_MAX_CHARS:
+            data[key] = value[:TRIMMED_TEXT_MAX_CHARS] + _TRIM_MARK
+    if len(wire_json(trimmed)) <= max_bytes:
+        return trimmed
+    if data.get("metadata") is not None:
+        data["metadata"] = None
+        if len(wire_json(trimmed)) <= max_bytes:
+            return trimmed
+    outputs = data.get("outputs")
+    if isinstance(outputs, list) and outputs:
+        data["outputs"] = []
+        room = max_bytes - len(wire_json(trimmed))
+        kept: list[Any] = []
+        for output in outputs:
+            room -= len(wire_json(output)) + (1 if kept else 0)  # and its comma
+            if room < 0:
+                break
+            kept.append(output)
+        data["outputs"] = kept
+        if len(wire_json(trimmed)) <= max_bytes:
+            return trimmed
+    for key, value in list(data.items()):
+        if len(wire_json({"v": value})) > TRIMMED_TEXT_MAX_CHARS:
+            data[key] = [] if isinstance(value, list) else None
+    return trimmed
 
 
 def task_notification(event: OutboxEvent, outputs: list[NotificationOutput]) -> Notification:

@@ -10,9 +10,10 @@ import uuid
 from datetime import datetime
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from runway_bridge.models.job import TERMINAL_EVENT_TYPES, Job, JobStatus
+from runway_bridge.models.limits import check_value_depth
 
 _EVENT_NAMESPACE: Final = uuid.UUID("0c7d2a3e-8f61-4c55-b1b0-6a8e2f4d9c17")
 
@@ -88,6 +89,13 @@ class GenerationRequestedDetail(BaseModel):
     operation: str = Field(min_length=1, max_length=64)
     body: dict[str, Any]
     idempotency_key: str | None = Field(default=None, alias="idempotencyKey", min_length=1, max_length=255)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_too_deep(cls, detail: Any) -> Any:
+        # The same nesting cap as an HTTP body, checked before anything recurses into the detail.
+        check_value_depth(detail)
+        return detail
 
 
 class GenerationRejectedDetail(BaseModel):
