@@ -26,7 +26,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -198,7 +198,6 @@ class RunReport:
     submit_span_s: float
     wall_s: float
     small_tenants_p95_s: float | None = None
-    notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -390,7 +389,17 @@ class FleetRun:
         counters = emulator.counters()
         tasks = [task for task in emulator.tasks() if self._marker_prefix in (task.get("promptText") or "")]
         emulator.close()
-        return self._report(counters, tasks, receiver, submit_span_s, time.monotonic() - started_wall)
+        return summarize(
+            self.label,
+            scenario,
+            list(self.records),
+            counters=counters,
+            tasks=tasks,
+            marker_prefix=self._marker_prefix,
+            bad_signatures=receiver.bad_signatures,
+            submit_span_s=submit_span_s,
+            wall_s=time.monotonic() - started_wall,
+        )
 
     @property
     def _marker_prefix(self) -> str:
@@ -527,51 +536,54 @@ class FleetRun:
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(read, [record for record in self.records if record.job_id is not None]))
 
-    def _report(
-        self,
-        counters: dict[str, int],
-        tasks: list[dict[str, Any]],
-        receiver: Receiver,
-        submit_span_s: float,
-        wall_s: float,
-    ) -> RunReport:
-        records = list(self.records)
-        per_marker = Counter(
-            marker
-            for task in tasks
-            for marker in [_marker_in(str(task.get("promptText") or ""), self._marker_prefix)]
-            if marker
-        )
-        claimed = Counter(record.runway_task_id for record in records if record.runway_task_id)
-        known_ids = set(claimed)
-        with_task_id = sum(claimed.values())
-        creates = counters.get("tasks_created", 0)
-        gets = counters.get(GET_TASK, 0)
-        loads = {load.name: load for load in self.scenario.tenants}
-        small = [r for r in records if not loads[r.tenant].flood]
-        small_latencies = _latencies(small)
-        return RunReport(
-            label=self.label,
-            jobs=len(records),
-            tenants=[_tenant_report(name, [r for r in records if r.tenant == name]) for name in loads],
-            overall=_tenant_report("overall", records),
-            runway_creates=creates,
-            runway_create_requests=sum(
-                count
-                for route, count in counters.items()
-                if route.startswith("POST /v1/") and "upload" not in route
-            ),
-            runway_gets=gets,
-            runway_gets_per_job=round(gets / with_task_id, 2) if with_task_id else 0.0,
-            jobs_with_task_id=with_task_id,
-            orphan_tasks=sum(1 for task in tasks if task["id"] not in known_ids),
-            doubled_jobs=sum(1 for count in per_marker.values() if count > 1),
-            shared_task_ids=sum(1 for count in claimed.values() if count > 1),
-            bad_signatures=receiver.bad_signatures,
-            submit_span_s=round(submit_span_s, 1),
-            wall_s=round(wall_s, 1),
-            small_tenants_p95_s=round(percentile(small_latencies, 0.95), 2) if small_latencies else None,
-        )
+
+def summarize(
+    label: str,
+    scenario: Scenario,
+    records: list[JobRecord],
+    *,
+    counters: dict[str, int],
+    tasks: list[dict[str, Any]],
+    marker_prefix: str,
+    bad_signatures: int = 0,
+    submit_span_s: float = 0.0,
+    wall_s: float = 0.0,
+) -> RunReport:
+    """The figures of a run: its jobs as read back, the emulator's counters and the tasks it made
+    for this run (those whose prompt carries `marker_prefix`)."""
+    per_marker = Counter(
+        marker
+        for task in tasks
+        for marker in [_marker_in(str(task.get("promptText") or ""), marker_prefix)]
+        if marker
+    )
+    claimed = Counter(record.runway_task_id for record in records if record.runway_task_id)
+    with_task_id = sum(claimed.values())
+    gets = counters.get(GET_TASK, 0)
+    loads = {load.name: load for load in scenario.tenants}
+    small_latencies = _latencies([record for record in records if not loads[record.tenant].flood])
+    return RunReport(
+        label=label,
+        jobs=len(records),
+        tenants=[_tenant_report(name, [r for r in records if r.tenant == name]) for name in loads],
+        overall=_tenant_report("overall", records),
+        runway_creates=counters.get("tasks_created", 0),
+        runway_create_requests=sum(
+            count
+            for route, count in counters.items()
+            if route.startswith("POST /v1/") and "upload" not in route
+        ),
+        runway_gets=gets,
+        runway_gets_per_job=round(gets / with_task_id, 2) if with_task_id else 0.0,
+        jobs_with_task_id=with_task_id,
+        orphan_tasks=sum(1 for task in tasks if task["id"] not in claimed),
+        doubled_jobs=sum(1 for count in per_marker.values() if count > 1),
+        shared_task_ids=sum(1 for count in claimed.values() if count > 1),
+        bad_signatures=bad_signatures,
+        submit_span_s=round(submit_span_s, 1),
+        wall_s=round(wall_s, 1),
+        small_tenants_p95_s=round(percentile(small_latencies, 0.95), 2) if small_latencies else None,
+    )
 
 
 def _retry_delay(answer: httpx.Response, attempt: int) -> float:
