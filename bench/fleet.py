@@ -26,7 +26,7 @@ import sys
 import time
 import warnings
 
-from runway_bridge_dev.fleet import FleetRun, RunReport, as_json, fleet_scenario, format_report, start_stack
+from runway_bridge_dev.fleet import FleetRun, RunReport, as_json, fleet_scenario, fleet_stack, format_report
 
 FAIRNESS_GOAL = 1.5
 
@@ -51,14 +51,11 @@ def main() -> int:
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    stack = start_stack(scenario)
-    progress(f"stack up in {time.monotonic() - started:.1f} s")
     reports: list[RunReport] = []
-    try:
+    with fleet_stack(scenario) as stack:
+        progress(f"stack up in {time.monotonic() - started:.1f} s")
         for label, run in runs:
             reports.append(FleetRun(stack, run, label=label, progress=progress).run())
-    finally:
-        stack.stop()
     wall_s = time.monotonic() - started
     # Linux reports kilobytes; the stack runs in this process.
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

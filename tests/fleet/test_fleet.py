@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from runway_bridge_dev.fleet import FleetRun, RunReport, format_report, small_fleet_scenario, start_stack
+from runway_bridge_dev.fleet import FleetRun, RunReport, fleet_stack, format_report, small_fleet_scenario
 from runway_bridge_dev.local.stack import LocalStack
 from tests.api.conftest import forget_process_caches
 
@@ -29,12 +29,9 @@ FAIRNESS_SLACK_S = 15.0
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    running = start_stack(SCENARIO)
-    forget_process_caches()
-    try:
+    with fleet_stack(SCENARIO) as running:
+        forget_process_caches()
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture(scope="module")

@@ -65,7 +65,10 @@ def test_lost_doubled_orphaned_and_latencies_are_counted() -> None:
     assert report.runway_gets_per_job == 2.0
     flood, small = report.tenants
     assert (flood.lost, flood.without_webhook, flood.latency_median_s) == (1, 1, 75.0)
+    assert (flood.jobs_with_task_id, flood.runway_tasks) == (2, 4)
     assert (small.lost, small.latency_median_s, small.latency_p95_s) == (0, 15.0, 20.0)
+    assert (small.jobs_with_task_id, small.runway_tasks) == (2, 2)
+    assert report.overall.runway_tasks == 6
     assert report.small_tenants_p95_s == 20.0
     assert "small1" in format_report(report)
 
