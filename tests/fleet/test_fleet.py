@@ -1,5 +1,5 @@
 """The fleet scenario, small (src/runway_bridge_dev/fleet.py; bench/fleet.py runs it at 1,000 jobs):
-150 jobs from 3 tenants, one flooding, through the whole local stack with Runway's concurrency limit,
+130 jobs from 3 tenants, one flooding, through the whole local stack with Runway's concurrency limit,
 a 429 storm on creates, dropped creates, failures and cancels. Run twice on one stack: the two small
 tenants alone, then with the flood.
 
@@ -17,7 +17,7 @@ from runway_bridge_dev.fleet import FleetRun, RunReport, fleet_stack, format_rep
 from runway_bridge_dev.local.stack import LocalStack
 from tests.api.conftest import forget_process_caches
 
-# Two runs of ~1-2 minutes each, on a shared 2-core machine.
+# Two runs of ~1.5-2.5 minutes each on a shared 2-core machine (Runway's pace, not the CPU, sets it).
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 SCENARIO = small_fleet_scenario(seed=11)
