@@ -21,6 +21,7 @@ submit to verified webhook there is the reference for the flood run (goal: withi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import resource
 import sys
 import time
@@ -38,12 +39,21 @@ def main() -> int:
     parser.add_argument("--jobs", type=float, default=1.0, help="scale factor of the 1,000 jobs")
     parser.add_argument("--tenants", type=int, default=5, help="tenants, one of them flooding")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, default=20, help="Runway tasks at a time (per model)")
+    parser.add_argument(
+        "--task-seconds", type=float, nargs=2, default=(5.0, 10.0), metavar=("MIN", "MAX"), help="task life"
+    )
     parser.add_argument("--no-flood", action="store_true", help="only the run without the flood")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
 
     warnings.filterwarnings("ignore", message="No application metrics to publish")
-    scenario = fleet_scenario(args.jobs, args.tenants, args.seed)
+    scenario = dataclasses.replace(
+        fleet_scenario(args.jobs, args.tenants, args.seed),
+        concurrency_per_model=args.concurrency,
+        task_min_s=args.task_seconds[0],
+        task_max_s=args.task_seconds[1],
+    )
     runs = [] if args.no_flood else [("flood", scenario)]
     runs.append(("no-flood", scenario.without_flood()))
     started = time.monotonic()
