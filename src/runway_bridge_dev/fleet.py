@@ -88,7 +88,7 @@ class Scenario:
     storm_s: float = 15.0
     storm_retry_after_s: float = 2.0
     # After the last submit, every job has this long to end before it counts as lost.
-    finish_within_s: float = 900.0
+    finish_within_s: float = 1800.0
     seed: int = 1
 
     @property
