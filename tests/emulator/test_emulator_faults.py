@@ -87,6 +87,28 @@ def test_error_rate_half_fails_some_but_not_all(emulator: RunwayEmulator, api: h
     assert 10 < failed < 50
 
 
+def test_create_error_rate_fails_creates_only(emulator: RunwayEmulator, api: httpx.Client) -> None:
+    task_id = create_task(api)
+    emulator.update(create_error_rate=1.0, error_statuses=[429], retry_after_s=1)
+    refused = [api.post("/v1/text_to_video", json=TEXT_TO_VIDEO) for _ in range(10)]
+    assert {response.status_code for response in refused} == {429}
+    assert refused[0].headers["Retry-After"] == "1"
+    # Reads, deletes and uploads go through during the storm.
+    assert api.get(f"/v1/tasks/{task_id}").status_code == 200
+    assert api.post("/v1/uploads", json={"filename": "a.png"}).status_code == 200
+    assert api.delete(f"/v1/tasks/{task_id}").status_code == 204
+    assert emulator.counters()["tasks_created"] == 1
+    emulator.update(create_error_rate=0.0)
+    assert api.post("/v1/text_to_video", json=TEXT_TO_VIDEO).status_code == 200
+
+
+def test_task_report_names_the_prompt_that_made_the_task(emulator: RunwayEmulator, api: httpx.Client) -> None:
+    first = create_task(api, promptText="job one")
+    second = create_task(api, promptText="job two")
+    prompts = {report["id"]: report["promptText"] for report in emulator.tasks()}
+    assert prompts == {first: "job one", second: "job two"}
+
+
 def test_latency_delays_every_answer(emulator: RunwayEmulator, api: httpx.Client) -> None:
     emulator.update(latency_s=0.3)
     started = time.monotonic()

@@ -40,6 +40,8 @@ class EmulatorConfig(BaseModel):
     # Faults.
     error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     error_statuses: list[int] = Field(default_factory=lambda: [500, 502, 503, 504, 429], min_length=1)
+    # The same, for creates only (POST /v1/<operation>): a storm that leaves task reads alone.
+    create_error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     fail_next: list[int] = Field(default_factory=list)
     retry_after_s: float | None = Field(default=None, ge=0)
     latency_s: float = Field(default=0.0, ge=0.0)

@@ -158,7 +158,7 @@ class _Handler(BaseHTTPRequestHandler):
         route, task_id = _route_template(method, path)
         self.state.count(route)
         config = self.state.config
-        injected = self.state.injected_error_status()
+        injected = self.state.injected_error_status(create=_is_create(route))
         if injected is not None:
             time.sleep(config.latency_s)
             self._send_fault(injected, config)
@@ -396,6 +396,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if not head:
             self.wfile.write(data)
+
+
+def _is_create(route: str) -> bool:
+    """Whether a counter key (see `_route_template`) is a task create, e.g. "POST /v1/text_to_video"."""
+    return route.startswith("POST /v1/") and route.removeprefix("POST /v1/") in OPERATIONS
 
 
 def _route_template(method: str, path: str) -> tuple[str, str | None]:

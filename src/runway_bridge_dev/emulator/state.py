@@ -43,6 +43,7 @@ class EmulatedTask:
     run_start: float = 0.0
     cancelled_at: float | None = None
     deleted: bool = False
+    prompt_text: str | None = None
 
     @property
     def ready_at(self) -> float:
@@ -143,8 +144,9 @@ class EmulatorState:
 
     # --- faults ------------------------------------------------------------------------------
 
-    def injected_error_status(self) -> int | None:
-        """Status of a fault to answer this /v1 request with, or None to serve it normally."""
+    def injected_error_status(self, *, create: bool = False) -> int | None:
+        """Status of a fault to answer this /v1 request (`create`: a task create) with, or None to
+        serve it normally."""
         with self.lock:
             if self.config.fail_next:
                 remaining = list(self.config.fail_next)
@@ -152,6 +154,9 @@ class EmulatorState:
                 self.config = self.config.model_copy(update={"fail_next": remaining})
                 return status
             if self.config.error_rate and self.fault_rng.random() < self.config.error_rate:
+                return self.fault_rng.choice(self.config.error_statuses)
+            rate = self.config.create_error_rate
+            if create and rate and self.fault_rng.random() < rate:
                 return self.fault_rng.choice(self.config.error_statuses)
             return None
 
@@ -187,7 +192,8 @@ class EmulatorState:
             duration = body.get("duration")
             clip_seconds = duration if isinstance(duration, int) and not isinstance(duration, bool) else None
             task_id = str(uuid.UUID(int=self.task_rng.getrandbits(128), version=4))
-            plan = make_plan(self.config, model, clip_seconds, body.get("promptText"), self.task_rng)
+            prompt = body.get("promptText")
+            plan = make_plan(self.config, model, clip_seconds, prompt, self.task_rng)
             task = EmulatedTask(
                 id=task_id,
                 operation=operation,
@@ -195,6 +201,7 @@ class EmulatorState:
                 created_at=now,
                 plan=plan,
                 credits=estimated_credits(model, clip_seconds),
+                prompt_text=prompt if isinstance(prompt, str) else None,
             )
             self.tasks[task_id] = task
             self.counters[TASKS_CREATED] += 1
@@ -295,6 +302,8 @@ class EmulatorState:
                 "finishesAtWallClock": _iso(self.clock.wall_time_of(finished)),
                 "totalSeconds": round(task.plan.pending_s + task.plan.run_s, 3),
                 "failureCode": task.plan.failure_code,
+                # Lets a test tell which request made the task (e.g. a marker per job: one task each).
+                "promptText": task.prompt_text,
             }
 
     def all_task_reports(self) -> list[dict[str, Any]]:
