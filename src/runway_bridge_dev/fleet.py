@@ -297,6 +297,7 @@ class Receiver:
 STACK_ENVIRONMENT = {
     "BRIDGE_ALLOW_PRIVATE_CALLBACKS": "true",
     "BRIDGE_ALLOW_HTTP_CALLBACKS": "true",
+    "BRIDGE_ALLOW_ANY_CALLBACK_PORT": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",
 }
 
@@ -305,13 +306,18 @@ STACK_ENVIRONMENT = {
 def fleet_stack(scenario: Scenario, parameters: dict[str, str] | None = None) -> Iterator[LocalStack]:
     """The whole bridge in this process, over moto and the emulator (as `runway-bridge dev` runs it,
     functions logging at WARNING), accepting loopback callbacks while it runs; the environment is
-    restored when it stops."""
+    restored when it stops. The bridge is told Runway's concurrency (`RunwayConcurrency`), as an
+    operator who knows the account's tier would."""
     saved = {name: os.environ.get(name) for name in STACK_ENVIRONMENT}
     os.environ.update(STACK_ENVIRONMENT)
     try:
         with LocalStack(
             emulator_config=scenario.emulator_config(),
-            parameters={"LogLevel": "WARNING", **(parameters or {})},
+            parameters={
+                "LogLevel": "WARNING",
+                "RunwayConcurrency": str(scenario.concurrency_per_model),
+                **(parameters or {}),
+            },
         ) as stack:
             yield stack
     finally:
