@@ -63,6 +63,8 @@ def loopback_sender(receiver: WebhookReceiver | None = None, **settings: Any) ->
     return webhook_sender_from_settings(
         BridgeSettings(
             allow_private_callbacks=True,
+            # Local receivers listen on free ports, not 443.
+            allow_any_callback_port=True,
             webhook_ca_bundle=receiver.ca_file if receiver else None,
             **settings,
         ),
