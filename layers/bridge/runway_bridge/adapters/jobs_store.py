@@ -237,13 +237,20 @@ class DynamoJobStore:
         extras: list[dict[str, Any]] = []
         takes_slot = new_status is JobStatus.SUBMITTING and not job.holds_slot
         gives_slot = job.holds_slot and (terminal or new_status is JobStatus.QUEUED)
+        # Runway's place frees as soon as Runway is done with the task (COPYING is the bridge's work).
+        gives_runway_slot = job.holds_runway_slot and (
+            terminal or new_status in (JobStatus.QUEUED, JobStatus.COPYING)
+        )
         if takes_slot:
             all_changes["holds_slot"] = True
+            all_changes["holds_runway_slot"] = True
             extras.append({"Update": self._slot_update(job.tenant_id, +1, limit=slot_limit)})
             extras.append({"Update": self._runway_slot_update(+1, limit=runway_limit)})
-        elif gives_slot:
+        if gives_slot:
             removed = removed | {"holds_slot"}
             extras.append({"Update": self._slot_update(job.tenant_id, -1)})
+        if gives_runway_slot:
+            removed = removed | {"holds_runway_slot"}
             extras.append({"Update": self._runway_slot_update(-1)})
         if terminal and job.runway_task_id is None and job.charge is not None:
             # Never reached Runway (refused, cancelled while queued, inputs expired): give it back.

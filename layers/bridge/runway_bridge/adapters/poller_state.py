@@ -191,9 +191,9 @@ class DynamoPollerState:
         except BotoCoreError as exc:
             raise StoreUnavailableError("could not update the queue roster") from exc
 
-    def in_flight_room(self, tenant_ids: Sequence[str]) -> dict[str, int]:
-        """Tenant -> places left under its in-flight limit, for tenants that have a limit."""
-        room: dict[str, int] = {}
+    def in_flight(self, tenant_ids: Sequence[str]) -> dict[str, tuple[int, int | None]]:
+        """Tenant -> (jobs in flight, its in-flight limit or None), for tenants that ever sent one."""
+        found: dict[str, tuple[int, int | None]] = {}
         for start in range(0, len(tenant_ids), BATCH_GET_MAX):
             keys = [
                 {"pk": {"S": tenant_pk(tenant)}, "sk": {"S": TENANT_INFLIGHT_SK}}
@@ -206,14 +206,14 @@ class DynamoPollerState:
                 except (BotoCoreError, ClientError) as exc:
                     raise StoreUnavailableError("could not read in-flight counters") from exc
                 for item in answer.get("Responses", {}).get(self._table, []):
-                    if "maxInFlight" in item:
-                        tenant = item["pk"]["S"].removeprefix("TENANT#")
-                        used = int(float(item.get("inFlight", {}).get("N", "0")))
-                        room[tenant] = max(int(float(item["maxInFlight"]["N"])) - used, 0)
+                    tenant = item["pk"]["S"].removeprefix("TENANT#")
+                    used = int(float(item.get("inFlight", {}).get("N", "0")))
+                    limit = int(float(item["maxInFlight"]["N"])) if "maxInFlight" in item else None
+                    found[tenant] = (used, limit)
                 request = answer.get("UnprocessedKeys") or {}
                 if not request:
                     break
-        return room
+        return found
 
     # --- what is due ------------------------------------------------------------------------
 

@@ -108,7 +108,7 @@ class PollerState(Protocol):
 
     def forget_queue(self, tenant_id: str, *, unless_touched_since: float) -> None: ...
 
-    def in_flight_room(self, tenant_ids: Sequence[str]) -> dict[str, int]: ...
+    def in_flight(self, tenant_ids: Sequence[str]) -> dict[str, tuple[int, int | None]]: ...
 
 
 @dataclass(frozen=True)
@@ -213,7 +213,7 @@ class PollerService:
         if not tenants:
             return [], None
         held_until = self._state.runway_held_until()
-        room = self._state.in_flight_room(tenants)
+        in_flight = self._state.in_flight(tenants)
         queues: dict[str, list[str]] = {}
         next_due: float | None = held_until if held_until > now else None
         for tenant in tenants:
@@ -225,8 +225,10 @@ class PollerService:
             later = [due_at for _, due_at in head if due_at > now]
             if later:
                 next_due = _earliest(next_due, min(later))
-            if due and room.get(tenant, len(due)) > 0:
-                queues[tenant] = due[: room.get(tenant, len(due))]
+            used, limit = in_flight.get(tenant, (0, None))
+            room = len(due) if limit is None else max(limit - used, 0)
+            if due and room > 0:
+                queues[tenant] = due[:room]
             elif due:
                 next_due = _earliest(next_due, now + settings.poller_wait_s)
         if held_until > now or not queues:
@@ -234,15 +236,9 @@ class PollerService:
         allowed = settings.poller_queued_per_round
         if settings.runway_max_in_flight:
             allowed = min(allowed, max(settings.runway_max_in_flight - self._jobs.runway_in_flight(), 0))
-        # Round-robin from a start that moves each round, so no tenant is always first.
-        order = list(queues)
-        start = round_number % len(order)
-        order = order[start:] + order[:start]
-        admitted: list[str] = []
-        while len(admitted) < allowed and any(queues.values()):
-            for tenant in order:
-                if queues[tenant] and len(admitted) < allowed:
-                    admitted.append(queues[tenant].pop(0))
+        admitted = _take_turns(
+            queues, {tenant: in_flight.get(tenant, (0, None))[0] for tenant in queues}, allowed, round_number
+        )
         if any(queues.values()):
             next_due = _earliest(next_due, now)
         return admitted, next_due
@@ -507,6 +503,28 @@ class PollerService:
 
     def _now(self) -> float:
         return _epoch(self._clock())
+
+
+def _take_turns(
+    queues: dict[str, list[str]], in_flight: dict[str, int], allowed: int, round_number: int
+) -> list[str]:
+    """Up to `allowed` job ids from the tenants' queues (each oldest first, emptied in place): each
+    turn goes to the tenant with the fewest jobs in flight so far (admissions of this round count),
+    ties taken in an order that moves every round. A tenant with one job running goes before one
+    with a hundred, so a flood never takes the places freed by others' jobs."""
+    order = sorted(queues)
+    start = round_number % len(order)
+    rank = {tenant: index for index, tenant in enumerate(order[start:] + order[:start])}
+    running = dict(in_flight)
+    admitted: list[str] = []
+    while len(admitted) < allowed:
+        waiting = [tenant for tenant in queues if queues[tenant]]
+        if not waiting:
+            break
+        tenant = min(waiting, key=lambda name: (running.get(name, 0), rank[name]))
+        admitted.append(queues[tenant].pop(0))
+        running[tenant] = running.get(tenant, 0) + 1
+    return admitted
 
 
 def _earliest(first: float | None, second: float | None) -> float | None:

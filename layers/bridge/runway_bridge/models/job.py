@@ -231,6 +231,8 @@ class Job(BaseModel):
     # True from the moment the job took one of its tenant's in-flight places (sent to Runway) until
     # it ends or goes back to the queue; the store keeps the tenant's counter in step with it.
     holds_slot: bool = Field(default=False, alias="holdsSlot")
+    # True while it also holds one of the bridge-wide places at Runway (until Runway is done with it).
+    holds_runway_slot: bool = Field(default=False, alias="holdsRunwaySlot")
     # Why a QUEUED job waits (one of QUEUE_REASONS); cleared once it is sent.
     queue_reason: str | None = Field(default=None, alias="queueReason")
     # When its tenant asked to cancel it (DELETE) and Runway had not confirmed yet: the poller keeps
