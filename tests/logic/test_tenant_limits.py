@@ -19,7 +19,7 @@ from runway_bridge.models.job import (
     JobStatus,
 )
 from runway_bridge.models.tenant import seconds_until_next_day
-from tests.logic.conftest import TEXT_TO_VIDEO, Bridge, BridgeFactory
+from tests.logic.conftest import TEXT_TO_VIDEO, Bridge, BridgeFactory, wait_for_runway_status
 
 
 def jobs_stored(bridge: Bridge) -> int:
@@ -186,3 +186,34 @@ def test_a_known_runway_concurrency_is_never_exceeded_and_freed_places_are_share
     second = rounds.plan_round({"runId": "r1", "round": 1})["jobIds"]
     assert len(second) == 1
     assert {planned[0], second[0]} & {small.job_id}
+
+
+def test_while_jobs_wait_for_runways_places_running_tasks_are_looked_at_sooner(
+    make_bridge: BridgeFactory,
+) -> None:
+    bridge = make_bridge(runway_max_in_flight=1)
+    # A task of two emulated minutes (about 30 s here): long enough that the policy would wait long.
+    bridge.emulator.update(clock_speed=4.0, min_duration_s=120.0, max_duration_s=120.0)
+    running = bridge.submission.submit("big", "text_to_video", TEXT_TO_VIDEO)
+    waiting = bridge.submission.submit("small", "text_to_video", TEXT_TO_VIDEO)
+    assert waiting.status is JobStatus.QUEUED
+    rounds = poller(bridge)
+    bridge.clock.advance(60)
+    plan = rounds.plan_round({"runId": "r1"})
+    assert plan["queueWaiting"] is True
+    assert running.job_id in plan["jobIds"]
+    wait_for_runway_status(bridge, str(running.runway_task_id), "RUNNING", timeout_s=60)
+
+    rounds.check(running.job_id, "r1", queue_waiting=True)
+    job = bridge.jobs.get(running.job_id)
+    assert job is not None
+    assert job.next_poll_at is not None
+    assert job.next_poll_at - bridge.clock().timestamp() <= bridge.settings.poller_busy_poll_s
+
+    rounds.check(running.job_id, "r1")  # nobody waits: the adaptive policy's own pace
+    bridge.clock.advance(bridge.settings.poller_busy_poll_s + 1)
+    rounds.check(running.job_id, "r1")
+    relaxed = bridge.jobs.get(running.job_id)
+    assert relaxed is not None
+    assert relaxed.next_poll_at is not None
+    assert relaxed.next_poll_at - bridge.clock().timestamp() > bridge.settings.poller_busy_poll_s

@@ -91,6 +91,9 @@ class BridgeSettings(BaseSettings):
     # A task Runway holds THROTTLED means its capacity is full: no new create is sent until this
     # long after that task's next look (the look refreshes it while the task stays throttled).
     poller_throttled_hold_s: float = Field(default=2.0, ge=0)
+    # While queued jobs wait for a place at Runway, a running task is looked at again within this
+    # long (its place goes to the next job as soon as it is seen done).
+    poller_busy_poll_s: float = Field(default=3.0, gt=0)
     # A job's poller lease outlives the check function's timeout, so only a dead worker loses it.
     poller_lease_s: float = Field(default=120.0, gt=0)
     # How long a run's "I am running" marker lasts without a refresh (a few slow rounds).

@@ -176,6 +176,9 @@ class PollerService:
             "done": False,
             "waitSeconds": settings.poller_wait_s,
             "reason": "",
+            # Queued jobs wait for a place at Runway: this round's checks look at running tasks
+            # sooner, so a place Runway frees is noticed and used at once.
+            "queueWaiting": False,
         }
         if not helper and not self._state.claim_run(run_id, now=now, hold_s=settings.poller_run_hold_s):
             return {**plan, "done": True, "reason": "another run is active"}
@@ -185,8 +188,9 @@ class PollerService:
             return {**plan, "done": True, "reason": "run time is up"}
 
         job_ids = self._jobs.due_job_ids(now=now, limit=settings.poller_max_jobs_per_round)
-        admitted, queue_due_at = self._admit_queued(now, round_number)
+        admitted, queue_due_at, waiting = self._admit_queued(now, round_number)
         job_ids = job_ids + admitted
+        plan["queueWaiting"] = waiting
         if job_ids:
             return {**plan, "jobIds": job_ids, "hasJobs": True}
         earliest = _earliest(self._state.earliest_due_at(), queue_due_at)
@@ -205,13 +209,14 @@ class PollerService:
         wait = min(max(earliest - now, settings.poller_wait_s), settings.poller_idle_wait_max_s)
         return {**plan, "waitSeconds": max(int(wait + 0.999), 1)}
 
-    def _admit_queued(self, now: float, round_number: int) -> tuple[list[str], float | None]:
-        """QUEUED job ids to send this round, in turns across tenants, and when the next queued job
-        becomes due (for the run's wait). Nothing is admitted while Runway has no room."""
+    def _admit_queued(self, now: float, round_number: int) -> tuple[list[str], float | None, bool]:
+        """QUEUED job ids to send this round, in turns across tenants; when the next queued job
+        becomes due (for the run's wait); and whether due jobs are left waiting for Runway's room.
+        Nothing is admitted while Runway has no room."""
         settings = self._settings
         tenants = sorted(self._state.queued_tenants())
         if not tenants:
-            return [], None
+            return [], None, False
         held_until = self._state.runway_held_until()
         in_flight = self._state.in_flight(tenants)
         queues: dict[str, list[str]] = {}
@@ -232,16 +237,19 @@ class PollerService:
             elif due:
                 next_due = _earliest(next_due, now + settings.poller_wait_s)
         if held_until > now or not queues:
-            return [], _earliest(next_due, now + settings.poller_wait_s) if queues else next_due
+            if not queues:
+                return [], next_due, False
+            return [], _earliest(next_due, now + settings.poller_wait_s), True
         allowed = settings.poller_queued_per_round
         if settings.runway_max_in_flight:
             allowed = min(allowed, max(settings.runway_max_in_flight - self._jobs.runway_in_flight(), 0))
         admitted = _take_turns(
             queues, {tenant: in_flight.get(tenant, (0, None))[0] for tenant in queues}, allowed, round_number
         )
-        if any(queues.values()):
+        waiting = any(queues.values())
+        if waiting:
             next_due = _earliest(next_due, now)
-        return admitted, next_due
+        return admitted, next_due, waiting
 
     def _end_run(self, run_id: str, helper: bool) -> None:
         if not helper:
@@ -249,7 +257,7 @@ class PollerService:
 
     # --- one job ----------------------------------------------------------------------------
 
-    def check(self, job_id: str, run_id: str) -> CheckResult:
+    def check(self, job_id: str, run_id: str, *, queue_waiting: bool = False) -> CheckResult:
         """Look at one due job and store what follows (see the module docs). Raises only when the
         jobs table (or, for an expired SUBMITTING lease, the hand-off bucket) is unavailable: the
         job then stays due and a later round looks again."""
@@ -278,7 +286,7 @@ class PollerService:
             self._jobs.release_lease(leased, owner)
             return CheckResult(job_id, Outcome.SKIPPED, leased.status.value, "no longer due")
         try:
-            return self._check_leased(leased, owner)
+            return self._check_leased(leased, owner, queue_waiting=queue_waiting)
         except StoreConditionFailedError:
             # Changed meanwhile (e.g. the caller cancelled it): the next round reads it afresh.
             self._release_quietly(leased, owner)
@@ -287,7 +295,7 @@ class PollerService:
             self._release_quietly(leased, owner)
             raise
 
-    def _check_leased(self, job: Job, owner: str) -> CheckResult:
+    def _check_leased(self, job: Job, owner: str, *, queue_waiting: bool = False) -> CheckResult:
         if job.status is JobStatus.QUEUED:
             return self._submit_queued(job, owner)
         if job.status is JobStatus.COPYING:
@@ -325,7 +333,7 @@ class PollerService:
             return self._cancel_at_runway(job, runway, task)
         if job.timeout_at is not None and self._now() >= job.timeout_at:
             return self._time_out(job, runway, task)
-        return self._reschedule(job, task)
+        return self._reschedule(job, task, queue_waiting=queue_waiting)
 
     def _finished_at_runway(self, job: Job, task: SucceededTask | FailedTask | CancelledTask) -> CheckResult:
         now = self._now()
@@ -395,7 +403,7 @@ class PollerService:
             extra=_looked(job),
         )
 
-    def _reschedule(self, job: Job, task: Task) -> CheckResult:
+    def _reschedule(self, job: Job, task: Task, *, queue_waiting: bool = False) -> CheckResult:
         now = self._now()
         known = isinstance(task, PendingTask | ThrottledTask | RunningTask)
         progress = task.progress if isinstance(task, RunningTask) else None
@@ -421,6 +429,9 @@ class PollerService:
             clip_seconds=_clip_seconds(job),
             rng=self._rng,
         )
+        if queue_waiting and isinstance(task, RunningTask):
+            # Jobs wait for this task's place: a late look here is a place left empty.
+            delay = min(delay, self._settings.poller_busy_poll_s)
         if job.timeout_at is not None:
             delay = min(delay, max(job.timeout_at - now, 0.0))
         if isinstance(task, ThrottledTask):
