@@ -201,6 +201,7 @@ def test_while_jobs_wait_for_runways_places_running_tasks_are_looked_at_sooner(
     bridge.clock.advance(60)
     plan = rounds.plan_round({"runId": "r1"})
     assert plan["queueWaiting"] is True
+    assert plan["waitSeconds"] <= bridge.settings.poller_busy_poll_s  # the next round comes soon
     assert running.job_id in plan["jobIds"]
     wait_for_runway_status(bridge, str(running.runway_task_id), "RUNNING", timeout_s=60)
 

@@ -30,6 +30,7 @@ crashed step, function or run loses nothing: the job stays due and a later round
 
 from __future__ import annotations
 
+import math
 import random
 import uuid
 from collections.abc import Mapping, Sequence
@@ -191,6 +192,9 @@ class PollerService:
         admitted, queue_due_at, waiting = self._admit_queued(now, round_number)
         job_ids = job_ids + admitted
         plan["queueWaiting"] = waiting
+        if waiting:
+            # The next round comes as soon as a running task may have been seen done.
+            plan["waitSeconds"] = max(min(settings.poller_wait_s, math.ceil(settings.poller_busy_poll_s)), 1)
         if job_ids:
             return {**plan, "jobIds": job_ids, "hasJobs": True}
         earliest = _earliest(self._state.earliest_due_at(), queue_due_at)
@@ -206,7 +210,7 @@ class PollerService:
                 or not self._state.claim_run(run_id, now=self._now(), hold_s=settings.poller_run_hold_s)
             ):
                 return {**plan, "done": True, "reason": "nothing due before the run ends"}
-        wait = min(max(earliest - now, settings.poller_wait_s), settings.poller_idle_wait_max_s)
+        wait = min(max(earliest - now, plan["waitSeconds"]), settings.poller_idle_wait_max_s)
         return {**plan, "waitSeconds": max(int(wait + 0.999), 1)}
 
     def _admit_queued(self, now: float, round_number: int) -> tuple[list[str], float | None, bool]:
