@@ -3,8 +3,8 @@
 Input `{"jobId", "runId", "queueWaiting"}` (`queueWaiting`: queued jobs wait for a place at Runway,
 so a running task is looked at again sooner). Takes the job's lease, reads the task at Runway and
 stores what follows (logic/poller.py); answers `{"jobId", "outcome", "status"}` plus `copyMessage`
-when the job is to be handed to the copy queue. Errors (DynamoDB unavailable) are raised: the state machine retries the
-step, and a job whose step still fails stays due for a later round.
+when the job is to be handed to the copy queue. Errors (DynamoDB unavailable) are raised: the state
+machine retries the step, and a job whose step still fails stays due for a later round.
 """
 
 from __future__ import annotations
