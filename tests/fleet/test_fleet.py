@@ -22,9 +22,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 SCENARIO = small_fleet_scenario(seed=11)
 FAIRNESS_FACTOR = 1.5
-# Seconds of slack on top: the runs share the machine with other work, and the bridge polls Runway at
-# its own pace (a task seen a poll interval late is a few seconds later, whatever the load).
-FAIRNESS_SLACK_S = 15.0
+# Seconds of slack on top: a small tenant's job that arrives while the flood holds all six places at
+# Runway waits for one to free (up to one task life, 8 s, plus a busy look and a round, 3 s each),
+# and behind it the flood's six jobs share the local stack's two cores with it (copies, relay,
+# webhooks run a few at a time locally). Main without fair admission was at 4.4-6.2x.
+FAIRNESS_SLACK_S = 30.0
 
 
 @pytest.fixture(scope="module")

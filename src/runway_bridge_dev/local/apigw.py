@@ -729,6 +729,9 @@ class _TrackingHTTPServer(ThreadingHTTPServer):
     """Remembers open connections so stop() can end idle keep-alive ones (they hold threads)."""
 
     daemon_threads = True
+    # socketserver's default backlog of 5 resets connections when callers open many at once (API
+    # Gateway accepts them all).
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
         super().__init__(address, handler)
