@@ -4,7 +4,6 @@ before any connection is made, and the refusal is not retried."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,20 +18,6 @@ from runway_bridge.settings import BridgeSettings
 from tests.client.scripted_server import ScriptedAnswer, ScriptedServer
 
 CDN = "cdn.outputs.test"  # stands for Runway's public CDN; served by a loopback server here
-
-
-@pytest.fixture
-def connections(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Every outgoing TCP connection attempt (httpcore opens them with socket.create_connection)."""
-    attempts: list[Any] = []
-    real = socket.create_connection
-
-    def spy(address: Any, *args: Any, **kwargs: Any) -> socket.socket:
-        attempts.append(address)
-        return real(address, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "create_connection", spy)
-    return attempts
 
 
 def strict_guard(**addresses: str) -> UrlGuard:

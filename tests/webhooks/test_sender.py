@@ -4,7 +4,6 @@ the hostname; redirects are not followed; a silent receiver costs one timeout.""
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import pytest
@@ -15,20 +14,6 @@ from runway_bridge.settings import BridgeSettings
 from tests.webhooks.receiver import HANG, REDIRECT, WebhookReceiver
 
 HEADERS = {"content-type": "application/json"}
-
-
-@pytest.fixture
-def connections(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Every outgoing TCP connection attempt (httpcore opens them with socket.create_connection)."""
-    attempts: list[Any] = []
-    real = socket.create_connection
-
-    def spy(address: Any, *args: Any, **kwargs: Any) -> socket.socket:
-        attempts.append(address)
-        return real(address, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "create_connection", spy)
-    return attempts
 
 
 def sender_resolving(host: str, address: str, **settings: Any) -> HttpxWebhookSender:

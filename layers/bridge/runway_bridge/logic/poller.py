@@ -377,26 +377,18 @@ class PollerService:
     def _cancel_at_runway(self, job: Job, runway: RunwayApi, last_look: Task) -> CheckResult:
         """The tenant asked to cancel it and Runway has not confirmed yet (not finished at the last
         look, the GET before this DELETE)."""
-        assert job.runway_task_id is not None
-        try:
-            runway.delete_task(job.runway_task_id, budget_s=self._settings.poller_runway_budget_s)
-        except RunwayNotFoundError:
-            pass  # already gone at Runway
-        except RunwayError as exc:
-            return self._retry_later(job, reason=f"cancel not confirmed by Runway: {exc.message}")
+        refused = self._delete_at_runway(job, runway)
+        if refused is not None:
+            return self._retry_later(job, reason=f"cancel not confirmed by Runway: {refused}")
         logger.info("requested cancel confirmed by Runway", extra={"job_id": job.job_id})
         return self._finish(job, JobStatus.CANCELLED, runway_status=last_look.status, extra=_looked(job))
 
     def _time_out(self, job: Job, runway: RunwayApi, last_look: Task) -> CheckResult:
         """Past its limit and not finished at the last look (the GET before this DELETE)."""
-        assert job.runway_task_id is not None
-        try:
-            runway.delete_task(job.runway_task_id, budget_s=self._settings.poller_runway_budget_s)
-        except RunwayNotFoundError:
-            pass  # already gone at Runway
-        except RunwayError as exc:
+        refused = self._delete_at_runway(job, runway)
+        if refused is not None:
             # Not cancelled: it could still be charged and finish. Try again soon.
-            return self._retry_later(job, reason=f"cancel of a timed-out task failed: {exc.message}")
+            return self._retry_later(job, reason=f"cancel of a timed-out task failed: {refused}")
         logger.info("job timed out", extra={"job_id": job.job_id, "runway_status": last_look.status})
         return self._finish(
             job,
@@ -406,6 +398,17 @@ class PollerService:
             runway_status=last_look.status,
             extra=_looked(job),
         )
+
+    def _delete_at_runway(self, job: Job, runway: RunwayApi) -> str | None:
+        """DELETE the job's task at Runway; None once it is gone (404 counts), else why not."""
+        assert job.runway_task_id is not None
+        try:
+            runway.delete_task(job.runway_task_id, budget_s=self._settings.poller_runway_budget_s)
+        except RunwayNotFoundError:
+            return None  # already gone at Runway
+        except RunwayError as exc:
+            return exc.message
+        return None
 
     def _reschedule(self, job: Job, task: Task, *, queue_waiting: bool = False) -> CheckResult:
         now = self._now()
