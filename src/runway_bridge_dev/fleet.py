@@ -27,7 +27,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -203,6 +203,8 @@ class RunReport:
     submit_span_s: float
     wall_s: float
     small_tenants_p95_s: float | None = None
+    # For each task id claimed by more than one job: "task: job(status, marker), ...", to find why.
+    shared_task_claims: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -619,6 +621,16 @@ def summarize(
         submit_span_s=round(submit_span_s, 1),
         wall_s=round(wall_s, 1),
         small_tenants_p95_s=round(percentile(small_latencies, 0.95), 2) if small_latencies else None,
+        shared_task_claims=[
+            f"{task_id}: "
+            + ", ".join(
+                f"{record.job_id}({record.status}, {record.marker})"
+                for record in records
+                if record.runway_task_id == task_id
+            )
+            for task_id, count in claimed.items()
+            if count > 1
+        ],
     )
 
 

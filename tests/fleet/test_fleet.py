@@ -55,7 +55,7 @@ def test_no_job_is_lost_or_created_twice_at_runway(runs: tuple[RunReport, RunRep
     # One Runway task per job at most; the only tasks no job knows are the creates Runway made and
     # then dropped the connection of, each leaving its job SUBMISSION_UNKNOWN (never resent).
     assert report.doubled_jobs == 0
-    assert report.shared_task_ids == 0
+    assert report.shared_task_ids == 0, report.shared_task_claims
     unknown = report.overall.statuses.get("SUBMISSION_UNKNOWN", 0)
     assert report.runway_creates == report.jobs_with_task_id + unknown
     assert report.orphan_tasks == unknown
