@@ -22,12 +22,13 @@ CHECKOV := $(TOOLS)/checkov/bin/checkov
 UV_VERSION := 0.13.8
 PYTEST_ARGS ?= -n 2
 
-.PHONY: help install dev test unit lint fmt statelint sam-validate checkov sam-build layer-requirements clean
+.PHONY: help install dev test unit fleet lint fmt statelint sam-validate checkov sam-build layer-requirements clean
 
 help:
 	@echo "make dev    run the whole bridge locally (moto + Runway emulator), no AWS account or Runway key"
 	@echo "make test   install everything and run every test, lint and template check"
 	@echo "make lint   ruff + mypy"
+	@echo "make fleet  the 130-job fleet run (fairness, nothing lost, no double create)"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)/uv
@@ -83,7 +84,11 @@ checkov: $(CHECKOV)
 	$(CHECKOV) --config-file .checkov.yaml -f template.yaml
 
 test: install lint statelint sam-validate checkov sam-build
-	.venv/bin/pytest $(PYTEST_ARGS)
+	.venv/bin/pytest $(PYTEST_ARGS) -m "not fleet"
+
+# The 130-job fleet run through the whole local stack (about 7 minutes); see README, Fleet.
+fleet: .venv/.synced
+	.venv/bin/pytest -n 0 -m fleet tests/fleet
 
 unit: .venv/.synced
 	.venv/bin/pytest $(PYTEST_ARGS) -m "not slow"

@@ -18,7 +18,7 @@ from runway_bridge_dev.local.stack import LocalStack
 from tests.api.conftest import forget_process_caches
 
 # Two runs of ~1.5-2.5 minutes each on a shared 2-core machine (Runway's pace, not the CPU, sets it).
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.fleet, pytest.mark.timeout(900)]
 
 SCENARIO = small_fleet_scenario(seed=11)
 FAIRNESS_FACTOR = 1.5
