@@ -432,24 +432,12 @@ class SubmissionService:
             return self._jobs.get(job_id)  # its submitter recorded an outcome just now
 
     def _record_handoff(self, job: Job, task_id: str) -> Job | None:
-        now = self._clock()
         logger.info(
             "recording a handed-off Runway task id",
             extra={"job_id": job.job_id, "runway_task_id": task_id},
         )
         try:
-            return self._jobs.transition(
-                job,
-                JobStatus.PENDING,
-                changes={
-                    "updated_at": now,
-                    "runway_task_id": task_id,
-                    "runway_status": "PENDING",
-                    "next_poll_at": now.timestamp(),  # poll it in the next round
-                    "timeout_at": now.timestamp() + self._settings.job_timeout_s,
-                },
-                remove=LEASE_FIELDS,
-            )
+            return self._accepted(job, task_id, first_look_in_s=0.0)  # poll it in the next round
         except StoreConditionFailedError:
             return self._jobs.get(job.job_id)  # its submitter recorded it just now
 
@@ -705,24 +693,28 @@ class SubmissionService:
             )
         return submitting
 
+    def _accepted(self, submitting: Job, task_id: str, *, first_look_in_s: float) -> Job:
+        """SUBMITTING -> PENDING with Runway's task id: the write that makes a create count."""
+        now = self._clock()
+        return self._jobs.transition(
+            submitting,
+            JobStatus.PENDING,
+            changes={
+                "updated_at": now,
+                "runway_task_id": task_id,
+                "runway_status": "PENDING",
+                "next_poll_at": now.timestamp() + first_look_in_s,
+                "timeout_at": now.timestamp() + self._settings.job_timeout_s,
+            },
+            remove=LEASE_FIELDS,
+        )
+
     def _write_task_id(self, submitting: Job, task_id: str) -> Job | None:
         """Record the task id (retried briefly); None when it never landed."""
         current = submitting
         for attempt in range(1, RECORD_ATTEMPTS + 1):
-            now = self._clock()
             try:
-                return self._jobs.transition(
-                    current,
-                    JobStatus.PENDING,
-                    changes={
-                        "updated_at": now,
-                        "runway_task_id": task_id,
-                        "runway_status": "PENDING",
-                        "next_poll_at": now.timestamp() + self._settings.first_poll_delay_s,
-                        "timeout_at": now.timestamp() + self._settings.job_timeout_s,
-                    },
-                    remove=LEASE_FIELDS,
-                )
+                return self._accepted(current, task_id, first_look_in_s=self._settings.first_poll_delay_s)
             except StoreConditionFailedError:
                 # A cancel request changed the record (still ours: try again on it), or the
                 # poller recorded the task from the hand-off.
