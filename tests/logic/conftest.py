@@ -35,6 +35,7 @@ from runway_bridge.logic.submission import SubmissionService
 from runway_bridge.logic.tasks import TaskService
 from runway_bridge.settings import BridgeSettings
 from runway_bridge_dev.emulator import EmulatorConfig, RunwayEmulator
+from runway_bridge_dev.local import moto_adaptations
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 REGION = "us-east-1"
@@ -76,6 +77,11 @@ def table_definition(logical_id: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
+    # DynamoDB as it behaves: atomic conditional writes, and a cancelled transaction that leaves
+    # other writes alone (moto alone rolls the whole table back to its copy, undoing a racing
+    # request's committed write). Stack tests in the same worker install these anyway; without
+    # them here, a logic test's outcome depended on which tests its worker ran before.
+    moto_adaptations.install()
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
