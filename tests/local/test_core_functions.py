@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -173,3 +174,54 @@ def test_functions_running_at_once_each_log_with_their_own_context() -> None:
         (line,) = answers[name]
         assert (line["message"], line["function_name"], line["tag"]) == ("done", f"stack-{name}", name)
     assert answers["first"][0]["function_request_id"] != answers["second"][0]["function_request_id"]
+
+
+def test_resolvers_running_at_once_each_read_their_own_request(tmp_path: Path) -> None:
+    # Powertools keeps the request being resolved on a class attribute (`BaseRouter.current_event`),
+    # shared by every module copy in this process. On Lambda an environment serves one invocation
+    # at a time, so a handler always reads its own request; two at once here must too, or one
+    # caller's body is sent under another caller's job.
+    go = tmp_path / "go"
+    (tmp_path / "app.py").write_text(
+        "import pathlib, time\n"
+        "from aws_lambda_powertools.event_handler import APIGatewayRestResolver\n"
+        "app = APIGatewayRestResolver()\n"
+        "@app.post('/echo')\n"
+        "def echo():\n"
+        "    go = pathlib.Path(app.current_event.json_body['go'])\n"
+        "    go.with_suffix('.inside').touch()\n"
+        "    while app.current_event.json_body['wait'] and not go.exists():\n"
+        "        time.sleep(0.02)\n"
+        "    return {'read': app.current_event.json_body['tag']}\n"
+        "def handler(event, context):\n"
+        "    return app.resolve(event, context)\n"
+    )
+    runner = FunctionRunner()
+    runner.register(_function("echo", "app.handler", code_dir=tmp_path, timeout_s=30))
+
+    def request(tag: str, *, wait: bool) -> object:
+        event = {
+            "httpMethod": "POST",
+            "path": "/echo",
+            "resource": "/echo",
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps({"tag": tag, "wait": wait, "go": str(go)}),
+            "requestContext": {"stage": "v1", "path": "/echo", "httpMethod": "POST"},
+            "isBase64Encoded": False,
+        }
+        return json.loads(runner.invoke("stack-echo", event)["body"])["read"]
+
+    answers: dict[str, object] = {}
+    first = threading.Thread(target=lambda: answers.__setitem__("first", request("first", wait=True)))
+    first.start()
+    inside = go.with_suffix(".inside")
+    for _ in range(1500):  # "first" is inside its route within a few ms; 30 s on a loaded machine
+        if inside.exists():
+            break
+        time.sleep(0.02)
+    try:
+        answers["second"] = request("second", wait=False)  # resolved while "first" is in its route
+    finally:
+        go.touch()
+        first.join(30)
+    assert answers == {"first": "first", "second": "second"}

@@ -31,6 +31,7 @@ _import_lock = threading.Lock()
 _invocation = threading.local()
 _log_isolation_lock = threading.Lock()
 _log_isolation_installed = False
+_router_isolation_installed = False
 
 
 class FunctionNotFound(LookupError):
@@ -160,6 +161,7 @@ class FunctionRunner:
         function = self.get(name_or_arn_or_logical_id)
         _own_log_keys_per_invocation()
         handler = self._take_environment(function)
+        _own_resolver_request_per_invocation()
         limit = function.timeout_s if timeout_s is None else timeout_s
         context = LambdaContext(function, limit)
         invocation = Invocation(function.function_name, event)
@@ -220,6 +222,70 @@ class FunctionRunner:
                 "Runtime.HandlerNotFound", f"Handler '{attribute}' missing on module '{module_path}'"
             )
         return handler
+
+
+def _own_resolver_request_per_invocation() -> None:
+    """Give each invocation its own Powertools event-handler request.
+
+    Powertools' resolvers keep the request being resolved (and its Lambda context) on a class
+    attribute, `BaseRouter.current_event`, that every resolver and every copy of a handler module
+    reads. On Lambda an environment serves one invocation at a time, so that is the invocation's
+    own request; here invocations run at once in one process, and a route reading
+    `app.current_event` would read whichever request was resolved last (one caller's body sent
+    under another caller's job). Both attributes are therefore kept per invocation thread, as the
+    Logger's keys are; other threads share one value, as before.
+    """
+    global _router_isolation_installed  # noqa: PLW0603  (a process-wide patch, applied once)
+    if _router_isolation_installed:
+        return
+    resolvers = sys.modules.get("aws_lambda_powertools.event_handler.api_gateway")
+    if resolvers is None:  # no handler has loaded Powertools' event handler yet
+        return
+    with _log_isolation_lock:
+        if _router_isolation_installed:
+            return
+        base_router: Any = resolvers.BaseRouter
+        outside: dict[str, Any] = {}
+
+        def values() -> dict[str, Any]:
+            if not getattr(_invocation, "active", False):
+                return outside
+            own: dict[str, Any] = _invocation.__dict__.setdefault("router_request", {})
+            return own
+
+        class PerInvocation:
+            """The attribute on instances (`app.current_event`) and through subclasses."""
+
+            def __init__(self, name: str) -> None:
+                self.name = name
+
+            def __get__(self, instance: Any, owner: Any = None) -> Any:
+                try:
+                    return values()[self.name]
+                except KeyError:
+                    raise AttributeError(self.name) from None
+
+            def __set__(self, instance: Any, value: Any) -> None:
+                values()[self.name] = value
+
+        def on_the_class(attribute: PerInvocation) -> property:
+            # `BaseRouter.current_event = ...` is an assignment on the class: only a property of
+            # its metaclass sees it.
+            return property(
+                lambda _cls: attribute.__get__(None),
+                lambda _cls, value: attribute.__set__(None, value),
+            )
+
+        names = ("current_event", "lambda_context")
+        router_meta = type("PerInvocationRouterMeta", (type(base_router),), {})
+        for name in names:
+            if name in base_router.__dict__:  # resolved before this patch: keep it for other threads
+                outside[name] = base_router.__dict__[name]
+            attribute = PerInvocation(name)
+            type.__setattr__(base_router, name, attribute)
+            setattr(router_meta, name, on_the_class(attribute))
+        base_router.__class__ = router_meta
+        _router_isolation_installed = True
 
 
 def _own_log_keys_per_invocation() -> None:
