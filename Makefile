@@ -62,6 +62,7 @@ lint: .venv/.synced
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
+	.venv/bin/lint-imports
 	@# Every function's handler is `app.py`: check each on its own so the module names never clash.
 	@for fn in functions/*/; do echo "mypy $$fn"; .venv/bin/mypy --no-incremental $${fn}app.py || exit 1; done
 
@@ -88,7 +89,7 @@ test: install lint statelint sam-validate checkov sam-build
 
 # The 130-job fleet run through the whole local stack (about 7 minutes); see README, Fleet.
 fleet: .venv/.synced
-	.venv/bin/pytest -n 0 -m fleet tests/fleet
+	.venv/bin/pytest -n 0 -m fleet tests/e2e/fleet
 
 unit: .venv/.synced
 	.venv/bin/pytest $(PYTEST_ARGS) -m "not slow"

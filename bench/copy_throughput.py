@@ -27,9 +27,9 @@ from typing import Any
 import boto3
 import httpx
 
-from runway_bridge.adapters.output_copy import HttpOutputSource, S3MultipartStore
+from runway_bridge.adapters.copy.outputs import HttpOutputSource, S3MultipartStore
 from runway_bridge.adapters.url_guard import UrlGuard
-from runway_bridge.logic.copy_outputs import CopyPolicy, copy_task_outputs
+from runway_bridge.logic.copy.streaming import CopyPolicy, copy_task_outputs
 from runway_bridge.settings import BridgeSettings
 from runway_bridge_dev.emulator import EmulatorConfig, RunwayEmulator
 

@@ -7,7 +7,7 @@ Runway's concurrency limit, a 429 storm, dropped creates, failures and cancels.
 
 The stack runs in this process as `make dev` runs it (template defaults, functions at WARNING), over
 moto and the Runway emulator. The scenario (src/runway_bridge_dev/fleet.py, shared with
-tests/fleet/test_fleet.py): one tenant floods 700 jobs at once 10 s in; four submit 75 each at a
+tests/e2e/fleet/test_fleet.py): one tenant floods 700 jobs at once 10 s in; four submit 75 each at a
 steady pace over the first 4 minutes; Runway (emulator, fast profile, clock speed 1) runs at most 20
 tasks at a time, each lasting 5-10 s; every create answers 429 (Retry-After 2 s) from 60 s to 75 s;
 1% of creates are dropped after Runway made the task; 2% of tasks fail; 1 job per small tenant and

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from runway_bridge.adapters.runway_client import RunwayClient
-from runway_bridge.logic.polling import PollingPolicy, as_samples, record_progress
+from runway_bridge.adapters.runway.client import RunwayClient
+from runway_bridge.logic.poller.policy import PollingPolicy, as_samples, record_progress
 from runway_bridge.models.runway import Operation
 from runway_bridge_dev.emulator import EmulatorConfig, RunwayEmulator
 

@@ -23,8 +23,6 @@ from pydantic import BaseModel, Field, ValidationError
 
 from runway_bridge import errors
 from runway_bridge.logic.deadline import remaining_ms_of, request_budget_s
-from runway_bridge.logic.notification_wiring import get_notification_services as notifications
-from runway_bridge.logic.wiring import get_services as services
 from runway_bridge.models.api import (
     CREATE_BODY_MODELS,
     LIST_PAGE_DEFAULT,
@@ -40,6 +38,7 @@ from runway_bridge.models.limits import TooDeepError, loads_bounded
 from runway_bridge.models.runway import OPERATIONS, Operation, UploadRequest
 from runway_bridge.observability import logger, metrics, tracer
 from runway_bridge.settings import get_settings
+from runway_bridge.wiring.api import get_api_services as services
 
 app = APIGatewayRestResolver(enable_validation=True)
 
@@ -220,7 +219,7 @@ class WebhookTestRequest(BaseModel):
 
 @app.post("/v1/tasks/<task_id>/webhook/redeliver", operation_id="redeliver_webhook", tags=["webhooks"])
 def redeliver_webhook(task_id: TaskId) -> Response[str]:
-    event = notifications().admin.redeliver(current_tenant(), task_id)
+    event = services().webhooks.redeliver(current_tenant(), task_id)
     return Response(
         status_code=202, content_type=JSON, body=json.dumps({"eventId": event.event_id, "type": event.type})
     )
@@ -233,7 +232,7 @@ def test_webhook() -> dict[str, Any]:
         request = WebhookTestRequest.model_validate(body)
     except ValidationError as exc:
         raise errors.InvalidRequestError(f"url: {exc.errors()[0]['msg']}") from exc
-    result = notifications().admin.send_test(tenant_id, request.url)
+    result = services().webhooks.send_test(tenant_id, request.url)
     delivered = result.status_code is not None and 200 <= result.status_code < 300
     return {
         "delivered": delivered,
@@ -245,17 +244,17 @@ def test_webhook() -> dict[str, Any]:
 
 @app.post("/v1/webhooks/redrive", operation_id="redrive_webhooks", tags=["webhooks"])
 def redrive_webhooks() -> dict[str, int]:
-    return {"redriven": notifications().admin.redrive(current_tenant())}
+    return {"redriven": services().webhooks.redrive(current_tenant())}
 
 
 @app.get("/v1/webhooks/secret", operation_id="get_webhook_secret", tags=["webhooks"])
 def get_webhook_secret() -> dict[str, str]:
-    return {"secret": notifications().admin.secret(current_tenant())}
+    return {"secret": services().webhooks.secret(current_tenant())}
 
 
 @app.post("/v1/webhooks/secret/rotate", operation_id="rotate_webhook_secret", tags=["webhooks"])
 def rotate_webhook_secret() -> dict[str, Any]:
-    rotated = notifications().admin.rotate_secret(current_tenant())
+    rotated = services().webhooks.rotate_secret(current_tenant())
     return {"secret": rotated.secret, "previousValidForSeconds": rotated.previous_valid_for_s}
 
 
@@ -267,7 +266,7 @@ def follow_output_link(
     signature: Annotated[str, Query(min_length=1, max_length=128)],
 ) -> Response[str]:
     # No key: the link's signature is the credential (the route has no authorizer).
-    location = notifications().admin.follow_link(job_id, index, expires, signature)
+    location = services().webhooks.follow_link(job_id, index, expires, signature)
     return Response(status_code=302, content_type=JSON, body="", headers={"Location": location})
 
 

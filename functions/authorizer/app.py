@@ -14,8 +14,8 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from runway_bridge.logic.wiring import get_services
 from runway_bridge.observability import logger
+from runway_bridge.wiring.authorizer import get_authenticator
 
 BEARER_PREFIX = "bearer "
 
@@ -46,7 +46,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if key is None:
         # API Gateway answers 401 for exactly this exception message.
         raise Exception("Unauthorized")
-    tenant = get_services().keys.authenticate(key)
+    tenant = get_authenticator().authenticate(key)
     if tenant is None:
         logger.info("refused an unknown or revoked bridge key")
         raise Exception("Unauthorized")

@@ -3,7 +3,7 @@
 Each record is handled on its own (Powertools `BatchProcessor`, partial batch failures): a record
 whose copy failed transiently is reported failed and comes back (sooner than the queue's long
 visibility timeout: the logic's retry delay is set on the message); the others are deleted. The copy,
-the checks and the job's status write are in `runway_bridge.logic.copy_job`.
+the checks and the job's status write are in `runway_bridge.logic.copy.job`.
 """
 
 from __future__ import annotations
@@ -17,13 +17,11 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from runway_bridge.adapters.aws import aws_client
-from runway_bridge.adapters.copy_queue import SqsCopyQueue
 from runway_bridge.errors import StoreUnavailableError
-from runway_bridge.logic.copy_job import CopyResult, CopyRetryLater, retry_delay_s
-from runway_bridge.logic.copy_wiring import get_copy_job_service
+from runway_bridge.logic.copy.job import CopyResult, CopyRetryLater, retry_delay_s
 from runway_bridge.observability import logger, metrics, tracer
 from runway_bridge.settings import get_settings
+from runway_bridge.wiring.copy import get_copier
 
 processor = BatchProcessor(event_type=EventType.SQS)
 # Seconds kept back from the Runway GET budget so the status write fits in the invocation.
@@ -54,7 +52,7 @@ def copy_record(record: SQSRecord, lambda_context: LambdaContext | None = None) 
     if lambda_context is not None:
         budget_s = max(1.0, min(budget_s, lambda_context.get_remaining_time_in_millis() / 1000 - RESERVED_S))
     try:
-        outcome = get_copy_job_service().copy(
+        outcome = get_copier().service.copy(
             request.job_id, runway_budget_s=budget_s, last_attempt=delivery >= settings.copy_max_deliveries
         )
     except CopyRetryLater as exc:
@@ -78,7 +76,7 @@ def copy_record(record: SQSRecord, lambda_context: LambdaContext | None = None) 
 
 def _retry_in(record: SQSRecord, delay_s: int) -> None:
     try:
-        SqsCopyQueue(aws_client("sqs")).retry_in(record.queue_url, record.receipt_handle, delay_s)
+        get_copier().redelivery.retry_in(record.queue_url, record.receipt_handle, delay_s)
     except StoreUnavailableError:
         logger.exception("could not shorten the retry delay; the visibility timeout applies")
 

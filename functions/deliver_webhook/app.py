@@ -17,10 +17,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from runway_bridge.errors import StoreUnavailableError
-from runway_bridge.logic.notification_wiring import get_notification_services
-from runway_bridge.logic.webhooks import DeliveryOutcome
+from runway_bridge.logic.notifications.delivery import DeliveryOutcome
 from runway_bridge.models.notification import WebhookMessage
 from runway_bridge.observability import logger, metrics, tracer
+from runway_bridge.wiring.notifications import get_delivery
 
 processor = BatchProcessor(event_type=EventType.SQS)
 # Spreads retries of many failing deliveries a little; protects nothing, so not a crypto generator.
@@ -32,7 +32,7 @@ class RetryLater(Exception):
 
 
 def deliver_record(record: SQSRecord) -> None:
-    services = get_notification_services()
+    services = get_delivery()
     try:
         message = WebhookMessage.model_validate_json(record.body)
     except ValidationError:
@@ -57,11 +57,10 @@ def deliver_record(record: SQSRecord) -> None:
     metrics.add_metric(name=f"Webhook{decision.outcome.value.title()}", unit="Count", value=1)
     if decision.outcome is DeliveryOutcome.RETRYING:
         delay = (decision.retry_in_s or 0.0) * _jitter.uniform(1.0, 1.1)
-        if services.queue is not None:
-            try:
-                services.queue.retry_in(record.queue_url, record.receipt_handle, delay)
-            except StoreUnavailableError:
-                logger.exception("could not set the retry delay; the queue's visibility timeout applies")
+        try:
+            services.redelivery.retry_in(record.queue_url, record.receipt_handle, delay)
+        except StoreUnavailableError:
+            logger.exception("could not set the retry delay; the queue's visibility timeout applies")
         raise RetryLater(decision.reason or "attempt failed")
 
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from runway_bridge.logic.wiring import get_services
 from runway_bridge.observability import logger, metrics, tracer
+from runway_bridge.wiring.poller import get_poller_service
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -22,7 +22,7 @@ from runway_bridge.observability import logger, metrics, tracer
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     run = event if isinstance(event, dict) else {}
-    plan = get_services().poller.plan_round(run)
+    plan = get_poller_service().plan_round(run)
     logger.info(
         "poller round planned",
         extra={

@@ -17,10 +17,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from runway_bridge.logic.notification_wiring import get_notification_services
 from runway_bridge.models.job import Job
 from runway_bridge.models.outbox import OutboxEvent
 from runway_bridge.observability import logger, metrics, tracer
+from runway_bridge.wiring.notifications import get_relay
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
@@ -31,7 +31,7 @@ def relay_record(record: DynamoDBRecord) -> None:
     if not new_image:
         return
     sort_key = str(new_image.get("sk", ""))
-    relay = get_notification_services().relay
+    relay = get_relay()
     if sort_key.startswith("EVENT#") and record.event_name and record.event_name.name == "INSERT":
         event = OutboxEvent(
             event_id=new_image["eventId"],
@@ -69,7 +69,7 @@ def _plain(value: Any) -> Any:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
     if event.get("sweep"):
-        swept = get_notification_services().relay.sweep()
+        swept = get_relay().sweep()
         logger.info("outbox sweep", extra={"published": swept.published, "failed": swept.failed})
         metrics.add_metric(name="EventsSwept", unit="Count", value=swept.published)
         metrics.add_metric(name="EventsSweepFailed", unit="Count", value=swept.failed)

@@ -25,9 +25,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from runway_bridge.logic.deadline import remaining_ms_of, request_budget_s
-from runway_bridge.logic.wiring import get_services
 from runway_bridge.observability import logger, metrics, tracer
 from runway_bridge.settings import get_settings
+from runway_bridge.wiring.submit_event import get_event_submission
 
 
 def detail_of(envelope: EventBridgeModel) -> dict[str, Any]:
@@ -47,5 +47,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     envelope = parse(event=event, model=EventBridgeModel)
     logger.append_keys(event_id=envelope.id, source=envelope.source)
     budget_s = request_budget_s(remaining_ms_of(context), get_settings())
-    outcome = get_services().submission.submit_event(envelope.id, detail_of(envelope), budget_s=budget_s)
+    outcome = get_event_submission().submit_event(envelope.id, detail_of(envelope), budget_s=budget_s)
     return {key: value for key, value in asdict(outcome).items() if value is not None}

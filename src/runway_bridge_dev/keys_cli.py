@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from runway_bridge.settings import get_settings
 
 if TYPE_CHECKING:
-    from runway_bridge.logic.keys import CreatedKey
+    from runway_bridge.logic.tenants.keys import CreatedKey
 
 # --flag -> TenantLimits field; the value "none" makes that limit unlimited (docs/tenants.md).
 LIMIT_FLAGS = {
@@ -113,9 +113,9 @@ def _use_dev_profile() -> None:
 def create_key(tenant_id: str, name: str | None = None, limits: dict[str, Any] | None = None) -> CreatedKey:
     """Create a key for `tenant_id` (with limit changes, by TenantLimits field name); the answer is
     the only time the key is seen."""
-    from runway_bridge.logic.wiring import build_services  # noqa: PLC0415  (boto3 is slow to import)
+    from runway_bridge.wiring.keys import build_key_service  # noqa: PLC0415  (boto3 is slow to import)
 
-    keys = build_services(get_settings()).keys
+    keys = build_key_service(get_settings())
     if limits:
         keys.update_limits(tenant_id, limits)
     return keys.create_key(name or "cli", tenant_id)
@@ -123,18 +123,18 @@ def create_key(tenant_id: str, name: str | None = None, limits: dict[str, Any] |
 
 def update_limits(tenant_id: str, limits: dict[str, Any]) -> dict[str, Any]:
     """Change some of a tenant's limits; all its limits as JSON."""
-    from runway_bridge.logic.wiring import build_services  # noqa: PLC0415
+    from runway_bridge.wiring.keys import build_key_service  # noqa: PLC0415
 
-    return build_services(get_settings()).keys.update_limits(tenant_id, limits).to_json()
+    return build_key_service(get_settings()).update_limits(tenant_id, limits).to_json()
 
 
 def revoke_key(key_or_id: str) -> bool:
     """Revoke a key (by the key or its id); False if no such key exists."""
     from runway_bridge.errors import NotFoundError  # noqa: PLC0415
-    from runway_bridge.logic.wiring import build_services  # noqa: PLC0415
+    from runway_bridge.wiring.keys import build_key_service  # noqa: PLC0415
 
     try:
-        build_services(get_settings()).keys.revoke_key(key_or_id)
+        build_key_service(get_settings()).revoke_key(key_or_id)
     except NotFoundError:
         return False
     return True

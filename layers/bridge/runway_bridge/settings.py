@@ -74,7 +74,7 @@ class BridgeSettings(BaseSettings):
     # unconfirmed cancel is recorded and the poller keeps sending it.
     delete_budget_s: float = 5.0
 
-    # Poller (Step Functions loop; see statemachine/poller.asl.json and logic/poller.py)
+    # Poller (Step Functions loop; see statemachine/poller.asl.json and logic/poller/service.py)
     # Seconds between two rounds of one poller run (the ASL's Wait), and the longest it waits
     # when nothing is due yet.
     poller_wait_s: int = Field(default=5, ge=1)

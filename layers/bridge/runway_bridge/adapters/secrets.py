@@ -1,5 +1,5 @@
-"""Secrets Manager: the Runway API key (through Powertools Parameters, cached for
-`secret_cache_seconds`) and per-tenant webhook signing secrets (see `SecretsManagerTenantSecrets`
+"""Secrets Manager: the Runway API key and the output-link key (through Powertools Parameters,
+cached for `secret_cache_seconds`) and per-tenant webhook signing secrets (see `SecretsManagerTenantSecrets`
 for how a rotation reaches every process). Secret values are never logged."""
 
 from __future__ import annotations
@@ -42,6 +42,22 @@ def runway_api_key_provider(settings: BridgeSettings, client: Any | None = None)
         return value.strip()
 
     return api_key
+
+
+def link_key_provider(settings: BridgeSettings, client: Any | None = None) -> Callable[[], bytes]:
+    """A function returning the key that signs stable output links (the secret
+    `link_secret_name`, cached by Powertools for `secret_cache_seconds`)."""
+    provider = SecretsProvider(boto3_client=client or aws_client("secretsmanager"))
+    name, max_age = settings.link_secret_name, settings.secret_cache_seconds
+
+    def key() -> bytes:
+        try:
+            value = provider.get(name, max_age=max_age)
+        except GetParameterError as exc:
+            raise StoreUnavailableError(f"could not read the output link secret {name!r}") from exc
+        return str(value).encode()
+
+    return key
 
 
 def new_webhook_secret() -> str:

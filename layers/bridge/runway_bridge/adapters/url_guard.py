@@ -24,7 +24,7 @@ from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
 from runway_bridge.errors import CallbackUrlRefusedError
-from runway_bridge.logic.ports import CheckedUrl
+from runway_bridge.models.records import CheckedUrl
 from runway_bridge.settings import BridgeSettings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address

@@ -1,39 +1,29 @@
-"""What logic/ needs from the outside world, as protocols. adapters/ implement them with boto3,
+"""What logic/ needs from the outside world, as protocols (the records they pass are in
+models/records.py). adapters/ implement them with boto3,
 httpx and DNS; logic/ never imports an SDK. Tests pass the real adapters against moto and the
 Runway emulator over loopback."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from runway_bridge.models.job import Job, JobStatus
 from runway_bridge.models.notification import Notification, WebhookMessage
 from runway_bridge.models.outbox import GenerationRejectedDetail, OutboxEvent
+from runway_bridge.models.records import (
+    ApiKeyRecord,
+    DeliveryAttempt,
+    DeliveryResult,
+    EventMarker,
+    JobPage,
+)
 from runway_bridge.models.runway import Operation, RunwayModel, Task, UploadResponse
 from runway_bridge.models.tenant import DailyUsage, TenantLimits
 
 # Aware UTC "now"; injected so tests can move time (lease expiry) without sleeping.
 Clock = Callable[[], datetime]
-
-
-@dataclass(frozen=True)
-class JobPage:
-    jobs: list[Job]
-    # Opaque cursor for the next page, None on the last page.
-    cursor: str | None
-
-
-@dataclass(frozen=True)
-class EventMarker:
-    """What the bridge recorded for one source event (EventBridge delivers at least once)."""
-
-    event_id: str
-    job_id: str | None
-    rejection_code: str | None
-    rejection_reason: str | None
 
 
 class JobStore(Protocol):
@@ -137,7 +127,7 @@ class ObjectStore(Protocol):
 
 
 class RunwayApi(Protocol):
-    """The part of `RunwayClient` logic uses (see adapters/runway_client.py for the retry rules)."""
+    """The part of `RunwayClient` logic uses (see adapters/runway/client.py for the retry rules)."""
 
     def create_task(
         self,
@@ -183,31 +173,6 @@ class RejectionPublisher(Protocol):
     """Publishes "Generation Rejected" for an invalid "Generation Requested" event."""
 
     def publish_rejection(self, rejection: GenerationRejectedDetail) -> None: ...
-
-
-@dataclass(frozen=True)
-class CheckedUrl:
-    """A callback URL the SSRF guard accepted, with the address it resolved to (connect to that
-    address, sending the original host, so DNS cannot change between check and use)."""
-
-    url: str
-    scheme: str
-    host: str
-    port: int
-    address: str
-
-
-# Raises CallbackUrlRefusedError with the reason.
-UrlChecker = Callable[[str], CheckedUrl]
-
-
-@dataclass(frozen=True)
-class ApiKeyRecord:
-    key_hash: str
-    tenant_id: str
-    name: str
-    created_at: datetime
-    revoked_at: datetime | None
 
 
 class ApiKeyStore(Protocol):
@@ -271,41 +236,11 @@ class WebhookQueue(Protocol):
     def enqueue(self, message: WebhookMessage, *, delay_s: int = 0) -> None: ...
 
 
-@dataclass(frozen=True)
-class DeliveryResult:
-    """One webhook POST. `status_code` None: no answer (refused by the SSRF guard, connect/TLS
-    failure, timeout); `error` says which, readable (for the tenant's own attempt records and
-    logs). `refused` marks SSRF-guard refusals (nothing was sent). `timed_out` marks an attempt
-    that got no (whole) answer in time."""
-
-    status_code: int | None
-    latency_ms: int
-    error: str | None = None
-    refused: bool = False
-    timed_out: bool = False
-
-
 class WebhookSender(Protocol):
     """POSTs a signed webhook: checks the URL with the SSRF guard at send time, connects to the
     checked address (original Host and SNI), follows no redirect, reads at most a capped response."""
 
     def send(self, url: str, *, headers: Mapping[str, str], body: bytes) -> DeliveryResult: ...
-
-
-@dataclass(frozen=True)
-class DeliveryAttempt:
-    """One recorded webhook attempt (item `ATTEMPT#<eventId>#<n>` on the job's partition)."""
-
-    event_id: str
-    event_type: str
-    number: int  # 1-based
-    at: datetime
-    url: str
-    status_code: int | None
-    latency_ms: int
-    error: str | None
-    # What the deliverer decided: "delivered", "retrying", "stopped" (410), "exhausted".
-    outcome: str
 
 
 class DeliveryAttemptStore(Protocol):

@@ -223,7 +223,7 @@ class Job(BaseModel):
     lease_expires_at: float | None = Field(default=None, alias="leaseExpiresAt")
     poll_count: int = Field(default=0, alias="pollCount")
     # Bounded (epoch seconds, progress) readings the adaptive polling policy learns from
-    # (logic/polling.py `record_progress`); kept on the job so any poller run can continue it.
+    # (logic/poller/policy.py `record_progress`); kept on the job so any poller run can continue it.
     progress_history: list[list[float]] = Field(default_factory=list, alias="progressHistory")
     version: int = 0
     # What the job counts against its tenant's day (given back if it never reaches Runway).

@@ -1,0 +1,82 @@
+"""Plain records passed between logic/ and adapters/ (no I/O): what a store returns, what a guard
+accepted, what a webhook attempt did."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from runway_bridge.models.job import Job
+
+
+@dataclass(frozen=True)
+class JobPage:
+    jobs: list[Job]
+    # Opaque cursor for the next page, None on the last page.
+    cursor: str | None
+
+
+@dataclass(frozen=True)
+class EventMarker:
+    """What the bridge recorded for one source event (EventBridge delivers at least once)."""
+
+    event_id: str
+    job_id: str | None
+    rejection_code: str | None
+    rejection_reason: str | None
+
+
+@dataclass(frozen=True)
+class CheckedUrl:
+    """A callback URL the SSRF guard accepted, with the address it resolved to (connect to that
+    address, sending the original host, so DNS cannot change between check and use)."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+    address: str
+
+
+# Raises CallbackUrlRefusedError with the reason.
+UrlChecker = Callable[[str], CheckedUrl]
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    key_hash: str
+    tenant_id: str
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """One webhook POST. `status_code` None: no answer (refused by the SSRF guard, connect/TLS
+    failure, timeout); `error` says which, readable (for the tenant's own attempt records and
+    logs). `refused` marks SSRF-guard refusals (nothing was sent). `timed_out` marks an attempt
+    that got no (whole) answer in time."""
+
+    status_code: int | None
+    latency_ms: int
+    error: str | None = None
+    refused: bool = False
+    timed_out: bool = False
+
+
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    """One recorded webhook attempt (item `ATTEMPT#<eventId>#<n>` on the job's partition)."""
+
+    event_id: str
+    event_type: str
+    number: int  # 1-based
+    at: datetime
+    url: str
+    status_code: int | None
+    latency_ms: int
+    error: str | None
+    # What the deliverer decided: "delivered", "retrying", "stopped" (410), "exhausted".
+    outcome: str

@@ -1,0 +1,41 @@
+"""The copier function: the jobs table, Runway (a fresh output URL), the output source (httpx behind
+the address guard) and S3 multipart. No API Gateway, EventBridge or SNS clients at cold start."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runway_bridge.adapters.aws import aws_client
+from runway_bridge.adapters.copy.outputs import HttpOutputSource, S3MultipartStore
+from runway_bridge.adapters.redelivery import SqsRedelivery
+from runway_bridge.logic.copy.job import CopyJobService
+from runway_bridge.logic.copy.streaming import CopyPolicy
+from runway_bridge.settings import BridgeSettings
+from runway_bridge.wiring import parts
+from runway_bridge.wiring.cache import SettingsKeyedCache, utc_now
+
+
+@dataclass(frozen=True)
+class Copier:
+    """What copy_outputs uses: the copy service, and the queue side that schedules its retries."""
+
+    service: CopyJobService
+    redelivery: SqsRedelivery
+
+
+def build_copy_job_service(settings: BridgeSettings) -> CopyJobService:
+    return CopyJobService(
+        jobs=parts.jobs_store(settings),
+        runway_factory=parts.runway_factory(settings),
+        source=HttpOutputSource.from_settings(settings),
+        store=S3MultipartStore.from_settings(aws_client("s3"), settings),
+        policy=CopyPolicy.from_settings(settings),
+        clock=utc_now,
+    )
+
+
+def build_copier(settings: BridgeSettings) -> Copier:
+    return Copier(service=build_copy_job_service(settings), redelivery=parts.redelivery())
+
+
+get_copier = SettingsKeyedCache(build_copier)

@@ -1,0 +1,128 @@
+"""The notification functions: the relay (publish_events: outbox and progress to SNS, EventBridge
+and the webhook queue), webhook delivery (deliver_webhook), and the webhook admin the API serves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from runway_bridge.adapters.aws import aws_client
+from runway_bridge.adapters.notifications.publisher import SnsEventBridgePublisher
+from runway_bridge.adapters.notifications.webhook_queue import SqsWebhookDeadLetters, SqsWebhookQueue
+from runway_bridge.adapters.notifications.webhook_sender import webhook_sender_from_settings
+from runway_bridge.adapters.redelivery import SqsRedelivery
+from runway_bridge.adapters.secrets import link_key_provider
+from runway_bridge.adapters.url_guard import UrlGuard
+from runway_bridge.errors import StoreUnavailableError
+from runway_bridge.logic.notifications.admin import WebhookAdmin
+from runway_bridge.logic.notifications.delivery import WebhookDelivery
+from runway_bridge.logic.notifications.links import OutputLinkSigner
+from runway_bridge.logic.notifications.relay import NotificationRelay, PresignedOutputs
+from runway_bridge.settings import BridgeSettings
+from runway_bridge.wiring import parts
+from runway_bridge.wiring.cache import SettingsKeyedCache, utc_now
+
+
+def _publisher(settings: BridgeSettings) -> SnsEventBridgePublisher:
+    return SnsEventBridgePublisher(
+        sns=aws_client("sns"),
+        events=aws_client("events"),
+        topic_arn=settings.notifications_topic_arn,
+        bus_name=settings.event_bus_name,
+    )
+
+
+def _queue(settings: BridgeSettings) -> SqsWebhookQueue | None:
+    if not settings.webhook_queue_url:
+        return None
+    return SqsWebhookQueue(aws_client("sqs"), settings.webhook_queue_url)
+
+
+def _dead_letters(settings: BridgeSettings) -> SqsWebhookDeadLetters | None:
+    if not (settings.webhook_queue_url and settings.webhook_dead_letter_queue_url):
+        return None
+    return SqsWebhookDeadLetters(
+        aws_client("sqs"),
+        queue_url=settings.webhook_queue_url,
+        dead_letter_queue_url=settings.webhook_dead_letter_queue_url,
+    )
+
+
+def _links(settings: BridgeSettings) -> OutputLinkSigner | None:
+    if not settings.public_base_url:
+        return None
+    return OutputLinkSigner(settings.public_base_url, link_key_provider(settings), settings.link_ttl_s)
+
+
+def build_relay(settings: BridgeSettings) -> NotificationRelay:
+    objects = parts.object_store(settings)
+    links = _links(settings)
+    outputs = PresignedOutputs(
+        objects=objects,
+        clock=utc_now,
+        url_ttl_s=settings.output_url_ttl_s,
+        link_for=links.link_for if links else None,
+    )
+    return NotificationRelay(
+        store=parts.jobs_store(settings),
+        publisher=_publisher(settings),
+        webhooks=_queue(settings),
+        outputs=outputs,
+        clock=utc_now,
+    )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What deliver_webhook uses: the deliverer, and the queue side that schedules its retries."""
+
+    delivery: WebhookDelivery
+    redelivery: SqsRedelivery
+
+
+def build_webhook_delivery(settings: BridgeSettings) -> WebhookDelivery:
+    jobs = parts.jobs_store(settings)
+    return WebhookDelivery(
+        jobs=jobs,
+        attempts=jobs,
+        secrets=parts.tenant_secrets(settings),
+        sender=webhook_sender_from_settings(settings),
+        publisher=_publisher(settings),
+        dead_letters=_dead_letters(settings) or _NoDeadLetterQueue(),
+        render=build_relay(settings).render,
+        schedule_s=[delay * settings.webhook_retry_scale for delay in settings.webhook_retry_schedule_s],
+        clock=utc_now,
+    )
+
+
+def build_delivery(settings: BridgeSettings) -> Delivery:
+    return Delivery(delivery=build_webhook_delivery(settings), redelivery=parts.redelivery())
+
+
+def build_webhook_admin(settings: BridgeSettings) -> WebhookAdmin:
+    jobs = parts.jobs_store(settings)
+    objects = parts.object_store(settings)
+    dead_letters = _dead_letters(settings)
+    return WebhookAdmin(
+        jobs=jobs,
+        events=jobs,
+        queue=_queue(settings),
+        redriver=dead_letters,
+        secrets=parts.tenant_secrets(settings),
+        delivery=build_webhook_delivery(settings),
+        check_url=UrlGuard.from_settings(settings).check,
+        links=_links(settings),
+        presign=lambda s3_uri: objects.presigned_url(s3_uri, expires_in_s=settings.output_url_ttl_s),
+        rotation_overlap_s=settings.webhook_rotation_overlap_s,
+    )
+
+
+class _NoDeadLetterQueue:
+    def dead_letter(self, message: Any, *, reason: str) -> None:
+        raise StoreUnavailableError(
+            "no webhook dead-letter queue is configured (BRIDGE_WEBHOOK_DEAD_LETTER_QUEUE_URL)"
+        )
+
+
+get_relay = SettingsKeyedCache(build_relay)
+get_delivery = SettingsKeyedCache(build_delivery)

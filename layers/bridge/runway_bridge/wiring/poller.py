@@ -1,0 +1,24 @@
+"""The poller's functions (poll_due plans a round, check_job looks at one job): the poller service
+with the submitter it admits queued jobs through."""
+
+from __future__ import annotations
+
+from runway_bridge.logic.poller.service import PollerService
+from runway_bridge.settings import BridgeSettings
+from runway_bridge.wiring import parts
+from runway_bridge.wiring.cache import SettingsKeyedCache, utc_now
+
+
+def build_poller_service(settings: BridgeSettings) -> PollerService:
+    jobs = parts.jobs_store(settings)
+    state = parts.poller_state(settings)
+    runway = parts.runway_factory(settings)
+    submission = parts.submission_service(
+        settings, jobs=jobs, state=state, runway=runway, starter=parts.poller_starter(settings, state)
+    )
+    return PollerService(
+        jobs=jobs, state=state, submission=submission, runway_factory=runway, settings=settings, clock=utc_now
+    )
+
+
+get_poller_service = SettingsKeyedCache(build_poller_service)
