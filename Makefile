@@ -85,9 +85,9 @@ checkov: $(CHECKOV)
 	$(CHECKOV) --config-file .checkov.yaml -f template.yaml
 
 test: install lint statelint sam-validate checkov sam-build
-	.venv/bin/pytest $(PYTEST_ARGS) -m "not fleet"
+	.venv/bin/pytest $(PYTEST_ARGS)
 
-# The 130-job fleet run through the whole local stack (about 7 minutes); see README, Fleet.
+# The 130-job fleet run alone (about 7 minutes; make test runs it too); see README, Fleet.
 fleet: .venv/.synced
 	.venv/bin/pytest -n 0 -m fleet tests/e2e/fleet
 

@@ -199,6 +199,8 @@ class RunReport:
     # Jobs that made more than one Runway task, and task ids claimed by more than one job.
     doubled_jobs: int
     shared_task_ids: int
+    # Jobs whose Runway task was made from another job's request (its prompt names another job).
+    crossed_jobs: int
     bad_signatures: int
     submit_span_s: float
     wall_s: float
@@ -587,6 +589,9 @@ def summarize(
         if marker
     )
     claimed = Counter(record.runway_task_id for record in records if record.runway_task_id)
+    marker_of_task = {
+        str(task["id"]): _marker_in(str(task.get("promptText") or ""), marker_prefix) for task in tasks
+    }
     with_task_id = sum(claimed.values())
     gets = counters.get(GET_TASK, 0)
     loads = {load.name: load for load in scenario.tenants}
@@ -617,6 +622,12 @@ def summarize(
         orphan_tasks=sum(1 for task in tasks if task["id"] not in claimed),
         doubled_jobs=sum(1 for count in per_marker.values() if count > 1),
         shared_task_ids=sum(1 for count in claimed.values() if count > 1),
+        crossed_jobs=sum(
+            1
+            for record in records
+            if record.runway_task_id in marker_of_task
+            and marker_of_task[record.runway_task_id] != record.marker
+        ),
         bad_signatures=bad_signatures,
         submit_span_s=round(submit_span_s, 1),
         wall_s=round(wall_s, 1),
@@ -699,7 +710,8 @@ def format_report(report: RunReport) -> str:
         f"Runway: {report.runway_creates} tasks created ({report.runway_create_requests} create requests), "
         f"{report.jobs_with_task_id} jobs with a task id, {report.orphan_tasks} tasks no job knows "
         f"(dropped creates), {report.doubled_jobs} jobs with more than one task, "
-        f"{report.shared_task_ids} task ids shared by jobs"
+        f"{report.shared_task_ids} task ids shared by jobs, "
+        f"{report.crossed_jobs} jobs whose task carries another job's request"
     )
     lines.append(
         f"Runway GETs: {report.runway_gets} ({report.runway_gets_per_job} per job with a task id); "

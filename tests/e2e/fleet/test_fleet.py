@@ -56,6 +56,7 @@ def test_no_job_is_lost_or_created_twice_at_runway(runs: tuple[RunReport, RunRep
     # then dropped the connection of, each leaving its job SUBMISSION_UNKNOWN (never resent).
     assert report.doubled_jobs == 0
     assert report.shared_task_ids == 0, report.shared_task_claims
+    assert report.crossed_jobs == 0
     unknown = report.overall.statuses.get("SUBMISSION_UNKNOWN", 0)
     assert report.runway_creates == report.jobs_with_task_id + unknown
     assert report.orphan_tasks == unknown

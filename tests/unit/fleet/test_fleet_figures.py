@@ -58,6 +58,7 @@ def test_lost_doubled_orphaned_and_latencies_are_counted() -> None:
     assert report.overall.statuses == {"FAILED": 1, "RUNNING": 1, "SUBMISSION_UNKNOWN": 1, "SUCCEEDED": 2}
     assert report.doubled_jobs == 1
     assert report.shared_task_ids == 0
+    assert report.crossed_jobs == 0
     assert report.jobs_with_task_id == 4
     assert report.orphan_tasks == 3  # t2b, t5 and the other run's task
     assert report.runway_creates == 6
@@ -80,3 +81,12 @@ def test_a_task_id_claimed_by_two_jobs_is_reported() -> None:
     )
     assert report.shared_task_ids == 1
     assert report.orphan_tasks == 0
+
+
+def test_a_job_whose_task_was_made_from_another_jobs_request_is_counted() -> None:
+    # Job 1's create carried job 0's prompt: job 0 has two tasks, job 1 none of its own.
+    records = [job("small1", 0, "SUCCEEDED", "t1", 5.0), job("small1", 1, "SUCCEEDED", "t2", 6.0)]
+    tasks = [task("t1", "small1", 0), task("t2", "small1", 0)]
+    report = summarize("x", SCENARIO, records, counters={}, tasks=tasks, marker_prefix=PREFIX)
+    assert (report.crossed_jobs, report.doubled_jobs, report.shared_task_ids) == (1, 1, 0)
+    assert "1 jobs whose task carries another job's request" in format_report(report)
