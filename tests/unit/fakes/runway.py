@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from runway_bridge.errors import (
@@ -61,6 +61,8 @@ class ScriptedRunway:
         self.deletes: list[str] = []
         self.uploads: list[str] = []
         self.upload_answer: UploadResponse | RunwayError | None = None
+        # Called during each create, before it answers (what happens meanwhile elsewhere).
+        self.on_create: Callable[[], None] | None = None
 
     def accept(self) -> str:
         """Script the next create to be accepted; the task id it will answer."""
@@ -84,6 +86,8 @@ class ScriptedRunway:
         with self._lock:
             self.creates.append((operation, plain))
             answer = self.create_answers.pop(0) if self.create_answers else f"task-{next(self._ids):04d}"
+        if self.on_create is not None:
+            self.on_create()
         if isinstance(answer, RunwayError):
             raise answer
         self.tasks.setdefault(answer, [task(answer, "PENDING")])
