@@ -30,7 +30,8 @@ def test_a_redelivered_event_maps_to_the_same_job_and_one_create(h: Harness) -> 
     _active(h)
     first = h.submission.submit_event("ev-1", _event())
     again = h.submission.submit_event("ev-1", _event())
-    assert first.job_id is not None and first.status is JobStatus.PENDING
+    assert first.job_id is not None
+    assert first.status is JobStatus.PENDING
     assert (again.job_id, again.duplicate) == (first.job_id, True)
     assert len(h.runway.creates) == 1
 
@@ -40,7 +41,8 @@ def test_an_invalid_event_is_rejected_once_with_its_reason(h: Harness) -> None:
     bad = _event(body={"model": "gen4.5", "reference": "r-9"})
     first = h.submission.submit_event("ev-2", bad)
     again = h.submission.submit_event("ev-2", bad)
-    assert first.job_id is None and first.rejection_code == "invalid_request"
+    assert first.job_id is None
+    assert first.rejection_code == "invalid_request"
     assert first.reference == "r-9"
     assert again.duplicate is True
     assert [r.source_event_id for r in h.rejections.rejections] == ["ev-2"]
@@ -61,7 +63,8 @@ def test_a_queued_job_is_sent_once_by_submit_queued(h: Harness) -> None:
     h.runway.create_answers.append(rate_limited())
     queued = h.submission.submit(TENANT, "text_to_video", TEXT_TO_VIDEO, "k")
     sent = h.submission.submit_queued(queued.job_id, budget_s=20)
-    assert sent is not None and sent.status is JobStatus.PENDING
+    assert sent is not None
+    assert sent.status is JobStatus.PENDING
     assert h.submission.submit_queued(queued.job_id, budget_s=20) == h.jobs.get(queued.job_id)
     assert len(h.runway.creates) == 2  # the refused one and the accepted one
 
@@ -73,7 +76,8 @@ def test_a_queued_job_cancelled_meanwhile_ends_cancelled_unsent(h: Harness) -> N
     assert job is not None
     h.jobs.update(job, changes={"cancel_requested_at": h.clock()})
     ended = h.submission.submit_queued(queued.job_id, budget_s=20)
-    assert ended is not None and ended.status is JobStatus.CANCELLED
+    assert ended is not None
+    assert ended.status is JobStatus.CANCELLED
     assert len(h.runway.creates) == 1
 
 

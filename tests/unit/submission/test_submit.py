@@ -98,7 +98,8 @@ def test_a_create_whose_answer_was_lost_ends_submission_unknown_and_is_never_res
     result = submit(h, "k")
     assert result.status is JobStatus.SUBMISSION_UNKNOWN
     job = h.jobs.get(result.job_id)
-    assert job is not None and job.failure_code == BRIDGE_SUBMISSION_UNKNOWN
+    assert job is not None
+    assert job.failure_code == BRIDGE_SUBMISSION_UNKNOWN
     again = submit(h, "k")
     assert (again.status, again.created) == (JobStatus.SUBMISSION_UNKNOWN, False)
     assert len(h.runway.creates) == 1
@@ -135,18 +136,21 @@ def test_a_tenant_at_its_in_flight_limit_waits_queued() -> None:
     assert first.status is JobStatus.PENDING
     assert second.status is JobStatus.QUEUED
     held = h.jobs.get(second.job_id)
-    assert held is not None and held.queue_reason == QUEUE_TENANT_IN_FLIGHT
+    assert held is not None
+    assert held.queue_reason == QUEUE_TENANT_IN_FLIGHT
     assert len(h.runway.creates) == 1
     third = submit(h, "c")
     later = h.jobs.get(third.job_id)
-    assert later is not None and later.queue_reason == QUEUE_TENANT_BACKLOG  # behind its older job
+    assert later is not None
+    assert later.queue_reason == QUEUE_TENANT_BACKLOG
 
 
 def test_while_runway_is_held_new_jobs_wait_queued(h: Harness) -> None:
     h.state.block_runway_until(h.now() + 30)
     result = submit(h, "k")
     job = h.jobs.get(result.job_id)
-    assert job is not None and job.queue_reason == QUEUE_RUNWAY_BUSY
+    assert job is not None
+    assert job.queue_reason == QUEUE_RUNWAY_BUSY
     assert h.runway.creates == []
 
 
@@ -204,7 +208,9 @@ def test_a_large_body_is_kept_in_the_object_store() -> None:
     h = build(inline_body_max_bytes=64)
     result = submit(h, "k")
     job = h.jobs.get(result.job_id)
-    assert job is not None and job.request_body is None and job.request_s3_key is not None
+    assert job is not None
+    assert job.request_body is None
+    assert job.request_s3_key is not None
     assert h.objects.bodies[job.request_s3_key] == TEXT_TO_VIDEO
 
 
