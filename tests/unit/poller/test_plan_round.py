@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from runway_bridge.logic.poller.service import _take_turns
 from runway_bridge.models.job import JobStatus
 from runway_bridge.models.tenant import TenantLimits
@@ -21,7 +23,7 @@ def _queue(h: Harness, tenant: str, count: int) -> list[str]:
     return ids
 
 
-def _plan(h: Harness, run_id: str = "run-1") -> dict[str, object]:
+def _plan(h: Harness, run_id: str = "run-1") -> dict[str, Any]:
     return h.poller.plan_round({"runId": run_id, "startedAt": h.now()})
 
 
@@ -41,8 +43,8 @@ def test_a_tenant_whose_places_are_taken_is_not_admitted() -> None:
     waiting = _queue(h, "tenant-full", 1)
     other = _queue(h, "tenant-free", 1)
     plan = _plan(h)
-    assert other[0] in plan["jobIds"]  # type: ignore[operator]
-    assert waiting[0] not in plan["jobIds"]  # type: ignore[operator]
+    assert other[0] in plan["jobIds"]
+    assert waiting[0] not in plan["jobIds"]
 
 
 def test_nothing_is_admitted_while_runway_is_held(h: Harness) -> None:
@@ -71,7 +73,9 @@ def test_a_run_with_nothing_due_ends(h: Harness) -> None:
 
 def test_a_round_lists_due_jobs_at_runway(h: Harness) -> None:
     job_id = h.submission.submit("tenant-a", "text_to_video", TEXT_TO_VIDEO, "k").job_id
-    assert h.jobs.get(job_id).status is JobStatus.PENDING  # type: ignore[union-attr]
+    job = h.jobs.get(job_id)
+    assert job is not None
+    assert job.status is JobStatus.PENDING
     plan = _plan(h)
     assert plan["jobIds"] == []  # its first look is a few seconds away
     assert isinstance(plan["waitSeconds"], int)
