@@ -161,3 +161,26 @@ def test_a_queued_job_is_sent_by_the_poller_and_a_429_holds_the_queue(h: Harness
     result = h.poller.check(job_id, "run-1")
     assert (result.outcome, result.status) == (Outcome.SUBMITTED, "PENDING")
     assert len(h.runway.creates) == 3
+
+
+def test_a_submitting_job_whose_lease_expired_ends_unknown_at_the_next_look(h: Harness) -> None:
+    h.runway.on_create = lambda: h.jobs.fail_next("transition", 10)
+    h.objects.handoff_fails = True
+    job_id = h.submission.submit(TENANT, "text_to_video", TEXT_TO_VIDEO, "k").job_id
+    h.jobs.failures.pending.clear()
+    h.objects.handoff_fails = False
+    assert h.poller.check(job_id, "run-1").outcome is Outcome.SKIPPED  # its submitter may still answer
+    h.clock.advance(h.settings.api_submit_budget_s + h.settings.submit_lease_margin_s + 1)
+    result = h.poller.check(job_id, "run-1")
+    assert (result.outcome, result.status) == (Outcome.TERMINAL, "SUBMISSION_UNKNOWN")
+    assert len(h.runway.creates) == 1
+
+
+def test_a_copy_that_has_not_finished_in_time_is_handed_off_again(h: Harness) -> None:
+    job, task_id = _running(h)
+    h.runway.tasks[task_id] = [task(task_id, "SUCCEEDED", output=["https://cdn.runway.test/o.mp4"])]
+    _check(h, job)
+    h.clock.advance(h.settings.copy_watchdog_s + 1)
+    outcome, after = _check(h, job)
+    assert (outcome, after.status) == (Outcome.COPY, JobStatus.COPYING)
+    assert after.next_poll_at == pytest.approx(h.now() + h.settings.copy_watchdog_s)

@@ -146,3 +146,28 @@ def test_an_upload_passes_through_and_runways_refusals_map_to_api_errors(h: Harn
         h.tasks.create_upload({"filename": "a.png"})
     with pytest.raises(InvalidRequestError):
         h.tasks.create_upload({"filename": ""})
+
+
+def test_a_cancel_during_the_create_is_carried_out_once_the_task_id_is_recorded(h: Harness) -> None:
+    task_id = h.runway.accept()
+    job_ids: list[str] = []
+
+    def cancel_mid_create() -> None:
+        [job] = h.jobs.list_by_tenant(TENANT, status=None, limit=1, cursor=None).jobs
+        job_ids.append(job.job_id)
+        h.tasks.delete(TENANT, job.job_id)  # SUBMITTING: recorded, nothing sent to Runway yet
+
+    h.runway.on_create = cancel_mid_create
+    result = h.submission.submit(TENANT, "text_to_video", TEXT_TO_VIDEO, "k")
+    assert result.job_id == job_ids[0]
+    assert h.runway.deletes == []
+    job = h.jobs.get(result.job_id)
+    assert job is not None
+    assert (job.status, job.runway_task_id) == (JobStatus.PENDING, task_id)
+    assert job.cancel_requested_at is not None
+    h.clock.advance(h.settings.first_poll_delay_s + 1)
+    h.poller.check(result.job_id, "run-1")
+    ended = h.jobs.get(result.job_id)
+    assert ended is not None
+    assert ended.status is JobStatus.CANCELLED
+    assert h.runway.deletes == [task_id]
