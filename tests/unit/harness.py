@@ -60,7 +60,9 @@ class Harness:
 
 
 def build(**overrides: Any) -> Harness:
-    settings = BridgeSettings(**overrides)
+    # The task-id write runs on a thread the submit waits for: generous, so a loaded machine never
+    # turns a write the fake makes at once into a hand-off.
+    settings = BridgeSettings(**{"submit_record_budget_s": 10.0, **overrides})
     clock = FakeClock()
     jobs = FakeJobStore()
     objects = FakeObjectStore()
