@@ -27,6 +27,7 @@ PYTEST_ARGS ?= -n 2
 help:
 	@echo "make dev    run the whole bridge locally (moto + Runway emulator), no AWS account or Runway key"
 	@echo "make test   install everything and run every test, lint and template check"
+	@echo "make unit   the fast tier: logic on in-memory fakes (tests/unit), seconds, no moto or emulator"
 	@echo "make lint   ruff + mypy"
 	@echo "make fleet  the 130-job fleet run (fairness, nothing lost, no double create)"
 
@@ -91,8 +92,10 @@ test: install lint statelint sam-validate checkov sam-build
 fleet: .venv/.synced
 	.venv/bin/pytest -n 0 -m fleet tests/e2e/fleet
 
+# The fast tier alone: tests/unit runs the logic on the in-memory fakes of tests/unit/fakes (no moto,
+# no emulator, no local stack). One process: starting xdist workers costs more than these tests take.
 unit: .venv/.synced
-	.venv/bin/pytest $(PYTEST_ARGS) -m "not slow"
+	.venv/bin/pytest -n 0 tests/unit
 
 clean:
 	rm -rf .venv $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 import yaml
+from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from runway_bridge.adapters.jobs.store import DynamoJobStore
@@ -154,10 +155,7 @@ def aws_clients(moto_url: str) -> dict[str, Any]:
     return {name: boto3.client(name, endpoint_url=moto_url, region_name=REGION) for name in names}
 
 
-@pytest.fixture(scope="session")
-def shared_aws(aws_clients: dict[str, Any]) -> dict[str, str]:
-    """Per worker: a bus whose rule copies rejections to a queue (tests tell their own messages
-    apart by ids, so sharing it is safe and saves setup time)."""
+def _make_shared_aws(aws_clients: dict[str, Any]) -> dict[str, str]:
     suffix = uuid.uuid4().hex[:10]
     events, sqs = (aws_clients[name] for name in ("events", "sqs"))
     bus = f"bus-{suffix}"
@@ -175,6 +173,28 @@ def shared_aws(aws_clients: dict[str, Any]) -> dict[str, str]:
         Targets=[{"Id": "queue", "Arn": attributes["QueueArn"]}],
     )
     return {"bus": bus, "queue_url": queue_url}
+
+
+@pytest.fixture(scope="session")
+def _shared_aws_cache() -> dict[str, str]:
+    return {}
+
+
+@pytest.fixture
+def shared_aws(aws_clients: dict[str, Any], _shared_aws_cache: dict[str, str]) -> dict[str, str]:
+    """Per worker: a bus whose rule copies rejections to a queue (tests tell their own messages
+    apart by ids, so sharing it is safe and saves setup time). A local stack that stops in this
+    worker resets moto's process-global state (moto_adaptations), taking the bus with it: then it
+    is made again, so a test's outcome does not depend on which tests its worker ran before."""
+    cache = _shared_aws_cache
+    if cache:
+        try:
+            aws_clients["events"].describe_event_bus(Name=cache["bus"])
+        except ClientError:
+            cache.clear()
+    if not cache:
+        cache.update(_make_shared_aws(aws_clients))
+    return cache
 
 
 @pytest.fixture

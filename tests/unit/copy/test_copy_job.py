@@ -1,0 +1,139 @@
+"""The copier: outputs streamed to the bucket, and which failures fail the job or come back."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from runway_bridge.errors import OutputExpiredError, OutputFetchError
+from runway_bridge.logic.copy.job import CopyJobService, CopyResult, CopyRetryLater, retry_delay_s
+from runway_bridge.logic.copy.streaming import CopyPolicy
+from runway_bridge.models.job import BRIDGE_COPY_FAILED, Job, JobStatus
+from tests.unit.builders import new_job
+from tests.unit.fakes import FakeClock, FakeJobStore, FakeMultipartStore, FakeOutputSource, ScriptedRunway
+from tests.unit.fakes.runway import task, unavailable
+
+URL = "https://cdn.runway.test/out-0.mp4"
+FRESH_URL = "https://cdn.runway.test/out-0.mp4?fresh"
+VIDEO = b"\x00\x00\x00\x18ftypmp42 a small video"
+
+
+class World:
+    def __init__(self) -> None:
+        self.jobs = FakeJobStore()
+        self.runway = ScriptedRunway()
+        self.source = FakeOutputSource()
+        self.store = FakeMultipartStore()
+        self.copier = CopyJobService(
+            jobs=self.jobs,
+            runway_factory=lambda: self.runway,
+            source=self.source,
+            store=self.store,
+            policy=CopyPolicy(max_fetch_attempts=2, sleep=lambda seconds: None),
+            clock=FakeClock(),
+        )
+
+    def copying(self, *urls: str) -> Job:
+        job = new_job(status=JobStatus.COPYING, runway_task_id="t-1")
+        self.jobs.create(job)
+        self.runway.tasks["t-1"] = [task("t-1", "SUCCEEDED", output=list(urls or [URL]))]
+        return job
+
+    def copy(self, job: Job, *, last_attempt: bool = False) -> tuple[CopyResult, Job]:
+        outcome = self.copier.copy(job.job_id, runway_budget_s=5, last_attempt=last_attempt)
+        after = self.jobs.get(job.job_id)
+        assert after is not None
+        return outcome.result, after
+
+
+@pytest.fixture
+def w() -> World:
+    return World()
+
+
+def test_outputs_are_copied_and_the_job_succeeds_with_one_event(w: World) -> None:
+    job = w.copying()
+    w.source.answers[URL] = [VIDEO]
+    result, after = w.copy(job)
+    assert result is CopyResult.SUCCEEDED
+    assert after.status is JobStatus.SUCCEEDED
+    [output] = after.outputs
+    assert output.s3_uri == f"s3://artifacts/outputs/{job.job_id}/0.mp4"
+    assert (output.sha256, output.size) == (hashlib.sha256(VIDEO).hexdigest(), len(VIDEO))
+    assert w.store.bodies[f"outputs/{job.job_id}/0.mp4"] == VIDEO
+    assert [event.type for event in w.jobs.outbox_events(job.job_id)] == ["task.succeeded"]
+
+
+def test_a_duplicate_message_after_success_is_skipped(w: World) -> None:
+    job = w.copying()
+    w.source.answers[URL] = [VIDEO]
+    w.copy(job)
+    result, _ = w.copy(job)
+    assert result is CopyResult.SKIPPED
+    assert w.source.opened == [URL]
+    assert len(w.jobs.outbox_events(job.job_id)) == 1
+
+
+def test_an_expired_url_is_fetched_again_from_a_fresh_task_read(w: World) -> None:
+    job = w.copying()
+    w.runway.tasks["t-1"] = [
+        task("t-1", "SUCCEEDED", output=[URL]),
+        task("t-1", "SUCCEEDED", output=[FRESH_URL]),
+    ]
+    w.source.answers[URL] = [OutputExpiredError("403 from the output URL")]
+    w.source.answers[FRESH_URL] = [VIDEO]
+    result, _ = w.copy(job)
+    assert result is CopyResult.SUCCEEDED
+    assert w.source.opened == [URL, FRESH_URL]
+
+
+def test_an_output_url_refusing_for_good_fails_the_job(w: World) -> None:
+    job = w.copying()
+    w.source.answers[URL] = [OutputFetchError("404 from the output URL", retryable=False)]
+    result, after = w.copy(job)
+    assert result is CopyResult.FAILED
+    assert (after.status, after.failure_code) == (JobStatus.FAILED, BRIDGE_COPY_FAILED)
+    assert [event.type for event in w.jobs.outbox_events(job.job_id)] == ["task.failed"]
+
+
+def test_a_transient_failure_comes_back_except_on_the_last_delivery(w: World) -> None:
+    job = w.copying()
+    w.source.answers[URL] = [OutputFetchError("connection reset", retryable=True)]
+    with pytest.raises(CopyRetryLater):
+        w.copy(job)
+    assert w.jobs.get(job.job_id) == job  # still COPYING, nothing recorded
+    assert len(w.source.opened) == 2  # the policy's attempts were used first
+    result, after = w.copy(job, last_attempt=True)
+    assert result is CopyResult.FAILED
+    assert after.status is JobStatus.FAILED
+    assert "after repeated attempts" in (after.failure or "")
+
+
+def test_runway_unavailable_is_retried_later(w: World) -> None:
+    job = w.copying()
+    w.runway.tasks["t-1"] = [unavailable()]
+    with pytest.raises(CopyRetryLater):
+        w.copy(job)
+
+
+def test_a_task_runway_no_longer_reports_as_succeeded_fails_the_copy(w: World) -> None:
+    job = w.copying()
+    w.runway.tasks["t-1"] = [task("t-1", "SUCCEEDED", output=[])]
+    result, after = w.copy(job)
+    assert result is CopyResult.FAILED
+    assert "without any output" in (after.failure or "")
+
+
+def test_a_job_not_copying_or_gone_is_skipped(w: World) -> None:
+    running = new_job(status=JobStatus.RUNNING, runway_task_id="t-1")
+    w.jobs.create(running)
+    assert w.copier.copy(running.job_id, runway_budget_s=5, last_attempt=True).result is CopyResult.SKIPPED
+    assert w.copier.copy("gone", runway_budget_s=5, last_attempt=True).result is CopyResult.SKIPPED
+    assert w.runway.gets == []
+
+
+def test_copy_retries_back_off_exponentially_up_to_a_cap() -> None:
+    top = [retry_delay_s(n, base_s=10, cap_s=300, jitter=lambda low, high: high) for n in range(1, 8)]
+    assert top == [10, 20, 40, 80, 160, 300, 300]
+    assert retry_delay_s(3, base_s=10, cap_s=300, jitter=lambda low, high: low) == 20
