@@ -6,7 +6,6 @@ from __future__ import annotations
 from runway_bridge.logic.copy.streaming import MultipartStore, OutputSource
 from runway_bridge.logic.notifications.delivery import DeadLetters, DeliveryJobs
 from runway_bridge.logic.notifications.relay import RelayStore
-from runway_bridge.logic.poller.service import PollerState
 from runway_bridge.logic.ports import (
     ApiKeyStore,
     DeliveryAttemptStore,
@@ -14,6 +13,7 @@ from runway_bridge.logic.ports import (
     NotificationPublisher,
     ObjectStore,
     PollerStarter,
+    PollerState,
     RejectionPublisher,
     RunwayApi,
     RunwayCapacity,

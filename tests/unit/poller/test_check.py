@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from runway_bridge.errors import RunwayNotFoundError
-from runway_bridge.logic.poller.service import BRIDGE_RUNWAY_TASK_MISSING, Outcome
+from runway_bridge.logic.poller.check import BRIDGE_RUNWAY_TASK_MISSING
+from runway_bridge.logic.poller.core import Outcome
 from runway_bridge.models.job import BRIDGE_TIMED_OUT, QUEUE_RUNWAY_RATE_LIMITED, Job, JobStatus
 from tests.unit.builders import TEXT_TO_VIDEO
 from tests.unit.fakes.runway import rate_limited, task, unavailable

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runway_bridge.logic.poller.service import _take_turns
+from runway_bridge.logic.poller.core import _take_turns
 from runway_bridge.models.job import JobStatus
 from runway_bridge.models.tenant import TenantLimits
 from tests.unit.builders import TEXT_TO_VIDEO
