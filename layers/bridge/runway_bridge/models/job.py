@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
@@ -123,10 +123,6 @@ def request_fingerprint(operation: str, body: dict[str, Any]) -> str:
     """Stable hash of what was asked, to tell a true retry from a key reused for another body."""
     canonical = json.dumps({"operation": operation, "body": body}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class JobOutput(BaseModel):

@@ -1,5 +1,5 @@
 """The outbox relay: every outbox event becomes one notification on SNS and EventBridge, and a
-webhook delivery when the job has a callback that wants it (DESIGN.md "Notifications").
+webhook delivery when the job has a callback that wants it (docs/architecture.md "Notifications").
 
 Triggered by the jobs table's stream (an event item inserted) and, as a safety net, by a periodic
 sweep of events still pending. At least once: the event is marked published only after every
