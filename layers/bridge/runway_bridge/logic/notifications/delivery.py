@@ -11,7 +11,7 @@ the SSRF-guarded sender and records the attempt on the job. Then:
 - anything else (an error status, a redirect, a timeout, a refused address): retried after
   `schedule[n]` seconds (immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h by default) until the
   schedule is used up; then the message goes to the dead-letter queue and `webhook.exhausted` is
-  published on SNS and EventBridge.
+  handed to every notification channel (SNS and EventBridge take it).
 """
 
 from __future__ import annotations
@@ -21,18 +21,18 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
+from runway_bridge.logic.notifications.relay import publish_on
 from runway_bridge.logic.notifications.signing import webhook_headers
 from runway_bridge.logic.ports import (
     Clock,
     DeliveryAttemptStore,
-    NotificationPublisher,
+    NotificationChannel,
     TenantSecrets,
     WebhookSender,
 )
+from runway_bridge.models.events import EventType
 from runway_bridge.models.job import Job
 from runway_bridge.models.notification import (
-    WEBHOOK_EXHAUSTED,
-    WEBHOOK_TEST,
     Notification,
     WebhookExhaustedData,
     WebhookMessage,
@@ -82,7 +82,7 @@ class WebhookDelivery:
         attempts: DeliveryAttemptStore,
         secrets: TenantSecrets,
         sender: WebhookSender,
-        publisher: NotificationPublisher,
+        channels: Sequence[NotificationChannel],
         dead_letters: DeadLetters,
         render: Callable[[OutboxEvent, Job], Notification],
         schedule_s: Sequence[float],
@@ -94,7 +94,7 @@ class WebhookDelivery:
         self._attempts = attempts
         self._secrets = secrets
         self._sender = sender
-        self._publisher = publisher
+        self._channels = tuple(channels)
         self._dead_letters = dead_letters
         self._render = render
         self._schedule = list(schedule_s)
@@ -151,7 +151,7 @@ class WebhookDelivery:
     def test_notification(self, tenant_id: str, event_id: str) -> Notification:
         return Notification(
             id=event_id,
-            type=WEBHOOK_TEST,
+            type=EventType.WEBHOOK_TEST,
             timestamp=self._clock(),
             data={"tenantId": tenant_id, "message": "a test event from runway-bridge"},
         )
@@ -182,10 +182,11 @@ class WebhookDelivery:
     ) -> None:
         reason = f"{attempts} attempts failed; last: {result.error or result.status_code}"
         self._dead_letters.dead_letter(message, reason=reason)
-        self._publisher.publish(
+        publish_on(
+            self._channels,
             Notification(
                 id=exhausted_event_id(message.event_id),
-                type=WEBHOOK_EXHAUSTED,
+                type=EventType.WEBHOOK_EXHAUSTED,
                 timestamp=self._clock(),
                 data=WebhookExhaustedData(
                     job_id=job.job_id,
@@ -197,5 +198,6 @@ class WebhookDelivery:
                     last_status_code=result.status_code,
                     last_error=result.error,
                 ),
-            )
+            ),
+            job,
         )
