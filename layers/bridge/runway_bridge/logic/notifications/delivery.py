@@ -9,7 +9,8 @@ the SSRF-guarded sender and records the attempt on the job. Then:
 - 410 Gone: the receiver wants nothing more about this job: no further attempts, and later events of
   the job are not sent either.
 - anything else (an error status, a redirect, a timeout, a refused address): retried after
-  `schedule[n]` seconds (immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h by default) until the
+  `schedule[n]` seconds (immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h by default; stretched
+  by up to 10 % so failures together do not come back together: logic/retry.py) until the
   schedule is used up; then the message goes to the dead-letter queue and `webhook.exhausted` is
   handed to every notification channel (SNS and EventBridge take it).
 """
@@ -30,6 +31,7 @@ from runway_bridge.logic.ports import (
     TenantSecrets,
     WebhookSender,
 )
+from runway_bridge.logic.retry import Uniform, retry_delay_s, spread
 from runway_bridge.models.events import EventType
 from runway_bridge.models.job import Job
 from runway_bridge.models.notification import (
@@ -87,6 +89,7 @@ class WebhookDelivery:
         render: Callable[[OutboxEvent, Job], Notification],
         schedule_s: Sequence[float],
         clock: Clock,
+        jitter: Uniform = spread,
     ) -> None:
         if not schedule_s:
             raise ValueError("the retry schedule needs at least one attempt")
@@ -99,6 +102,7 @@ class WebhookDelivery:
         self._render = render
         self._schedule = list(schedule_s)
         self._clock = clock
+        self._jitter = jitter
 
     @property
     def max_attempts(self) -> int:
@@ -172,7 +176,7 @@ class WebhookDelivery:
             return DeliveryDecision(DeliveryOutcome.EXHAUSTED, result=result, reason=result.error)
         return DeliveryDecision(
             DeliveryOutcome.RETRYING,
-            retry_in_s=self._schedule[attempt_number],
+            retry_in_s=retry_delay_s(self._schedule[attempt_number], uniform=self._jitter),
             result=result,
             reason=result.error,
         )
