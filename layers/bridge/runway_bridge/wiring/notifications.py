@@ -34,17 +34,14 @@ from runway_bridge.wiring.cache import SettingsKeyedCache, utc_now
 def channels(settings: BridgeSettings) -> list[NotificationChannel]:
     """Every channel a notification is handed to, in this order (an unset resource: that channel
     is off). The relay and the deliverer (for `webhook.exhausted`) both use this list."""
-    queue = _queue(settings)
-    found: list[NotificationChannel | None] = [
-        SnsChannel(aws_client("sns"), settings.notifications_topic_arn)
-        if settings.notifications_topic_arn
-        else None,
-        EventBridgeChannel(aws_client("events"), settings.event_bus_name)
-        if settings.event_bus_name
-        else None,
-        WebhookQueueChannel(queue) if queue else None,
-    ]
-    return [channel for channel in found if channel is not None]
+    found: list[NotificationChannel] = []
+    if settings.notifications_topic_arn:
+        found.append(SnsChannel(aws_client("sns"), settings.notifications_topic_arn))
+    if settings.event_bus_name:
+        found.append(EventBridgeChannel(aws_client("events"), settings.event_bus_name))
+    if queue := _queue(settings):
+        found.append(WebhookQueueChannel(queue))
+    return found
 
 
 def _queue(settings: BridgeSettings) -> SqsWebhookQueue | None:
