@@ -152,7 +152,7 @@ class BridgeSettings(BaseSettings):
     # CA bundle (PEM path) webhook TLS is verified against; unset: the system's trust store.
     webhook_ca_bundle: str | None = None
 
-    # Notifications (docs/architecture.md, "Notifications"). Unset resource names: that channel is off.
+    # Notifications (docs/events.md, "Channels"). Unset resource names: that channel is off.
     notifications_topic_arn: str | None = None
     webhook_queue_url: str | None = None
     webhook_dead_letter_queue_url: str | None = None

@@ -1,5 +1,5 @@
-"""Webhook delivery: one attempt per call, the queue carries the schedule (docs/architecture.md,
-"Notifications").
+"""Webhook delivery: one attempt per call, the queue carries the schedule (docs/events.md,
+"Webhook delivery").
 
 An attempt renders the notification now (fresh presigned URLs), signs it with the tenant's current
 secret (and the previous one during a rotation) under `webhook-id` = the event id, POSTs it through

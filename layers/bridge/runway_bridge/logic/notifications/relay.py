@@ -1,6 +1,6 @@
 """The outbox relay: every outbox event becomes one notification, handed to every channel (the SNS
 topic, the EventBridge bus, the webhook queue when the job has a callback that wants it; the list is
-wired in wiring/notifications.py) (docs/architecture.md, "Notifications").
+wired in wiring/notifications.py; docs/events.md, "Channels").
 
 Triggered by the jobs table's stream (an event item inserted, or a job's progress changed) and, as a
 safety net, by a periodic sweep of events still pending. At least once: the event is marked published

@@ -1,6 +1,6 @@
 """Submission: turn a caller's request into at most one Runway create.
 
-The order is the whole point (docs/architecture.md, "Credits are money"): record the job, take a lease and
+The order is the whole point (docs/architecture.md, "The flow"): record the job, take a lease and
 mark it SUBMITTING, POST once, record the task id. Whatever breaks between those steps leaves a job
 whose status tells the truth, and no path ever sends a second create for one job.
 
