@@ -8,7 +8,6 @@ the checks and the job's status write are in `runway_bridge.logic.copy.job`.
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -18,7 +17,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from runway_bridge.errors import StoreUnavailableError
-from runway_bridge.logic.copy.job import CopyResult, CopyRetryLater, retry_delay_s
+from runway_bridge.logic.copy.job import CopyResult, CopyRetryLater
+from runway_bridge.logic.retry import backoff_delay_s
 from runway_bridge.observability import logger, metrics, tracer
 from runway_bridge.settings import get_settings
 from runway_bridge.wiring.copy import get_copier
@@ -26,8 +26,6 @@ from runway_bridge.wiring.copy import get_copier
 processor = BatchProcessor(event_type=EventType.SQS)
 # Seconds kept back from the Runway GET budget so the status write fits in the invocation.
 RESERVED_S = 5.0
-# Jitter spreads retries in time; it protects nothing, so the non-crypto generator is right.
-_jitter = random.Random()  # noqa: S311
 
 
 class CopyRequest(BaseModel):
@@ -56,12 +54,7 @@ def copy_record(record: SQSRecord, lambda_context: LambdaContext | None = None) 
             request.job_id, runway_budget_s=budget_s, last_attempt=delivery >= settings.copy_max_deliveries
         )
     except CopyRetryLater as exc:
-        delay = retry_delay_s(
-            delivery,
-            base_s=settings.copy_retry_base_s,
-            cap_s=settings.copy_retry_max_s,
-            jitter=_jitter.uniform,
-        )
+        delay = backoff_delay_s(delivery, base_s=settings.copy_retry_base_s, cap_s=settings.copy_retry_max_s)
         logger.warning("copy failed; retrying later", extra={"reason": str(exc), "retry_in_s": delay})
         metrics.add_metric(name="CopyRetried", unit="Count", value=1)
         _retry_in(record, delay)
@@ -74,7 +67,7 @@ def copy_record(record: SQSRecord, lambda_context: LambdaContext | None = None) 
         )
 
 
-def _retry_in(record: SQSRecord, delay_s: int) -> None:
+def _retry_in(record: SQSRecord, delay_s: float) -> None:
     try:
         get_copier().redelivery.retry_in(record.queue_url, record.receipt_handle, delay_s)
     except StoreUnavailableError:

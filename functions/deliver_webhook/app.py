@@ -8,7 +8,6 @@ failed; delivered, stopped (410) and exhausted (dead-lettered by the logic) reco
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -23,8 +22,6 @@ from runway_bridge.observability import logger, metrics, tracer
 from runway_bridge.wiring.notifications import get_delivery
 
 processor = BatchProcessor(event_type=EventType.SQS)
-# Spreads retries of many failing deliveries a little; protects nothing, so not a crypto generator.
-_jitter = random.Random()  # noqa: S311
 
 
 class RetryLater(Exception):
@@ -56,9 +53,8 @@ def deliver_record(record: SQSRecord) -> None:
     )
     metrics.add_metric(name=f"Webhook{decision.outcome.value.title()}", unit="Count", value=1)
     if decision.outcome is DeliveryOutcome.RETRYING:
-        delay = (decision.retry_in_s or 0.0) * _jitter.uniform(1.0, 1.1)
         try:
-            services.redelivery.retry_in(record.queue_url, record.receipt_handle, delay)
+            services.redelivery.retry_in(record.queue_url, record.receipt_handle, decision.retry_in_s or 0.0)
         except StoreUnavailableError:
             logger.exception("could not set the retry delay; the queue's visibility timeout applies")
         raise RetryLater(decision.reason or "attempt failed")

@@ -112,20 +112,6 @@ class CallbackUrlRefusedError(InvalidRequestError):
         self.reason = reason
 
 
-class UnauthorizedError(BridgeError):
-    """401: no key, or a key the bridge does not know (or that was revoked)."""
-
-    http_status = 401
-    default_code = "unauthorized"
-
-
-class ForbiddenError(BridgeError):
-    """403: authenticated, but not allowed to do this."""
-
-    http_status = 403
-    default_code = "forbidden"
-
-
 class NotFoundError(BridgeError):
     """404: no such job for this tenant (another tenant's job id answers the same)."""
 

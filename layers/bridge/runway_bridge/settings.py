@@ -134,8 +134,8 @@ class BridgeSettings(BaseSettings):
     copy_max_deliveries: int = Field(default=5, ge=1)
     # Seconds the copier may spend on one Runway GET of the task (retries included).
     copy_runway_budget_s: float = Field(default=30.0, gt=0)
-    # A copy that failed transiently comes back after base * 2^(delivery - 1) seconds (jittered),
-    # capped, instead of after the queue's long visibility timeout.
+    # A copy that failed transiently comes back after base * 2^(delivery - 1) seconds, capped (plus up
+    # to 10 %: logic/retry.py), instead of after the queue's long visibility timeout.
     copy_retry_base_s: float = Field(default=30.0, ge=0)
     copy_retry_max_s: float = Field(default=900.0, ge=0)
 
@@ -152,7 +152,7 @@ class BridgeSettings(BaseSettings):
     # CA bundle (PEM path) webhook TLS is verified against; unset: the system's trust store.
     webhook_ca_bundle: str | None = None
 
-    # Notifications (issue 6; DESIGN.md "Notifications"). Unset resource names: that channel is off.
+    # Notifications (docs/events.md, "Channels"). Unset resource names: that channel is off.
     notifications_topic_arn: str | None = None
     webhook_queue_url: str | None = None
     webhook_dead_letter_queue_url: str | None = None

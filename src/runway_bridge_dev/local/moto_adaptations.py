@@ -1,6 +1,6 @@
 """Everything the local runtime changes inside moto, in one place (no other module imports moto
-internals). Each adaptation fills a gap established on these machines (see DESIGN.md, "Local runtime
-and tests"):
+internals). Each adaptation fills a gap established on these machines (see README.md,
+"Local runtime"):
 
 * moto's server runs in THIS process (`ThreadedMotoServer` on 127.0.0.1, free port), so the patches
   below apply to the requests it serves. moto's backends are process-global: they are reset when the

@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from runway_bridge.adapters.notifications.publisher import SnsEventBridgePublisher
+from runway_bridge.adapters.notifications.channels import EventBridgeChannel, SnsChannel, WebhookQueueChannel
 from runway_bridge.logic.notifications.delivery import encode_body
 from runway_bridge.logic.notifications.relay import NotificationRelay
 from runway_bridge.models.job import Job, JobOutput, JobStatus, StoredBridgeFields
@@ -74,10 +74,8 @@ def sns_relay(aws: Aws, fakes: Fakes) -> tuple[NotificationRelay, str]:
     sns.subscribe(
         TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
     )
-    publisher = SnsEventBridgePublisher(sns=sns, events=aws.events, topic_arn=topic, bus_name=aws.bus)
-    relay = NotificationRelay(
-        store=fakes, publisher=publisher, webhooks=fakes, outputs=presigned, clock=lambda: NOW
-    )
+    channels = [SnsChannel(sns, topic), EventBridgeChannel(aws.events, aws.bus), WebhookQueueChannel(fakes)]
+    relay = NotificationRelay(store=fakes, channels=channels, outputs=presigned, clock=lambda: NOW)
     return relay, queue_url
 
 

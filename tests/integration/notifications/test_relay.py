@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from runway_bridge.adapters.notifications.channels import WebhookQueueChannel
 from runway_bridge.errors import StoreUnavailableError
 from runway_bridge.logic.notifications.relay import NotificationRelay
 from runway_bridge.models.job import BridgeFields, Job, JobOutput, JobStatus
 from runway_bridge.models.notification import Notification, NotificationOutput, WebhookMessage
 from runway_bridge.models.outbox import OutboxEvent, terminal_event
+from runway_bridge.models.records import StreamChange
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -59,11 +62,18 @@ class Fakes:
     def pending_events(self, *, created_before: datetime, limit: int) -> list[OutboxEvent]:
         return [event for event in self.pending if event.created_at < created_before][:limit]
 
-    # NotificationPublisher / WebhookQueue
-    def publish(self, notification: Notification) -> None:
+    def stream_change(self, record: Mapping[str, Any]) -> StreamChange | None:
+        return None
+
+    # NotificationChannel standing in for SNS and EventBridge (which take what `broadcast` says)
+    def publish(self, notification: Notification, job: Job | None) -> None:
+        if not notification.type.broadcast:
+            return
         if self.publish_fails:
             raise StoreUnavailableError("SNS down")
         self.published.append(notification)
+
+    # WebhookQueue, behind the real webhook channel
 
     def enqueue(self, message: WebhookMessage, *, delay_s: int = 0) -> None:
         self.queued.append(message)
@@ -83,7 +93,9 @@ def relay_for(fakes: Fakes) -> NotificationRelay:
             for o in job.outputs
         ]
 
-    return NotificationRelay(store=fakes, publisher=fakes, webhooks=fakes, outputs=outputs, clock=lambda: NOW)
+    return NotificationRelay(
+        store=fakes, channels=[fakes, WebhookQueueChannel(fakes)], outputs=outputs, clock=lambda: NOW
+    )
 
 
 def test_an_event_is_published_and_queued_for_the_callback_then_marked() -> None:
@@ -146,10 +158,10 @@ def test_progress_goes_to_the_webhook_only_when_asked_with_a_stable_id_per_versi
 
 def test_the_sweep_goes_past_an_event_that_fails_and_counts_it() -> None:
     class OneChannelRefuses(Fakes):
-        def publish(self, notification: Notification) -> None:
+        def publish(self, notification: Notification, job: Job | None) -> None:
             if notification.id == "poison":
                 raise StoreUnavailableError("SNS refused it")
-            super().publish(notification)
+            super().publish(notification, job)
 
     fakes = OneChannelRefuses(a_job())
     first = terminal_event(fakes.job).model_copy(update={"created_at": NOW - timedelta(minutes=5)})

@@ -1,4 +1,4 @@
-"""SSRF guard for callback URLs (DESIGN.md, "SSRF guard"), used at submit and at delivery.
+"""SSRF guard for callback URLs (docs/events.md, "Webhook delivery"), used at submit and at delivery.
 
 A URL passes when its scheme is https (http only if allowed, for local development), its port is
 an allowed one (443 and 8443 unless configured otherwise; any port in local development) and every

@@ -223,11 +223,16 @@ class TenantSecrets(Protocol):
 # --- Notifications (issue 6) --------------------------------------------------------------------
 
 
-class NotificationPublisher(Protocol):
-    """SNS topic + EventBridge bus: publish one notification on both (at least once; receivers
-    dedupe on `notification.id`). Raises `StoreUnavailableError` when either channel refused it."""
+class NotificationChannel(Protocol):
+    """One way notifications leave the bridge: the SNS topic, the EventBridge bus, the webhook queue,
+    or any other (an adapter, and one line in wiring/notifications.py). The relay and the webhook
+    deliverer hand every notification to every channel, with the job it is about (None when there
+    is none, or it is gone); the channel takes what is for it (`EventType.broadcast`, the job's
+    callback) and ignores the rest. At least once: a channel that cannot take a notification raises
+    `StoreUnavailableError` and the notification is handed over again later, to every channel
+    (receivers dedupe on `notification.id`)."""
 
-    def publish(self, notification: Notification) -> None: ...
+    def publish(self, notification: Notification, job: Job | None) -> None: ...
 
 
 class WebhookQueue(Protocol):

@@ -140,7 +140,7 @@ class BridgeInfo(BaseModel):
 class TaskView(BaseModel):
     """A job in Runway's task shape (so SDK code behaves), plus the `bridge` object.
 
-    Mapping (DESIGN.md): QUEUED/SUBMITTING → PENDING; COPYING → RUNNING (SDK users never get
+    Mapping (docs/architecture.md): QUEUED/SUBMITTING → PENDING; COPYING → RUNNING (SDK users never get
     expiring Runway URLs); SUCCEEDED → `output` holds presigned S3 URLs; bridge-only outcomes
     (SUBMISSION_UNKNOWN, TIMED_OUT) → FAILED with a `BRIDGE.*` failureCode.
     """

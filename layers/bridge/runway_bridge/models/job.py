@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
@@ -85,15 +85,6 @@ def is_terminal(status: JobStatus) -> bool:
     return status in TERMINAL
 
 
-# Event types written to the outbox with each terminal status (and optional progress events).
-TERMINAL_EVENT_TYPES: Final[dict[JobStatus, str]] = {
-    JobStatus.SUCCEEDED: "task.succeeded",
-    JobStatus.FAILED: "task.failed",
-    JobStatus.CANCELLED: "task.cancelled",
-    JobStatus.TIMED_OUT: "task.timed_out",
-    JobStatus.SUBMISSION_UNKNOWN: "task.submission_unknown",
-}
-
 # Why a job waits QUEUED (shown in the task view's `bridge.queueReason`).
 QUEUE_TENANT_IN_FLIGHT: Final = "tenant_in_flight_limit"  # its tenant's in-flight places are taken
 QUEUE_TENANT_BACKLOG: Final = "tenant_queue"  # older jobs of its tenant wait before it
@@ -129,10 +120,6 @@ def request_fingerprint(operation: str, body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class JobOutput(BaseModel):
     index: int
     s3_uri: str = Field(alias="s3Uri")
@@ -151,7 +138,7 @@ class StoredBridgeFields(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     callback_url: str | None = Field(default=None, alias="callbackUrl", max_length=2048)
-    # Event types the callback wants (default: every terminal event); may add "task.progress".
+    # Event types the callback wants (models/events.py; default: every outcome); may add "task.progress".
     events: list[str] | None = Field(default=None, max_length=10)
     metadata: dict[str, str] | None = Field(
         default=None,

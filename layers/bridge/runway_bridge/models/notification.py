@@ -15,28 +15,11 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from runway_bridge.models.job import TERMINAL_EVENT_TYPES, Job
-from runway_bridge.models.outbox import EVENT_SOURCE, OutboxEvent
+from runway_bridge.models.events import DEFAULT_CALLBACK_EVENT_TYPES, EVENT_SOURCE, EventType
+from runway_bridge.models.job import Job
+from runway_bridge.models.outbox import OutboxEvent
 
 SCHEMA_VERSION: Final = 1
-
-# EventBridge detail-type per notification type (rules match on these).
-DETAIL_TYPES: Final[dict[str, str]] = {
-    "task.succeeded": "Task Succeeded",
-    "task.failed": "Task Failed",
-    "task.cancelled": "Task Cancelled",
-    "task.timed_out": "Task Timed Out",
-    "task.submission_unknown": "Task Submission Unknown",
-    "task.progress": "Task Progress",
-    "webhook.exhausted": "Webhook Exhausted",
-    "webhook.test": "Webhook Test",
-}
-WEBHOOK_EXHAUSTED: Final = "webhook.exhausted"
-WEBHOOK_TEST: Final = "webhook.test"
-TASK_PROGRESS: Final = "task.progress"
-
-# What a callback gets when its job does not name `events`: every outcome, no progress.
-DEFAULT_CALLBACK_EVENT_TYPES: Final = frozenset(TERMINAL_EVENT_TYPES.values())
 
 # SNS messages and EventBridge entries are capped at 256 KB (SQS messages too, which carry progress
 # notifications inline). The notification JSON stays under this, which leaves room for the rest of
@@ -50,7 +33,7 @@ _TRIM_MARK: Final = "…"
 _DERIVED_NAMESPACE: Final = uuid.UUID("5b3f1c8e-7d2a-4e69-a0c4-93e1f6b2d871")
 
 
-def callback_wants(job: Job, event_type: str) -> bool:
+def callback_wants(job: Job, event_type: EventType) -> bool:
     """Does the job's callback want this event type? (`events` unset: every outcome.)"""
     if not job.bridge.callback_url:
         return False
@@ -60,12 +43,12 @@ def callback_wants(job: Job, event_type: str) -> bool:
 
 def progress_event_id(job_id: str, version: int) -> str:
     """Stable id of the progress notification for one stored version of a job."""
-    return str(uuid.uuid5(_DERIVED_NAMESPACE, f"{job_id}\n{TASK_PROGRESS}\n{version}"))
+    return str(uuid.uuid5(_DERIVED_NAMESPACE, f"{job_id}\n{EventType.TASK_PROGRESS}\n{version}"))
 
 
 def exhausted_event_id(event_id: str) -> str:
     """Stable id of the `webhook.exhausted` notification about one event's delivery."""
-    return str(uuid.uuid5(_DERIVED_NAMESPACE, f"{WEBHOOK_EXHAUSTED}\n{event_id}"))
+    return str(uuid.uuid5(_DERIVED_NAMESPACE, f"{EventType.WEBHOOK_EXHAUSTED}\n{event_id}"))
 
 
 class NotificationOutput(BaseModel):
@@ -112,7 +95,7 @@ class WebhookExhaustedData(BaseModel):
     tenant_id: str = Field(alias="tenantId")
     # The event whose webhook could not be delivered.
     event_id: str = Field(alias="eventId")
-    event_type: str = Field(alias="eventType")
+    event_type: EventType = Field(alias="eventType")
     callback_url: str = Field(alias="callbackUrl")
     attempts: int
     last_status_code: int | None = Field(default=None, alias="lastStatusCode")
@@ -125,7 +108,7 @@ class Notification(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     id: str
-    type: str
+    type: EventType
     timestamp: datetime
     schema_version: Literal[1] = Field(default=SCHEMA_VERSION, alias="schemaVersion")
     source: str = EVENT_SOURCE
@@ -136,7 +119,7 @@ class Notification(BaseModel):
 
     @property
     def detail_type(self) -> str:
-        return DETAIL_TYPES[self.type]
+        return self.type.detail_type
 
     def to_json_dict(self) -> dict[str, Any]:
         """The wire form every channel sends: trimmed to fit `NOTIFICATION_MAX_BYTES`."""
@@ -149,7 +132,7 @@ class Notification(BaseModel):
     def attributes(self) -> dict[str, str]:
         """SNS message attributes (filter policies match on these): type, status, operation, model."""
         data = self.data
-        attributes = {"type": self.type}
+        attributes = {"type": self.type.value}
         if isinstance(data, TaskEventData):
             attributes |= {"status": data.status, "operation": data.operation, "model": data.model}
         return attributes
@@ -228,7 +211,7 @@ class WebhookMessage(BaseModel):
     event_id: str = Field(alias="eventId", min_length=1, max_length=64)
     job_id: str = Field(alias="jobId", min_length=1, max_length=128)
     tenant_id: str = Field(alias="tenantId", min_length=1, max_length=128)
-    type: str = Field(min_length=1, max_length=64)
+    type: EventType
     # Progress notifications have no outbox item: their rendered notification travels inline.
     notification: dict[str, Any] | None = None
 

@@ -12,18 +12,11 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from runway_bridge.models.job import TERMINAL_EVENT_TYPES, Job, JobStatus
+from runway_bridge.models.events import OUTCOME_EVENT_TYPES, EventType
+from runway_bridge.models.job import Job, JobStatus
 from runway_bridge.models.limits import check_value_depth
 
 _EVENT_NAMESPACE: Final = uuid.UUID("0c7d2a3e-8f61-4c55-b1b0-6a8e2f4d9c17")
-
-# Event types a callback may ask for (`events` bridge field).
-KNOWN_EVENT_TYPES: Final = frozenset({*TERMINAL_EVENT_TYPES.values(), "task.progress"})
-
-# EventBridge detail-types on the bridge's bus.
-GENERATION_REQUESTED: Final = "Generation Requested"
-GENERATION_REJECTED: Final = "Generation Rejected"
-EVENT_SOURCE: Final = "runway-bridge"
 
 
 def event_id_for(job_id: str, event_type: str) -> str:
@@ -35,7 +28,7 @@ class OutboxEvent(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     event_id: str = Field(alias="eventId")
-    type: str
+    type: EventType
     job_id: str = Field(alias="jobId")
     tenant_id: str = Field(alias="tenantId")
     created_at: datetime = Field(alias="createdAt")
@@ -63,9 +56,9 @@ def job_event_payload(job: Job) -> dict[str, Any]:
 
 def terminal_event(job: Job) -> OutboxEvent:
     """The outbox event announcing `job`'s terminal status (the job as it will be stored)."""
-    if job.status not in TERMINAL_EVENT_TYPES:
+    if job.status not in OUTCOME_EVENT_TYPES:
         raise ValueError(f"{job.status} is not terminal")
-    event_type = TERMINAL_EVENT_TYPES[JobStatus(job.status)]
+    event_type = OUTCOME_EVENT_TYPES[JobStatus(job.status)]
     return OutboxEvent(
         event_id=event_id_for(job.job_id, event_type),
         type=event_type,

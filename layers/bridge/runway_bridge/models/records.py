@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from runway_bridge.models.job import Job
+from runway_bridge.models.outbox import OutboxEvent
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,15 @@ class JobPage:
     jobs: list[Job]
     # Opaque cursor for the next page, None on the last page.
     cursor: str | None
+
+
+@dataclass(frozen=True)
+class StreamChange:
+    """What one record of the jobs table's stream means to the relay (the store decodes it): an
+    outbox event just written, or a job whose progress changed. A record that is neither is None."""
+
+    event: OutboxEvent | None = None
+    progressed: Job | None = None
 
 
 @dataclass(frozen=True)

@@ -243,17 +243,6 @@ class SoundEffectRequest(RunwayModel):
         return None if value is None else check_uri(value, HTTPS_OR_RUNWAY)
 
 
-CreateRequest = (
-    ImageToVideoRequest
-    | TextToVideoRequest
-    | VideoToVideoRequest
-    | CharacterPerformanceRequest
-    | LipSyncRequest
-    | VideoUpscaleRequest
-    | FrameInterpolationRequest
-    | SoundEffectRequest
-)
-
 REQUEST_MODELS: Final[dict[Operation, type[RunwayModel]]] = {
     "image_to_video": ImageToVideoRequest,
     "text_to_video": TextToVideoRequest,
@@ -354,7 +343,6 @@ class UnknownStatusTask(_TaskBase):
 
 
 KNOWN_STATUSES: Final = ("PENDING", "THROTTLED", "RUNNING", "PROCESSING", "SUCCEEDED", "FAILED", "CANCELLED")
-IN_PROGRESS_STATUSES: Final = frozenset({"PENDING", "THROTTLED", "RUNNING", "PROCESSING"})
 TERMINAL_STATUSES: Final = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 
 

@@ -1,5 +1,8 @@
-"""The notification functions: the relay (publish_events: outbox and progress to SNS, EventBridge
-and the webhook queue), webhook delivery (deliver_webhook), and the webhook admin the API serves."""
+"""The notification functions: the relay (publish_events: outbox and progress to every channel),
+webhook delivery (deliver_webhook), and the webhook admin the API serves.
+
+`channels` lists where notifications go; a new channel is an adapter implementing
+`logic.ports.NotificationChannel` and one line there."""
 
 from __future__ import annotations
 
@@ -7,7 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from runway_bridge.adapters.aws import aws_client
-from runway_bridge.adapters.notifications.publisher import SnsEventBridgePublisher
+from runway_bridge.adapters.notifications.channels import (
+    EventBridgeChannel,
+    SnsChannel,
+    WebhookQueueChannel,
+)
 from runway_bridge.adapters.notifications.webhook_queue import SqsWebhookDeadLetters, SqsWebhookQueue
 from runway_bridge.adapters.notifications.webhook_sender import webhook_sender_from_settings
 from runway_bridge.adapters.redelivery import SqsRedelivery
@@ -18,18 +25,23 @@ from runway_bridge.logic.notifications.admin import WebhookAdmin
 from runway_bridge.logic.notifications.delivery import WebhookDelivery
 from runway_bridge.logic.notifications.links import OutputLinkSigner
 from runway_bridge.logic.notifications.relay import NotificationRelay, PresignedOutputs
+from runway_bridge.logic.ports import NotificationChannel
 from runway_bridge.settings import BridgeSettings
 from runway_bridge.wiring import parts
 from runway_bridge.wiring.cache import SettingsKeyedCache, utc_now
 
 
-def _publisher(settings: BridgeSettings) -> SnsEventBridgePublisher:
-    return SnsEventBridgePublisher(
-        sns=aws_client("sns"),
-        events=aws_client("events"),
-        topic_arn=settings.notifications_topic_arn,
-        bus_name=settings.event_bus_name,
-    )
+def channels(settings: BridgeSettings) -> list[NotificationChannel]:
+    """Every channel a notification is handed to, in this order (an unset resource: that channel
+    is off). The relay and the deliverer (for `webhook.exhausted`) both use this list."""
+    found: list[NotificationChannel] = []
+    if settings.notifications_topic_arn:
+        found.append(SnsChannel(aws_client("sns"), settings.notifications_topic_arn))
+    if settings.event_bus_name:
+        found.append(EventBridgeChannel(aws_client("events"), settings.event_bus_name))
+    if queue := _queue(settings):
+        found.append(WebhookQueueChannel(queue))
+    return found
 
 
 def _queue(settings: BridgeSettings) -> SqsWebhookQueue | None:
@@ -65,8 +77,7 @@ def build_relay(settings: BridgeSettings) -> NotificationRelay:
     )
     return NotificationRelay(
         store=parts.jobs_store(settings),
-        publisher=_publisher(settings),
-        webhooks=_queue(settings),
+        channels=channels(settings),
         outputs=outputs,
         clock=utc_now,
     )
@@ -87,7 +98,7 @@ def build_webhook_delivery(settings: BridgeSettings) -> WebhookDelivery:
         attempts=jobs,
         secrets=parts.tenant_secrets(settings),
         sender=webhook_sender_from_settings(settings),
-        publisher=_publisher(settings),
+        channels=channels(settings),
         dead_letters=_dead_letters(settings) or _NoDeadLetterQueue(),
         render=build_relay(settings).render,
         schedule_s=[delay * settings.webhook_retry_scale for delay in settings.webhook_retry_schedule_s],

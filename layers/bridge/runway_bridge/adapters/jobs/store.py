@@ -33,10 +33,11 @@ from runway_bridge.errors import (
     TenantAtCapacityError,
     UsageLimitReachedError,
 )
+from runway_bridge.models.events import EventType
 from runway_bridge.models.job import Job, JobStatus, can_transition, is_terminal
-from runway_bridge.models.notification import TASK_PROGRESS, callback_wants
+from runway_bridge.models.notification import callback_wants
 from runway_bridge.models.outbox import OutboxEvent
-from runway_bridge.models.records import DeliveryAttempt, EventMarker, JobPage
+from runway_bridge.models.records import DeliveryAttempt, EventMarker, JobPage, StreamChange
 from runway_bridge.models.tenant import DailyUsage, TenantLimits, UsageCharge
 
 JOB_SK: Final = "JOB"
@@ -166,7 +167,7 @@ class DynamoJobStore:
             item["tenantReference"] = f"{job.tenant_id}#{job.bridge.reference}"
         if not is_terminal(job.status) and job.next_poll_at is not None:
             item["dueShard"] = self._due_partition(job, job.status)
-        if callback_wants(job, TASK_PROGRESS):
+        if callback_wants(job, EventType.TASK_PROGRESS):
             # Flat, so the relay's stream filter can match it: only these jobs' updates wake the relay.
             item[PROGRESS_WEBHOOKS_ATTRIBUTE] = True
         return item
@@ -498,6 +499,24 @@ class DynamoJobStore:
                 )
         except StoreConditionFailedError:
             return
+
+    def stream_change(self, record: Mapping[str, Any]) -> StreamChange | None:
+        """What one record of the table's stream (its JSON, as Lambda receives it) means to the
+        relay: an inserted outbox event item, or a job item whose `progress` changed. Images are
+        decoded like every item read here (a stored float compares equal to the float written)."""
+        change = record.get("dynamodb") or {}
+        if not change.get("NewImage"):
+            return None
+        item = _deserialize_item(change["NewImage"])
+        sort_key = str(item.get("sk", ""))
+        event_name = record.get("eventName")
+        if sort_key.startswith("EVENT#") and event_name == "INSERT":
+            return StreamChange(event=_outbox_event(item))
+        if sort_key == JOB_SK and event_name == "MODIFY":
+            old_progress = _deserialize_item(change.get("OldImage") or {}).get("progress")
+            if item.get("progress") is not None and item["progress"] != old_progress:
+                return StreamChange(progressed=Job.model_validate(item))
+        return None
 
     def pending_events(self, *, created_before: datetime, limit: int) -> list[OutboxEvent]:
         """Events not yet marked published, oldest first (the relay's safety-net sweep)."""

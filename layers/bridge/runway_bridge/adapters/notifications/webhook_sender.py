@@ -1,4 +1,4 @@
-"""Webhook POSTs (httpx) with the SSRF guard applied at send time (DESIGN.md "SSRF guard").
+"""Webhook POSTs (httpx) with the SSRF guard applied at send time (docs/events.md, "Webhook delivery").
 
 DNS may answer differently at delivery than at submit, so every attempt checks the URL again and
 connects to the very address the guard accepted: the request goes to the IP, with the original

@@ -8,7 +8,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from runway_bridge.errors import StoreUnavailableError
-from runway_bridge.models.outbox import EVENT_SOURCE, GENERATION_REJECTED, GenerationRejectedDetail
+from runway_bridge.models.events import EVENT_SOURCE, GENERATION_REJECTED
+from runway_bridge.models.outbox import GenerationRejectedDetail
 
 
 class EventBridgeRejectionPublisher:

@@ -225,12 +225,3 @@ def _describe(exc: RunwayError | OutputCopyError) -> str:
         else "output URL"
     )
     return f"{where}: {exc.message}"
-
-
-def retry_delay_s(
-    delivery: int, *, base_s: float, cap_s: float, jitter: Callable[[float, float], float]
-) -> int:
-    """Seconds before delivery `delivery + 1` of a copy that failed transiently: exponential in the
-    deliveries so far, capped, with full jitter (many copies failing together do not return together)."""
-    ceiling = min(cap_s, base_s * 2 ** max(delivery - 1, 0))
-    return round(jitter(ceiling / 2, ceiling))

@@ -1,4 +1,5 @@
-"""Webhook delivery: one attempt per call, the queue carries the schedule (DESIGN.md "Notifications").
+"""Webhook delivery: one attempt per call, the queue carries the schedule (docs/events.md,
+"Webhook delivery").
 
 An attempt renders the notification now (fresh presigned URLs), signs it with the tenant's current
 secret (and the previous one during a rotation) under `webhook-id` = the event id, POSTs it through
@@ -8,9 +9,10 @@ the SSRF-guarded sender and records the attempt on the job. Then:
 - 410 Gone: the receiver wants nothing more about this job: no further attempts, and later events of
   the job are not sent either.
 - anything else (an error status, a redirect, a timeout, a refused address): retried after
-  `schedule[n]` seconds (immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h by default) until the
+  `schedule[n]` seconds (immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h by default; stretched
+  by up to 10 % so failures together do not come back together: logic/retry.py) until the
   schedule is used up; then the message goes to the dead-letter queue and `webhook.exhausted` is
-  published on SNS and EventBridge.
+  handed to every notification channel (SNS and EventBridge take it).
 """
 
 from __future__ import annotations
@@ -20,18 +22,19 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
+from runway_bridge.logic.notifications.relay import publish_on
 from runway_bridge.logic.notifications.signing import webhook_headers
 from runway_bridge.logic.ports import (
     Clock,
     DeliveryAttemptStore,
-    NotificationPublisher,
+    NotificationChannel,
     TenantSecrets,
     WebhookSender,
 )
+from runway_bridge.logic.retry import Uniform, retry_delay_s, spread
+from runway_bridge.models.events import EventType
 from runway_bridge.models.job import Job
 from runway_bridge.models.notification import (
-    WEBHOOK_EXHAUSTED,
-    WEBHOOK_TEST,
     Notification,
     WebhookExhaustedData,
     WebhookMessage,
@@ -81,11 +84,12 @@ class WebhookDelivery:
         attempts: DeliveryAttemptStore,
         secrets: TenantSecrets,
         sender: WebhookSender,
-        publisher: NotificationPublisher,
+        channels: Sequence[NotificationChannel],
         dead_letters: DeadLetters,
         render: Callable[[OutboxEvent, Job], Notification],
         schedule_s: Sequence[float],
         clock: Clock,
+        jitter: Uniform = spread,
     ) -> None:
         if not schedule_s:
             raise ValueError("the retry schedule needs at least one attempt")
@@ -93,11 +97,12 @@ class WebhookDelivery:
         self._attempts = attempts
         self._secrets = secrets
         self._sender = sender
-        self._publisher = publisher
+        self._channels = tuple(channels)
         self._dead_letters = dead_letters
         self._render = render
         self._schedule = list(schedule_s)
         self._clock = clock
+        self._jitter = jitter
 
     @property
     def max_attempts(self) -> int:
@@ -150,7 +155,7 @@ class WebhookDelivery:
     def test_notification(self, tenant_id: str, event_id: str) -> Notification:
         return Notification(
             id=event_id,
-            type=WEBHOOK_TEST,
+            type=EventType.WEBHOOK_TEST,
             timestamp=self._clock(),
             data={"tenantId": tenant_id, "message": "a test event from runway-bridge"},
         )
@@ -171,7 +176,7 @@ class WebhookDelivery:
             return DeliveryDecision(DeliveryOutcome.EXHAUSTED, result=result, reason=result.error)
         return DeliveryDecision(
             DeliveryOutcome.RETRYING,
-            retry_in_s=self._schedule[attempt_number],
+            retry_in_s=retry_delay_s(self._schedule[attempt_number], uniform=self._jitter),
             result=result,
             reason=result.error,
         )
@@ -181,10 +186,11 @@ class WebhookDelivery:
     ) -> None:
         reason = f"{attempts} attempts failed; last: {result.error or result.status_code}"
         self._dead_letters.dead_letter(message, reason=reason)
-        self._publisher.publish(
+        publish_on(
+            self._channels,
             Notification(
                 id=exhausted_event_id(message.event_id),
-                type=WEBHOOK_EXHAUSTED,
+                type=EventType.WEBHOOK_EXHAUSTED,
                 timestamp=self._clock(),
                 data=WebhookExhaustedData(
                     job_id=job.job_id,
@@ -196,5 +202,6 @@ class WebhookDelivery:
                     last_status_code=result.status_code,
                     last_error=result.error,
                 ),
-            )
+            ),
+            job,
         )

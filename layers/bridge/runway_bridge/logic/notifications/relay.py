@@ -1,31 +1,33 @@
-"""The outbox relay: every outbox event becomes one notification on SNS and EventBridge, and a
-webhook delivery when the job has a callback that wants it (DESIGN.md "Notifications").
+"""The outbox relay: every outbox event becomes one notification, handed to every channel (the SNS
+topic, the EventBridge bus, the webhook queue when the job has a callback that wants it; the list is
+wired in wiring/notifications.py; docs/events.md, "Channels").
 
-Triggered by the jobs table's stream (an event item inserted) and, as a safety net, by a periodic
-sweep of events still pending. At least once: the event is marked published only after every
-channel took it, so a crash in between publishes it again and receivers dedupe on its id.
+Triggered by the jobs table's stream (an event item inserted, or a job's progress changed) and, as a
+safety net, by a periodic sweep of events still pending. At least once: the event is marked published
+only after every channel took it, so a crash or a refusal in between publishes it again (on every
+channel) and receivers dedupe on its id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
-from runway_bridge.logic.ports import Clock, NotificationPublisher, ObjectStore, WebhookQueue
+from runway_bridge.logic.ports import Clock, NotificationChannel, ObjectStore
+from runway_bridge.models.events import EventType
 from runway_bridge.models.job import Job, JobOutput
 from runway_bridge.models.notification import (
-    TASK_PROGRESS,
     Notification,
     NotificationOutput,
     TaskEventData,
-    WebhookMessage,
     callback_wants,
     progress_event_id,
     task_notification,
 )
 from runway_bridge.models.outbox import OutboxEvent, job_event_payload
+from runway_bridge.models.records import StreamChange
 from runway_bridge.observability import logger
 
 
@@ -37,6 +39,17 @@ class RelayStore(Protocol):
     def mark_published(self, event: OutboxEvent, *, at: datetime) -> None: ...
 
     def pending_events(self, *, created_before: datetime, limit: int) -> list[OutboxEvent]: ...
+
+    def stream_change(self, record: Mapping[str, Any]) -> StreamChange | None:
+        """What a record of the table's stream (its raw JSON) means to the relay, None if nothing."""
+        ...
+
+
+def publish_on(channels: Sequence[NotificationChannel], notification: Notification, job: Job | None) -> None:
+    """Hand `notification` to every channel, in order; the first refusal raises (the caller hands it
+    over again later, to every channel: at least once)."""
+    for channel in channels:
+        channel.publish(notification, job)
 
 
 # job outputs -> what a notification shows of them (presigned URL, stable link)
@@ -74,6 +87,14 @@ class PresignedOutputs:
 
 
 @dataclass(frozen=True)
+class RelayedChange:
+    """What the relay did with one stream record."""
+
+    published: Notification | None = None  # an outbox event's notification, handed to every channel
+    progress: Notification | None = None  # a progress notification, handed to every channel
+
+
+@dataclass(frozen=True)
 class SweepResult:
     published: int
     failed: int  # events that could not be published this time (they stay pending for the next sweep)
@@ -84,15 +105,13 @@ class NotificationRelay:
         self,
         *,
         store: RelayStore,
-        publisher: NotificationPublisher,
-        webhooks: WebhookQueue | None,
+        channels: Sequence[NotificationChannel],
         outputs: OutputRenderer,
         clock: Clock,
         sweep_after_s: float = 60.0,
     ) -> None:
         self._store = store
-        self._publisher = publisher
-        self._webhooks = webhooks
+        self._channels = tuple(channels)
         self._outputs = outputs
         self._clock = clock
         self._sweep_after = timedelta(seconds=sweep_after_s)
@@ -102,43 +121,43 @@ class NotificationRelay:
         outputs = self._outputs(job) if job is not None else []
         return task_notification(event, outputs)
 
+    def relay_stream_record(self, record: Mapping[str, Any]) -> RelayedChange:
+        """One record of the jobs table's stream (its raw JSON): an inserted outbox event is
+        published, a job whose progress changed becomes a progress notification; anything else is
+        ignored."""
+        change = self._store.stream_change(record)
+        if change is None:
+            return RelayedChange()
+        if change.event is not None:
+            return RelayedChange(published=self.publish_event(change.event))
+        if change.progressed is not None:
+            return RelayedChange(progress=self.publish_progress(change.progressed))
+        return RelayedChange()
+
     def publish_event(self, event: OutboxEvent) -> Notification:
         job = self._store.get(event.job_id)
         notification = self.render(event, job)
-        self._publisher.publish(notification)
-        if job is not None and self._webhooks is not None and callback_wants(job, event.type):
-            self._webhooks.enqueue(
-                WebhookMessage(
-                    event_id=event.event_id, job_id=job.job_id, tenant_id=job.tenant_id, type=event.type
-                )
-            )
+        publish_on(self._channels, notification, job)
         self._store.mark_published(event, at=self._clock())
         return notification
 
-    def publish_progress(self, job: Job) -> bool:
-        """A progress step of a job whose callback asked for `task.progress` (webhook only: SNS and
-        EventBridge consumers get outcomes, not every step). True when a delivery was queued."""
-        if self._webhooks is None or job.is_terminal or not callback_wants(job, TASK_PROGRESS):
-            return False
+    def publish_progress(self, job: Job) -> Notification | None:
+        """A progress step of a job whose callback asked for `task.progress`, handed to every channel
+        (the webhook queue takes it; SNS and EventBridge consumers get outcomes, not every step).
+        None when the job is finished or its callback did not ask."""
+        if job.is_terminal or not callback_wants(job, EventType.TASK_PROGRESS):
+            return None
         payload = job_event_payload(job)
         notification = Notification(
             id=progress_event_id(job.job_id, job.version),
-            type=TASK_PROGRESS,
+            type=EventType.TASK_PROGRESS,
             timestamp=job.updated_at,
             data=TaskEventData.model_validate(
                 {**payload, "tenantId": job.tenant_id, "progress": job.progress}
             ),
         )
-        self._webhooks.enqueue(
-            WebhookMessage(
-                event_id=notification.id,
-                job_id=job.job_id,
-                tenant_id=job.tenant_id,
-                type=TASK_PROGRESS,
-                notification=notification.to_json_dict(),
-            )
-        )
-        return True
+        publish_on(self._channels, notification, job)
+        return notification
 
     def sweep(self, *, limit: int = 100) -> SweepResult:
         """Publish events still pending a while after they were written (a lost or failed stream

@@ -58,6 +58,7 @@ from runway_bridge.logic.ports import (
     TenantDirectory,
 )
 from runway_bridge.models.api import BRIDGE_REFERENCE_FIELD, bridge_field_names
+from runway_bridge.models.events import CALLBACK_EVENT_TYPES
 from runway_bridge.models.job import (
     BRIDGE_RUNWAY_REJECTED,
     BRIDGE_SUBMISSION_UNKNOWN,
@@ -73,7 +74,6 @@ from runway_bridge.models.job import (
     request_fingerprint,
 )
 from runway_bridge.models.outbox import (
-    KNOWN_EVENT_TYPES,
     terminal_event,
 )
 from runway_bridge.models.records import UrlChecker
@@ -265,9 +265,9 @@ class SubmissionCore:
             bridge = BridgeFields.model_validate(bridge_part)
         except ValidationError as exc:
             raise InvalidRequestError(describe_validation_error(exc)) from None
-        unknown_events = sorted(set(bridge.events or ()) - KNOWN_EVENT_TYPES)
+        unknown_events = sorted(set(bridge.events or ()) - CALLBACK_EVENT_TYPES)
         if unknown_events:
-            known = ", ".join(sorted(KNOWN_EVENT_TYPES))
+            known = ", ".join(sorted(CALLBACK_EVENT_TYPES))
             raise InvalidRequestError(
                 f"events: unknown event type(s) {', '.join(unknown_events)} (known: {known})"
             )

@@ -1,8 +1,8 @@
 """Reading, listing and deleting a tenant's jobs, and the upload pass-through.
 
 The job record is the truth (issue 5's poller keeps it fresh); a GET maps it to Runway's task
-shape so SDK code behaves (DESIGN.md, "Bridge API"). A tenant only ever sees its own jobs: another
-tenant's job id answers exactly like an unknown one (404).
+shape so SDK code behaves (docs/architecture.md, "The flow"). A tenant only ever sees its own jobs:
+another tenant's job id answers exactly like an unknown one (404).
 """
 
 from __future__ import annotations
