@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from runway_bridge.errors import OutputExpiredError, OutputFetchError
-from runway_bridge.logic.copy.job import CopyJobService, CopyResult, CopyRetryLater, retry_delay_s
+from runway_bridge.logic.copy.job import CopyJobService, CopyResult, CopyRetryLater
 from runway_bridge.logic.copy.streaming import CopyPolicy
 from runway_bridge.models.job import BRIDGE_COPY_FAILED, Job, JobStatus
 from tests.unit.builders import new_job
@@ -131,9 +131,3 @@ def test_a_job_not_copying_or_gone_is_skipped(w: World) -> None:
     assert w.copier.copy(running.job_id, runway_budget_s=5, last_attempt=True).result is CopyResult.SKIPPED
     assert w.copier.copy("gone", runway_budget_s=5, last_attempt=True).result is CopyResult.SKIPPED
     assert w.runway.gets == []
-
-
-def test_copy_retries_back_off_exponentially_up_to_a_cap() -> None:
-    top = [retry_delay_s(n, base_s=10, cap_s=300, jitter=lambda low, high: high) for n in range(1, 8)]
-    assert top == [10, 20, 40, 80, 160, 300, 300]
-    assert retry_delay_s(3, base_s=10, cap_s=300, jitter=lambda low, high: low) == 20

@@ -11,8 +11,8 @@ from tests.unit.fakes.clock import FakeClock
 from tests.unit.fakes.copy import FakeMultipartStore, FakeOutputSource
 from tests.unit.fakes.jobs import FakeJobStore
 from tests.unit.fakes.notifications import (
+    RecordingChannel,
     RecordingDeadLetters,
-    RecordingPublisher,
     RecordingRejections,
     RecordingWebhookQueue,
     ScriptedWebhookSender,
@@ -31,9 +31,9 @@ __all__ = [
     "FakeOutputSource",
     "FakePollerState",
     "FakeTenantSecrets",
+    "RecordingChannel",
     "RecordingDeadLetters",
     "RecordingPollerStarter",
-    "RecordingPublisher",
     "RecordingRejections",
     "RecordingWebhookQueue",
     "ScriptedRunway",

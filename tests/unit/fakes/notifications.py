@@ -5,22 +5,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from runway_bridge.errors import StoreUnavailableError
+from runway_bridge.models.job import Job
 from runway_bridge.models.notification import Notification, WebhookMessage
 from runway_bridge.models.outbox import GenerationRejectedDetail
 from runway_bridge.models.records import DeliveryResult
 
 
-class RecordingPublisher:
-    """`NotificationPublisher`; `refuse` makes it raise like a refused SNS/EventBridge put."""
+class RecordingChannel:
+    """`NotificationChannel` taking what SNS and EventBridge take (`EventType.broadcast`); `refuse`
+    makes it raise like a refused put."""
 
     def __init__(self) -> None:
         self.published: list[Notification] = []
         self.refuse = False
 
-    def publish(self, notification: Notification) -> None:
+    def publish(self, notification: Notification, job: Job | None) -> None:
         if self.refuse:
             raise StoreUnavailableError("a channel refused the notification (injected)")
-        self.published.append(notification)
+        if notification.type.broadcast:
+            self.published.append(notification)
 
 
 class RecordingWebhookQueue:

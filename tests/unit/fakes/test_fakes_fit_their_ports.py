@@ -10,7 +10,7 @@ from runway_bridge.logic.ports import (
     ApiKeyStore,
     DeliveryAttemptStore,
     JobStore,
-    NotificationPublisher,
+    NotificationChannel,
     ObjectStore,
     PollerStarter,
     PollerState,
@@ -30,9 +30,9 @@ from tests.unit.fakes import (
     FakeOutputSource,
     FakePollerState,
     FakeTenantSecrets,
+    RecordingChannel,
     RecordingDeadLetters,
     RecordingPollerStarter,
-    RecordingPublisher,
     RecordingRejections,
     RecordingWebhookQueue,
     ScriptedRunway,
@@ -58,7 +58,7 @@ def test_every_fake_fits_its_port() -> None:
     key_store: ApiKeyStore = keys
     directory: TenantDirectory = keys
     secrets: TenantSecrets = FakeTenantSecrets()
-    publisher: NotificationPublisher = RecordingPublisher()
+    publisher: NotificationChannel = RecordingChannel()
     queue: WebhookQueue = RecordingWebhookQueue()
     sender: WebhookSender = ScriptedWebhookSender()
     dead_letters: DeadLetters = RecordingDeadLetters()

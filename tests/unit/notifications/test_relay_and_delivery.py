@@ -7,19 +7,21 @@ from datetime import timedelta
 
 import pytest
 
+from runway_bridge.adapters.notifications.channels import WebhookQueueChannel
 from runway_bridge.logic.notifications.delivery import DeliveryOutcome, WebhookDelivery
 from runway_bridge.logic.notifications.relay import NotificationRelay
 from runway_bridge.logic.notifications.signing import signature
+from runway_bridge.models.events import EventType
 from runway_bridge.models.job import Job, JobStatus, StoredBridgeFields
-from runway_bridge.models.notification import WEBHOOK_EXHAUSTED, WebhookMessage
+from runway_bridge.models.notification import WebhookMessage
 from runway_bridge.models.records import DeliveryResult
 from tests.unit.builders import ending, new_job
 from tests.unit.fakes import (
     FakeClock,
     FakeJobStore,
     FakeTenantSecrets,
+    RecordingChannel,
     RecordingDeadLetters,
-    RecordingPublisher,
     RecordingWebhookQueue,
     ScriptedWebhookSender,
 )
@@ -32,15 +34,16 @@ class World:
     def __init__(self) -> None:
         self.clock = FakeClock()
         self.jobs = FakeJobStore()
-        self.publisher = RecordingPublisher()
+        self.publisher = RecordingChannel()
         self.queue = RecordingWebhookQueue()
         self.secrets = FakeTenantSecrets()
         self.sender = ScriptedWebhookSender()
         self.dead = RecordingDeadLetters()
+        # The broadcast channels (as SNS and EventBridge take them) and the real webhook channel.
+        self.channels = [self.publisher, WebhookQueueChannel(self.queue)]
         self.relay = NotificationRelay(
             store=self.jobs,
-            publisher=self.publisher,
-            webhooks=self.queue,
+            channels=self.channels,
             outputs=lambda job: [],
             clock=self.clock,
         )
@@ -49,11 +52,12 @@ class World:
             attempts=self.jobs,
             secrets=self.secrets,
             sender=self.sender,
-            publisher=self.publisher,
+            channels=self.channels,
             dead_letters=self.dead,
             render=self.relay.render,
             schedule_s=SCHEDULE,
             clock=self.clock,
+            jitter=lambda low, high: low,  # the schedule exactly (tests/unit/test_retry.py has the spread)
         )
 
     def finished(
@@ -120,8 +124,8 @@ def test_progress_goes_only_to_callbacks_that_asked(w: World) -> None:
         status=JobStatus.RUNNING, bridge=StoredBridgeFields(callback_url=HOOK, events=["task.progress"])
     )
     silent = new_job(status=JobStatus.RUNNING, bridge=StoredBridgeFields(callback_url=HOOK))
-    assert w.relay.publish_progress(asked) is True
-    assert w.relay.publish_progress(silent) is False
+    assert w.relay.publish_progress(asked) is not None
+    assert w.relay.publish_progress(silent) is None
     [(message, _)] = w.queue.messages
     assert (message.job_id, message.type) == (asked.job_id, "task.progress")
     assert w.publisher.published == []  # progress is webhook-only
@@ -159,7 +163,7 @@ def test_failures_are_retried_on_schedule_then_exhausted(w: World) -> None:
     ]
     assert [d.retry_in_s for d in decisions[:2]] == [5.0, 300.0]
     assert [m.event_id for m, _ in w.dead.messages] == [message.event_id]
-    assert [n.type for n in w.publisher.published] == [WEBHOOK_EXHAUSTED]
+    assert [n.type for n in w.publisher.published] == [EventType.WEBHOOK_EXHAUSTED]
     assert [a.number for a in w.jobs.attempts(job.job_id)] == [1, 2, 3]
 
 
