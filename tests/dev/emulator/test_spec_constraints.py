@@ -11,7 +11,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from runway_bridge.models.runway import OPERATIONS, validate_create_request
+from runway_bridge.models.operations import OPERATIONS, validate_create_request
 from runway_bridge_dev.emulator import EmulatorConfig, RunwayEmulator
 from tests.dev.emulator.conftest import api_client
 

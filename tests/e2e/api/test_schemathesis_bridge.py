@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from runway_bridge.models.runway import OPERATIONS
+from runway_bridge.models.operations import OPERATIONS
 from tests.e2e.api.conftest import SLOW_CLOCK, Stack, creates_sent, emulator_of, new_tenant, start_stack
 from tests.schemathesis_cli import assert_no_server_error
 

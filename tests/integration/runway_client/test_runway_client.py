@@ -26,10 +26,9 @@ from runway_bridge.errors import (
     RunwayTimeoutError,
     RunwayValidationError,
 )
+from runway_bridge.models.operations import OPERATIONS, Operation
 from runway_bridge.models.runway import (
-    OPERATIONS,
     CancelledTask,
-    Operation,
     PendingTask,
     SucceededTask,
     TextToVideoRequest,

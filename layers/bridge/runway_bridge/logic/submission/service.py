@@ -73,6 +73,7 @@ from runway_bridge.models.job import (
     job_id_for,
     request_fingerprint,
 )
+from runway_bridge.models.operations import OPERATIONS, Operation, validate_create_request
 from runway_bridge.models.outbox import (
     KNOWN_EVENT_TYPES,
     GenerationRejectedDetail,
@@ -80,12 +81,7 @@ from runway_bridge.models.outbox import (
     terminal_event,
 )
 from runway_bridge.models.records import EventMarker, UrlChecker
-from runway_bridge.models.runway import (
-    OPERATIONS,
-    Operation,
-    describe_validation_error,
-    validate_create_request,
-)
+from runway_bridge.models.runway import describe_validation_error
 from runway_bridge.models.tenant import (
     DAILY_LIMIT_CODES,
     DailyUsage,
