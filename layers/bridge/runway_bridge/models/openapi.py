@@ -22,6 +22,7 @@ from typing import Any, Final
 from pydantic import BaseModel
 
 from runway_bridge.models.api import (
+    BRIDGE_REFERENCE_FIELD,
     CreateTaskResponse,
     ErrorBody,
     TaskListPage,
@@ -41,8 +42,9 @@ TASK_PATH: Final = "/v1/tasks/{task_id}"
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 # What `UploadRequest._filename` accepts: a plain name (no path) with a dot inside it.
 FILENAME_PATTERN: Final = r"^[^./\\][^/\\]*\.[^/\\]*[^./\\][^/\\]*$"
-# The SSRF guard takes https (and http where the deployment allows it, for local development).
-CALLBACK_URL_PATTERN: Final = r"^https?://[^\s/?#]+"
+# What the SSRF guard takes before it resolves the host: https, a host, no whitespace or control
+# characters (a deployment may also allow http, for local development; the document does not).
+CALLBACK_URL_PATTERN: Final = r"^https://[^\s\x00-\x1f/?#]+[^\s\x00-\x1f]*$"
 
 # Statuses each kind of route answers besides 200 (the body is always `{"error", "code"}`).
 _ERRORS_BY_KIND: Final[dict[str, dict[str, str]]] = {
@@ -80,11 +82,15 @@ def _schema_of(model: type[BaseModel], components: dict[str, Any]) -> dict[str, 
     return schema
 
 
-def _tighten_bridge_fields(schema: dict[str, Any]) -> None:
+def _tighten_bridge_fields(schema: dict[str, Any], spec: OperationSpec) -> None:
     """What `BridgeFields` and the service check beyond the field types (metadata keys and values,
-    event names, the callback URL's scheme), and no fields beyond the declared ones."""
+    event names, the callback URL's form, `reference` or `bridgeReference` but not both), and no
+    fields beyond the declared ones."""
     schema["additionalProperties"] = False
     properties = schema["properties"]
+    runway_names = {info.alias or name for name, info in spec.request_model.model_fields.items()}
+    if "reference" not in runway_names:  # `reference` is the bridge's here, as `bridgeReference` is
+        schema["not"] = {"required": ["reference", BRIDGE_REFERENCE_FIELD]}
     for variant in properties.get("metadata", {}).get("anyOf", []):
         if variant.get("type") == "object":
             variant["propertyNames"] = {"minLength": 1, "maxLength": METADATA_KEY_MAX_CHARS}
@@ -100,7 +106,7 @@ def _tighten_bridge_fields(schema: dict[str, Any]) -> None:
 def create_body_schema(spec: OperationSpec, components: dict[str, Any]) -> dict[str, Any]:
     """The create body of `spec`: Runway's body with the bridge fields beside it."""
     schema = _schema_of(create_body_model(spec), components)
-    _tighten_bridge_fields(schema)
+    _tighten_bridge_fields(schema, spec)
     return schema
 
 
@@ -227,10 +233,10 @@ def build_openapi_document(
                 {code: _json_content(error, text) for code, text in _WEBHOOK_ERRORS.items()}
             )
     for (path, method), model in (request_bodies or {}).items():
-        paths[path][method]["requestBody"] = {
-            "required": True,
-            "content": {JSON: {"schema": _schema_of(model, components)}},
-        }
+        body = _schema_of(model, components)
+        if path == "/v1/webhooks/test":  # its url goes through the same guard as a callbackUrl
+            body["properties"]["url"]["pattern"] = CALLBACK_URL_PATTERN
+        paths[path][method]["requestBody"] = {"required": True, "content": {JSON: {"schema": body}}}
 
     outputs = paths.get("/v1/outputs/{job_id}/{index}", {}).get("get")
     if outputs is not None:

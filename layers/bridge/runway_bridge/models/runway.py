@@ -162,7 +162,12 @@ class VideoToVideoRequest(_RatioMixin):
 
     # The document says what `_one_video` enforces: one of the two names is required.
     model_config = ConfigDict(
-        json_schema_extra={"anyOf": [{"required": ["promptVideo"]}, {"required": ["videoUri"]}]}
+        json_schema_extra={
+            "anyOf": [
+                {"required": [name], "properties": {name: {"type": "string"}}}
+                for name in ("promptVideo", "videoUri")
+            ]
+        }
     )
     MODELS: ClassVar[tuple[str, ...]] = ("gen4_aleph",)
     model: str = _model_field(MODELS)

@@ -434,6 +434,7 @@ class PollerService:
             as_samples(history),
             now,
             clip_seconds=_clip_seconds(job),
+            operation=job.operation,
             rng=self._rng,
         )
         if queue_waiting and isinstance(task, RunningTask):
