@@ -818,13 +818,19 @@ def _make_handler(api: LocalRestApi) -> type[BaseHTTPRequestHandler]:
                 source_ip=self.client_address[0],
                 host=self.headers.get("Host") or "127.0.0.1",
             )
-            self.send_response(response.status)
-            for name, value in response.headers:
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(response.body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(response.body)
+            try:
+                self.send_response(response.status)
+                for name, value in response.headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(response.body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(response.body)
+            except (BrokenPipeError, ConnectionResetError):
+                # The caller gave up waiting (its own timeout) and closed the connection, as a
+                # client of API Gateway may: nothing to answer, and no stack trace on the console.
+                log.debug("caller closed the connection before the answer to %s %s", self.command, self.path)
+                self.close_connection = True
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 

@@ -5,7 +5,7 @@ Runway emulator over loopback."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -253,3 +253,27 @@ class DeliveryAttemptStore(Protocol):
     def attempts(self, job_id: str) -> list[DeliveryAttempt]:
         """The job's attempts, oldest first."""
         ...
+
+
+class PollerState(Protocol):
+    """The poller's own records (adapters/poller/state.py)."""
+
+    def claim_run(self, run_id: str, *, now: float, hold_s: float) -> bool: ...
+
+    def release_run(self, run_id: str) -> None: ...
+
+    def runway_held_until(self) -> float: ...
+
+    def block_runway_until(self, until: float) -> None: ...
+
+    def hold_runway_until(self, until: float) -> None: ...
+
+    def earliest_due_at(self) -> float | None: ...
+
+    def queued_tenants(self) -> list[str]: ...
+
+    def queue_head(self, tenant_id: str, *, limit: int) -> tuple[list[tuple[str, float]], float]: ...
+
+    def forget_queue(self, tenant_id: str, *, unless_touched_since: float) -> None: ...
+
+    def in_flight(self, tenant_ids: Sequence[str]) -> dict[str, tuple[int, int | None]]: ...

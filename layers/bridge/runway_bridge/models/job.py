@@ -113,6 +113,10 @@ BRIDGE_COPY_FAILED: Final = "BRIDGE.COPY_FAILED"
 _IDEMPOTENCY_NAMESPACE: Final = uuid.UUID("6f0b5c3e-2a47-4d1e-9a59-3b8f1f7f5d21")
 
 
+# The fields a lease holder writes (the submitter's or a poller worker's), removed when it lets go.
+LEASE_FIELDS: Final = frozenset({"lease_owner", "lease_expires_at"})
+
+
 def job_id_for(tenant_id: str, idempotency_key: str | None) -> str:
     if idempotency_key is None:
         return str(uuid.uuid4())

@@ -37,13 +37,12 @@ from runway_bridge.errors import (
 )
 from runway_bridge.logic.copy.streaming import CopyPolicy, MultipartStore, OutputSource, copy_task_outputs
 from runway_bridge.logic.ports import Clock, JobStore, RunwayFactory
-from runway_bridge.models.job import BRIDGE_COPY_FAILED, Job, JobOutput, JobStatus
+from runway_bridge.models.job import BRIDGE_COPY_FAILED, LEASE_FIELDS, Job, JobOutput, JobStatus
 from runway_bridge.models.outbox import terminal_event
 from runway_bridge.models.runway import SucceededTask, Task
 
 # A status write refused because the job changed meanwhile is tried again on the fresh record.
 STATUS_WRITE_ATTEMPTS: Final = 3
-_LEASE_FIELDS: Final = frozenset({"lease_owner", "lease_expires_at"})
 
 
 class CopyResult(StrEnum):
@@ -170,7 +169,7 @@ class CopyJobService:
                 current,
                 JobStatus.SUCCEEDED,
                 changes=changes,
-                remove=_LEASE_FIELDS,
+                remove=LEASE_FIELDS,
                 event=terminal_event(future),
             )
 
@@ -186,7 +185,7 @@ class CopyJobService:
             changes = {"updated_at": self._clock(), "failure": failure, "failure_code": BRIDGE_COPY_FAILED}
             future = current.model_copy(update={**changes, "status": JobStatus.FAILED})
             return self._jobs.transition(
-                current, JobStatus.FAILED, changes=changes, remove=_LEASE_FIELDS, event=terminal_event(future)
+                current, JobStatus.FAILED, changes=changes, remove=LEASE_FIELDS, event=terminal_event(future)
             )
 
         stored = self._write_terminal(job, write)

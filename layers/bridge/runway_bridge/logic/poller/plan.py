@@ -1,0 +1,121 @@
+"""One round: which jobs it looks at (`plan_round`): the jobs at Runway first, then queued jobs
+admitted in turns across tenants while Runway has room."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from runway_bridge.logic.poller.core import PollerCore, _earliest, _take_turns
+
+
+class RoundPlanner(PollerCore):
+    # --- one round --------------------------------------------------------------------------
+
+    def plan_round(self, run: Mapping[str, Any]) -> dict[str, Any]:
+        """The next round of a run: the due job ids, or `done` when the run should end.
+
+        `run` is the execution's state: `runId` (the scheduler and the submit path name it; a
+        missing one is made here), `startedAt`, `round`, and `helper` (a run that helps with a
+        backlog without taking the run marker). A run ends when another live run holds the marker,
+        when its time is up, or when no job is due before its time would be up.
+        """
+        now = self._now()
+        settings = self._settings
+        run_id = str(run.get("runId") or f"run-{uuid.uuid4()}")
+        started_at = float(run.get("startedAt") or now)
+        helper = bool(run.get("helper", False))
+        round_number = int(run.get("round") or 0) + 1
+        plan: dict[str, Any] = {
+            "runId": run_id,
+            "startedAt": started_at,
+            "round": round_number,
+            "helper": helper,
+            "jobIds": [],
+            "hasJobs": False,
+            "done": False,
+            "waitSeconds": settings.poller_wait_s,
+            "reason": "",
+            # Queued jobs wait for a place at Runway: this round's checks look at running tasks
+            # sooner, so a place Runway frees is noticed and used at once.
+            "queueWaiting": False,
+        }
+        if not helper and not self._state.claim_run(run_id, now=now, hold_s=settings.poller_run_hold_s):
+            return {**plan, "done": True, "reason": "another run is active"}
+        deadline = started_at + settings.poller_run_max_s
+        if now >= deadline:
+            self._end_run(run_id, helper)
+            return {**plan, "done": True, "reason": "run time is up"}
+
+        job_ids = self._jobs.due_job_ids(now=now, limit=settings.poller_max_jobs_per_round)
+        admitted, queue_due_at, waiting = self._admit_queued(now, round_number)
+        job_ids = job_ids + admitted
+        plan["queueWaiting"] = waiting
+        if waiting:
+            # The next round comes as soon as a running task may have been seen done.
+            plan["waitSeconds"] = max(min(settings.poller_wait_s, math.ceil(settings.poller_busy_poll_s)), 1)
+        if job_ids:
+            return {**plan, "jobIds": job_ids, "hasJobs": True}
+        earliest = _earliest(self._state.earliest_due_at(), queue_due_at)
+        if earliest is None or earliest > deadline:
+            self._end_run(run_id, helper)
+            # A job recorded while this run was deciding may have found the marker still held and
+            # started nothing: look once more after letting the marker go.
+            earliest = _earliest(self._state.earliest_due_at(), queue_due_at)
+            if (
+                earliest is None
+                or earliest > deadline
+                or helper
+                or not self._state.claim_run(run_id, now=self._now(), hold_s=settings.poller_run_hold_s)
+            ):
+                return {**plan, "done": True, "reason": "nothing due before the run ends"}
+        wait = min(max(earliest - now, plan["waitSeconds"]), settings.poller_idle_wait_max_s)
+        return {**plan, "waitSeconds": max(int(wait + 0.999), 1)}
+
+    def _admit_queued(self, now: float, round_number: int) -> tuple[list[str], float | None, bool]:
+        """QUEUED job ids to send this round, in turns across tenants; when the next queued job
+        becomes due (for the run's wait); and whether due jobs are left waiting for Runway's room.
+        Nothing is admitted while Runway has no room."""
+        settings = self._settings
+        tenants = sorted(self._state.queued_tenants())
+        if not tenants:
+            return [], None, False
+        held_until = self._state.runway_held_until()
+        in_flight = self._state.in_flight(tenants)
+        queues: dict[str, list[str]] = {}
+        next_due: float | None = held_until if held_until > now else None
+        for tenant in tenants:
+            head, read_at = self._state.queue_head(tenant, limit=settings.poller_queue_read_per_tenant)
+            if not head:
+                self._state.forget_queue(tenant, unless_touched_since=read_at)
+                continue
+            due = [job_id for job_id, due_at in head if due_at <= now]
+            later = [due_at for _, due_at in head if due_at > now]
+            if later:
+                next_due = _earliest(next_due, min(later))
+            used, limit = in_flight.get(tenant, (0, None))
+            room = len(due) if limit is None else max(limit - used, 0)
+            if due and room > 0:
+                queues[tenant] = due[:room]
+            elif due:
+                next_due = _earliest(next_due, now + settings.poller_wait_s)
+        if held_until > now or not queues:
+            if not queues:
+                return [], next_due, False
+            return [], _earliest(next_due, now + settings.poller_wait_s), True
+        allowed = settings.poller_queued_per_round
+        if settings.runway_max_in_flight:
+            allowed = min(allowed, max(settings.runway_max_in_flight - self._jobs.runway_in_flight(), 0))
+        admitted = _take_turns(
+            queues, {tenant: in_flight.get(tenant, (0, None))[0] for tenant in queues}, allowed, round_number
+        )
+        waiting = any(queues.values())
+        if waiting:
+            next_due = _earliest(next_due, now)
+        return admitted, next_due, waiting
+
+    def _end_run(self, run_id: str, helper: bool) -> None:
+        if not helper:
+            self._state.release_run(run_id)
