@@ -28,7 +28,7 @@ from typing import Any
 
 from runway_bridge.adapters.runway.client import RunwayClient
 from runway_bridge.logic.poller.policy import PollingPolicy, as_samples, record_progress
-from runway_bridge.models.runway import Operation
+from runway_bridge.models.operations import Operation
 from runway_bridge_dev.emulator import EmulatorConfig, RunwayEmulator
 
 IMAGE = "https://media.example.com/input.png"

@@ -33,6 +33,7 @@ def assert_no_server_error(
         "--no-color",
     ]  # fmt: skip
     run = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout_s, check=False)
+    print(run.stdout[-8000:])  # shown with -s or on failure: schemathesis' warnings are worth reading
     assert run.returncode == 0, (
         f"schemathesis found server errors:\n{run.stdout[-6000:]}\n{run.stderr[-2000:]}"
     )

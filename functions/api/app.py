@@ -23,19 +23,12 @@ from pydantic import BaseModel, Field, ValidationError
 
 from runway_bridge import errors
 from runway_bridge.logic.deadline import remaining_ms_of, request_budget_s
-from runway_bridge.models.api import (
-    CREATE_BODY_MODELS,
-    LIST_PAGE_DEFAULT,
-    LIST_PAGE_MAX,
-    CreateTaskResponse,
-    ErrorBody,
-    TaskListPage,
-    TaskView,
-)
+from runway_bridge.models.api import LIST_PAGE_DEFAULT, LIST_PAGE_MAX
 from runway_bridge.models.identity import iam_tenant_id
 from runway_bridge.models.job import JobStatus
 from runway_bridge.models.limits import TooDeepError, loads_bounded
-from runway_bridge.models.runway import OPERATIONS, Operation, UploadRequest
+from runway_bridge.models.openapi import DESCRIPTION, TITLE, VERSION, build_openapi_document
+from runway_bridge.models.operations import REGISTRY, Operation, OperationSpec
 from runway_bridge.observability import logger, metrics, tracer
 from runway_bridge.settings import get_settings
 from runway_bridge.wiring.api import get_api_services as services
@@ -160,25 +153,17 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _register_create_route(operation: Operation) -> None:
+def _register_create_route(spec: OperationSpec) -> None:
     def create(idempotency_key: IdempotencyKey = None) -> dict[str, str]:
-        return submit(operation, idempotency_key)
+        return submit(spec.name, idempotency_key)
 
-    create.__name__ = f"create_{operation}"
-    app.post(
-        f"/v1/{operation}",
-        summary=f"Create a {operation} task",
-        description=(
-            f"Runway's `POST /v1/{operation}` body, plus optional bridge fields "
-            "(callbackUrl, events, metadata, reference). Answers the bridge job id."
-        ),
-        operation_id=f"create_{operation}",
-        tags=["tasks"],
-    )(create)
+    create.__name__ = f"create_{spec.name}"
+    # The document's entry for this route comes from the registry (models/openapi.py).
+    app.post(spec.path, operation_id=f"create_{spec.name}", tags=["tasks"])(create)
 
 
-for _operation in OPERATIONS:
-    _register_create_route(_operation)
+for _spec in REGISTRY:
+    _register_create_route(_spec)
 
 
 TaskId = Annotated[str, Path(min_length=1, max_length=128)]
@@ -286,125 +271,16 @@ def create_upload() -> dict[str, Any]:
 # --- the served OpenAPI document ---------------------------------------------------------------------
 
 
-def _create_body_schema(operation: Operation) -> dict[str, Any]:
-    """Runway's body for `operation` with the bridge fields beside it. The routes read raw JSON (so
-    passthrough can forward fields no schema knows); the document still tells callers the contract."""
-    return CREATE_BODY_MODELS[operation].model_json_schema(by_alias=True, ref_template="#/$defs/{model}")
-
-
-def _schema_of(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
-    schema = model.model_json_schema(by_alias=True, ref_template="#/$defs/{model}")
-    components.update(schema.pop("$defs", {}))
-    return schema
-
-
-def _json_content(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {JSON: {"schema": schema}}}
-
-
-# Statuses each kind of route answers besides 200 (the body is always `{"error", "code"}`).
-_ERRORS_BY_KIND: dict[str, dict[str, str]] = {
-    "create": {
-        "400": (
-            "The body breaks a spec constraint or a bridge limit (metadata size, nesting depth), or the "
-            "callback URL is refused. Nothing was stored."
-        ),
-        "401": "No bridge key, or an unknown or revoked one.",
-        "409": "The first request with this Idempotency-Key is still being submitted; retry shortly.",
-        "422": "This Idempotency-Key was used with another body.",
-    },
-    "task": {"400": "Invalid id.", "401": "No valid bridge key.", "404": "No such task for this key."},
-    "list": {"400": "Invalid status, reference, cursor or limit.", "401": "No valid bridge key."},
-    "upload": {"400": "Invalid filename.", "401": "No valid bridge key.", "502": "Runway unreachable."},
-}
-
-
 @cache
 def served_openapi_json() -> str:
-    """Powertools' document for these routes, with what it cannot know: the create bodies (read as
-    raw JSON, see `_create_body_schema`), the answers' models, 400 instead of its 422, and auth."""
-    document: dict[str, Any] = app.get_openapi_schema(
-        title="runway-bridge API",
-        version="1.0.0",
-        description="Runway-compatible task API with webhooks, durable outputs and idempotency.",
-    ).model_dump(mode="json", by_alias=True, exclude_none=True)
-    components: dict[str, Any] = document.setdefault("components", {}).setdefault("schemas", {})
-    for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
-        components.pop(unused, None)  # Powertools' 422 shapes: this API answers 400 {"error", "code"}
-    error = _schema_of(ErrorBody, components)
-    answers = {
-        "create": _json_content(_schema_of(CreateTaskResponse, components), "The bridge job id."),
-        "task": _json_content(_schema_of(TaskView, components), "The task in Runway's shape."),
-        "list": _json_content(_schema_of(TaskListPage, components), "One page, newest first."),
-        "upload": _json_content({"type": "object"}, "Runway's upload answer (uploadUrl, fields, runwayUri)."),
-    }
-    routes = {f"/v1/{operation}": {"post": "create"} for operation in OPERATIONS}
-    routes["/v1/tasks/{task_id}"] = {"get": "task", "delete": "task"}
-    routes["/v1/tasks"] = {"get": "list"}
-    routes["/v1/uploads"] = {"post": "upload"}
-    for path, methods in routes.items():
-        for method, kind in methods.items():
-            spec = document["paths"][path][method]
-            responses = {code: _json_content(error, text) for code, text in _ERRORS_BY_KIND[kind].items()}
-            if method == "delete":
-                responses["204"] = {
-                    "description": "Cancel recorded (unfinished; the bridge cancels it at Runway until "
-                    "Runway confirms) or deleted (finished)."
-                }
-                responses["409"] = _json_content(
-                    error, "Its outputs are being copied (Runway already finished it); retry shortly."
-                )
-            else:
-                responses["200"] = answers[kind]
-            spec["responses"] = responses
-    for operation in OPERATIONS:
-        schema = _create_body_schema(operation)
-        components.update(schema.pop("$defs", {}))
-        document["paths"][f"/v1/{operation}"]["post"]["requestBody"] = {
-            "required": True,
-            "content": {JSON: {"schema": schema}},
-        }
-    upload_schema = _schema_of(UploadRequest, components)
-    document["paths"]["/v1/uploads"]["post"]["requestBody"] = {
-        "required": True,
-        "content": {JSON: {"schema": upload_schema}},
-    }
-    components_root = document["components"]
-    components_root["securitySchemes"] = {
-        "bearer": {"type": "http", "scheme": "bearer"},
-        "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
-    }
-    document["security"] = [{"bearer": []}, {"apiKey": []}]
-    webhook_errors = {
-        "400": "Invalid request (or the URL refused by the SSRF guard).",
-        "401": "No valid bridge key.",
-        "404": "No such task for this key.",
-        "409": "Nothing to redeliver: no callbackUrl, or the task has no event yet.",
-    }
-    for path, methods in document["paths"].items():
-        if not (path.startswith("/v1/webhooks") or path.endswith("/webhook/redeliver")):
-            continue
-        for spec in methods.values():
-            spec["responses"].pop("422", None)
-            spec["responses"].update(
-                {code: _json_content(error, text) for code, text in webhook_errors.items()}
-            )
-    document["paths"]["/v1/webhooks/test"]["post"]["requestBody"] = {
-        "required": True,
-        "content": {JSON: {"schema": _schema_of(WebhookTestRequest, components)}},
-    }
-    link = document["paths"]["/v1/outputs/{job_id}/{index}"]["get"]
-    link["security"] = []
-    link["responses"] = {
-        "302": {"description": "Redirect to a freshly presigned URL of the output."},
-        "400": _json_content(error, "Invalid parameters."),
-        "403": _json_content(error, "Wrong signature, or the link expired."),
-        "404": _json_content(error, "No such output."),
-    }
-    health = document["paths"]["/v1/health"]["get"]
-    health["security"] = []
-    health["responses"].pop("422", None)
-    return json.dumps(document).replace("#/$defs/", "#/components/schemas/")
+    """The router's document, completed from the declarations (runway_bridge/models/openapi.py)."""
+    router_document = app.get_openapi_schema(title=TITLE, version=VERSION, description=DESCRIPTION)
+    return json.dumps(
+        build_openapi_document(
+            router_document.model_dump(mode="json", by_alias=True, exclude_none=True),
+            request_bodies={("/v1/webhooks/test", "post"): WebhookTestRequest},
+        )
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from runway_bridge.models.operations import OPERATIONS, REGISTRY, CliDefaults
 from runway_bridge_dev.profile import read_dev_profile, read_listener, remove_listener, write_listener
 
 URL_VARIABLE = "RUNWAY_BRIDGE_URL"
@@ -37,17 +38,6 @@ SECRET_VARIABLE = "RUNWAY_BRIDGE_WEBHOOK_SECRET"
 FINISHED = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 DEFAULT_LISTEN_PORT = 8765
 
-# Default model and body shape per operation (the bridge validates; its 400 says what is wrong).
-DEFAULT_MODELS = {
-    "text_to_video": "gen4.5",
-    "image_to_video": "gen4_turbo",
-    "video_to_video": "gen4_aleph",
-    "video_upscale": "upscale_v1",
-    "frame_interpolation": "frame_interpolation_v1",
-    "sound_effect": "sound_effect_v1",
-    "lip_sync": "gen4_turbo",
-    "character_performance": "act_two",
-}
 EXTENSIONS = {"video/mp4": ".mp4", "audio/wav": ".wav", "audio/x-wav": ".wav", "image/png": ".png"}
 
 
@@ -81,7 +71,7 @@ def register(subparsers: Any) -> None:
         help="submit a generation, optionally wait for it and download the output",
         description="Local files given to --image/--video/--audio go through Runway's upload flow.",
     )
-    generate.add_argument("operation", choices=sorted(DEFAULT_MODELS), help="Runway operation")
+    generate.add_argument("operation", choices=sorted(OPERATIONS), help="Runway operation")
     generate.add_argument("--prompt", help="promptText")
     generate.add_argument("--image", help="image: a local file, an https URL or a runway:// URI")
     generate.add_argument("--video", help="video: a local file, an https URL or a runway:// URI")
@@ -240,29 +230,42 @@ def media_uri(http: httpx.Client, value: str) -> str:
 
 
 def build_body(operation: str, args: argparse.Namespace, http: httpx.Client) -> dict[str, Any]:
-    body: dict[str, Any] = {"model": args.model or DEFAULT_MODELS[operation]}
-    image = media_uri(http, args.image) if args.image else None
-    video = media_uri(http, args.video) if args.video else None
-    audio = media_uri(http, args.audio) if args.audio else None
-    if args.prompt:
-        body["promptText"] = args.prompt
-    if operation in {"text_to_video", "image_to_video", "video_to_video", "character_performance"}:
-        body["ratio"] = args.ratio or "1280:720"
-    if operation in {"text_to_video", "image_to_video"}:
-        body["duration"] = args.duration or 5
-    elif args.duration:
-        body["duration"] = args.duration
-    if operation == "image_to_video" and image:
-        body["promptImage"] = image
-    if operation in {"video_to_video", "video_upscale", "frame_interpolation"} and video:
-        body["videoUri"] = video
-    if operation == "lip_sync":
-        body.update({key: value for key, value in (("input", video or image), ("audio", audio)) if value})
-    if operation == "character_performance":
-        if image:
-            body["character"] = {"type": "image", "uri": image}
-        if video:
-            body["reference"] = {"type": "video", "uri": video}
+    """The body for `operation` from the command's arguments, shaped by the operation's registry
+    entry (the bridge validates; its 400 says what is wrong)."""
+    media = {
+        name: media_uri(http, value) if (value := getattr(args, name)) else None
+        for name in ("image", "video", "audio")
+    }
+    return body_from_arguments(
+        REGISTRY[operation].cli,
+        media,
+        model=args.model,
+        prompt=args.prompt,
+        ratio=args.ratio,
+        duration=args.duration,
+    )
+
+
+def body_from_arguments(
+    cli: CliDefaults,
+    media: dict[str, str | None],
+    *,
+    model: str | None,
+    prompt: str | None,
+    ratio: str | None,
+    duration: int | None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": model or cli.model}
+    if prompt:
+        body["promptText"] = prompt
+    if cli.ratio:  # operations without a default ratio take none
+        body["ratio"] = ratio or cli.ratio
+    if duration or cli.duration:
+        body["duration"] = duration or cli.duration
+    for entry in cli.inputs:
+        uri = next((media[source] for source in entry.sources if media.get(source)), None)
+        if uri:
+            body[entry.field] = {"type": entry.media_type, "uri": uri} if entry.media_type else uri
     return body
 
 

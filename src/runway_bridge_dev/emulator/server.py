@@ -23,13 +23,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from runway_bridge.models.runway import (
-    OPERATIONS,
-    RUNWAY_API_VERSION,
-    UploadRequest,
-    describe_validation_error,
-    validate_create_request,
-)
+from runway_bridge.models.operations import OPERATIONS, validate_create_request
+from runway_bridge.models.runway import RUNWAY_API_VERSION, UploadRequest, describe_validation_error
 from runway_bridge_dev.emulator.config import EmulatorConfig
 from runway_bridge_dev.emulator.media import output_file
 from runway_bridge_dev.emulator.state import (

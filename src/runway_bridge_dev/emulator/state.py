@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from runway_bridge.models.operations import REGISTRY
 from runway_bridge_dev.emulator.config import EmulatorConfig
 from runway_bridge_dev.emulator.lifecycle import (
     EmulatorClock,
@@ -27,7 +28,6 @@ from runway_bridge_dev.emulator.lifecycle import (
 )
 
 UPLOAD_LIFETIME_S = 24 * 3600.0
-AUDIO_OPERATIONS = frozenset({"sound_effect"})
 TASKS_CREATED = "tasks_created"
 
 
@@ -61,7 +61,8 @@ class EmulatedTask:
 
     @property
     def output_kind(self) -> str:
-        return "audio" if self.operation in AUDIO_OPERATIONS else "video"
+        spec = REGISTRY.get(self.operation)
+        return spec.output_kind if spec else "video"
 
     def status_at(self, now: float) -> str:
         if self.cancelled_at is not None and now >= self.cancelled_at:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from runway_bridge.models.runway import OPERATIONS, validate_create_request
+from runway_bridge.models.operations import OPERATIONS, REGISTRY, validate_create_request
 from runway_bridge_dev.emulator import EmulatorConfig, RunwayEmulator
 from tests.dev.emulator.conftest import api_client
 
@@ -146,12 +146,26 @@ def _without(body: dict[str, Any], dotted: str) -> dict[str, Any]:
     return result
 
 
+def _valid(operation: str) -> dict[str, Any]:
+    """The richer body above, else the operation's registry sample."""
+    return VALID.get(operation) or dict(REGISTRY[operation].sample_body)
+
+
+def _required(operation: str) -> list[str]:
+    """The fields listed above, else those the request model requires."""
+    model = REGISTRY[operation].request_model
+    return REQUIRED.get(operation) or [
+        info.alias or name for name, info in model.model_fields.items() if info.is_required()
+    ]
+
+
 def _violations() -> Iterator[Any]:
+    # An operation without cases above (a new registry entry) still gets the generic ones.
     for operation in OPERATIONS:
-        valid = VALID[operation]
-        for field in REQUIRED[operation]:
+        valid = _valid(operation)
+        for field in _required(operation):
             yield pytest.param(operation, _without(valid, field), id=f"{operation}-missing-{field}")
-        for field, value in ENUM_VIOLATIONS[operation].items():
+        for field, value in ENUM_VIOLATIONS.get(operation, {"model": "not_a_model_v0"}).items():
             yield pytest.param(operation, _with(valid, field, value), id=f"{operation}-enum-{field}")
         for field in TEXT_FIELDS.get(operation, []):
             yield pytest.param(operation, _with(valid, field, TOO_LONG), id=f"{operation}-too-long-{field}")
@@ -160,7 +174,7 @@ def _violations() -> Iterator[Any]:
         for field, bad_uris in URI_FIELDS.get(operation, {}).items():
             for kind, uri in bad_uris.items():
                 yield pytest.param(operation, _with(valid, field, uri), id=f"{operation}-uri-{kind}-{field}")
-        for field, value in WRONG_TYPES[operation].items():
+        for field, value in WRONG_TYPES.get(operation, {"model": 4}).items():
             yield pytest.param(operation, _with(valid, field, value), id=f"{operation}-type-{field}")
         for field, value in OTHER_VIOLATIONS.get(operation, {}).items():
             yield pytest.param(operation, _with(valid, field, value), id=f"{operation}-range-{field}")
@@ -196,13 +210,17 @@ def test_violation_is_refused_by_models_and_emulator(
     assert strict_emulator.counters()["tasks_created"] == created_before
 
 
-@pytest.mark.parametrize("operation", OPERATIONS)
+@pytest.mark.parametrize(
+    ("operation", "body"),
+    [pytest.param(name, _valid(name), id=name) for name in OPERATIONS]
+    + [pytest.param(name, dict(REGISTRY[name].sample_body), id=f"{name}-sample") for name in OPERATIONS],
+)
 def test_valid_body_is_accepted_by_models_and_emulator(
-    strict_emulator: RunwayEmulator, strict_api: httpx.Client, operation: str
+    strict_emulator: RunwayEmulator, strict_api: httpx.Client, operation: str, body: dict[str, Any]
 ) -> None:
-    validate_create_request(operation, VALID[operation])  # type: ignore[arg-type]
+    validate_create_request(operation, body)
     created_before = strict_emulator.counters()["tasks_created"]
-    response = strict_api.post(f"/v1/{operation}", json=VALID[operation])
+    response = strict_api.post(f"/v1/{operation}", json=body)
     assert response.status_code == 200, response.text
     assert strict_api.get(f"/v1/tasks/{response.json()['id']}").status_code == 200
     assert strict_emulator.counters()["tasks_created"] == created_before + 1

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from runway_bridge.models.runway import OPERATIONS
+from runway_bridge.models.operations import OPERATIONS
 from tests.e2e.api.conftest import (
     Stack,
     Tenant,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from runway_bridge.models.runway import OPERATIONS
+from runway_bridge.models.operations import OPERATIONS
 from runway_bridge_dev.emulator import EmulatorConfig, RunwayEmulator
 from tests.schemathesis_cli import assert_no_server_error
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from runway_bridge.adapters.runway.client import RunwayClient
 from runway_bridge.logic.poller.policy import PollingPolicy, as_samples, record_progress
-from runway_bridge.models.runway import Operation
+from runway_bridge.models.operations import Operation
 from runway_bridge_dev.emulator import EmulatorConfig, RunwayEmulator
 
 CLOCK_SPEED = 40.0

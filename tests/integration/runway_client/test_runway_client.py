@@ -26,10 +26,9 @@ from runway_bridge.errors import (
     RunwayTimeoutError,
     RunwayValidationError,
 )
+from runway_bridge.models.operations import OPERATIONS, REGISTRY, Operation
 from runway_bridge.models.runway import (
-    OPERATIONS,
     CancelledTask,
-    Operation,
     PendingTask,
     SucceededTask,
     TextToVideoRequest,
@@ -41,21 +40,9 @@ from tests.integration.runway_client.scripted_server import ScriptedAnswer, Scri
 
 VIDEO = "https://media.example.com/input.mp4"
 IMAGE = "https://media.example.com/input.png"
-VALID_BODIES: dict[Operation, dict[str, Any]] = {
-    "image_to_video": {"model": "gen4_turbo", "promptImage": IMAGE, "ratio": "1280:720", "duration": 5},
-    "text_to_video": {"model": "gen4.5", "promptText": "a lighthouse at dusk", "ratio": "1280:720"},
-    "video_to_video": {"model": "gen4_aleph", "promptVideo": VIDEO, "promptText": "make it snow"},
-    "character_performance": {
-        "model": "act_two",
-        "character": {"type": "image", "uri": IMAGE},
-        "reference": {"type": "video", "uri": VIDEO},
-    },
-    "lip_sync": {"model": "gen4", "input": VIDEO, "audio": "https://media.example.com/voice.mp3"},
-    "video_upscale": {"model": "upscale_v1", "videoUri": VIDEO},
-    "frame_interpolation": {"model": "frame_interpolation_v1", "videoUri": VIDEO},
-    "sound_effect": {"model": "sound_effect_v1", "promptText": "a door creaks open"},
-}
-TEXT_TO_VIDEO = VALID_BODIES["text_to_video"]
+# Each operation's valid body is its registry sample (models/operations.py).
+VALID_BODIES: dict[Operation, dict[str, Any]] = {spec.name: dict(spec.sample_body) for spec in REGISTRY}
+TEXT_TO_VIDEO = {"model": "gen4.5", "promptText": "a lighthouse at dusk", "ratio": "1280:720"}
 # Slack for scheduling noise on a loaded 2-core machine when checking that budgets hold.
 BUDGET_SLACK_S = 0.35
 

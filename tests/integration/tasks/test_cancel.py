@@ -11,7 +11,7 @@ from runway_bridge.errors import RunwayServerError
 from runway_bridge.logic.poller.service import Outcome, PollerService
 from runway_bridge.logic.ports import RunwayApi
 from runway_bridge.models.job import JobStatus, job_id_for
-from runway_bridge.models.runway import Operation
+from runway_bridge.models.operations import Operation
 from tests.integration.conftest import TEXT_TO_VIDEO, Bridge, poller_of, wait_for_runway_status
 
 DELETES = "DELETE /v1/tasks/{id}"

@@ -30,7 +30,7 @@ from runway_bridge.errors import (
 )
 from runway_bridge.models.job import Job, JobStatus, can_transition, is_terminal
 from runway_bridge.models.outbox import OutboxEvent
-from runway_bridge.models.records import DeliveryAttempt, EventMarker, JobPage
+from runway_bridge.models.records import DeliveryAttempt, EventMarker, JobPage, StreamChange
 from runway_bridge.models.tenant import DailyUsage, TenantLimits, UsageCharge
 
 
@@ -327,6 +327,12 @@ class FakeJobStore:
         return count if at_most is None else min(count, at_most)
 
     # --- outbox and webhook attempts ---------------------------------------------------------
+
+    def stream_change(self, record: Mapping[str, Any]) -> StreamChange | None:
+        """Records handed to the fake relay carry their change already decoded (`{"change": ...}`):
+        decoding DynamoDB's stream JSON is the real store's job (tests/integration)."""
+        change = record.get("change")
+        return change if isinstance(change, StreamChange) else None
 
     def outbox_events(self, job_id: str) -> list[OutboxEvent]:
         with self._lock:

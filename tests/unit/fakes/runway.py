@@ -22,7 +22,8 @@ from runway_bridge.errors import (
     RunwayTimeoutError,
     RunwayValidationError,
 )
-from runway_bridge.models.runway import Operation, RunwayModel, Task, UploadResponse, parse_task
+from runway_bridge.models.operations import Operation
+from runway_bridge.models.runway import RunwayModel, Task, UploadResponse, parse_task
 
 TaskAnswer = Task | RunwayError
 

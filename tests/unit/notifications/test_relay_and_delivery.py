@@ -11,6 +11,7 @@ from runway_bridge.adapters.notifications.channels import WebhookQueueChannel
 from runway_bridge.logic.notifications.delivery import DeliveryOutcome, WebhookDelivery
 from runway_bridge.logic.notifications.relay import NotificationRelay
 from runway_bridge.logic.notifications.signing import signature
+from runway_bridge.logic.ports import NotificationChannel
 from runway_bridge.models.events import EventType
 from runway_bridge.models.job import Job, JobStatus, StoredBridgeFields
 from runway_bridge.models.notification import WebhookMessage
@@ -40,7 +41,7 @@ class World:
         self.sender = ScriptedWebhookSender()
         self.dead = RecordingDeadLetters()
         # The broadcast channels (as SNS and EventBridge take them) and the real webhook channel.
-        self.channels = [self.publisher, WebhookQueueChannel(self.queue)]
+        self.channels: list[NotificationChannel] = [self.publisher, WebhookQueueChannel(self.queue)]
         self.relay = NotificationRelay(
             store=self.jobs,
             channels=self.channels,

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from runway_bridge.models.job import Job, JobStatus
 from runway_bridge.models.notification import Notification, WebhookMessage
+from runway_bridge.models.operations import Operation
 from runway_bridge.models.outbox import GenerationRejectedDetail, OutboxEvent
 from runway_bridge.models.records import (
     ApiKeyRecord,
@@ -19,7 +20,7 @@ from runway_bridge.models.records import (
     EventMarker,
     JobPage,
 )
-from runway_bridge.models.runway import Operation, RunwayModel, Task, UploadResponse
+from runway_bridge.models.runway import RunwayModel, Task, UploadResponse
 from runway_bridge.models.tenant import DailyUsage, TenantLimits
 
 # Aware UTC "now"; injected so tests can move time (lease expiry) without sleeping.

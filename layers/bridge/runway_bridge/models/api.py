@@ -1,8 +1,8 @@
 """Models of the bridge's own HTTP API (no I/O): create bodies, the task view, list pages, errors.
 
 A create body is a Runway body plus the optional bridge fields (`BridgeFields`). The submission
-service validates the raw dict itself (so passthrough mode can relax the Runway part); the
-`CREATE_BODY_MODELS` here describe the same bodies for the served OpenAPI document.
+service validates the raw dict itself (so passthrough mode can relax the Runway part);
+`create_body_model` describes the same bodies for the served OpenAPI document (models/openapi.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from runway_bridge.models.job import BRIDGE_FIELD_NAMES, BridgeFields, JobStatus
-from runway_bridge.models.runway import OPERATIONS, REQUEST_MODELS, Operation
+from runway_bridge.models.operations import REGISTRY, Operation, OperationSpec
 
 # Runway's task statuses as the bridge reports them (SDK code branches on these).
 ViewStatus = Literal["PENDING", "THROTTLED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]
@@ -29,7 +29,11 @@ BRIDGE_REFERENCE_FIELD: Final = "bridgeReference"
 
 def runway_field_names(operation: Operation) -> frozenset[str]:
     """The JSON names of the Runway body's fields for `operation`."""
-    return frozenset(info.alias or name for name, info in REQUEST_MODELS[operation].model_fields.items())
+    return _field_names(REGISTRY[operation].request_model)
+
+
+def _field_names(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(info.alias or name for name, info in model.model_fields.items())
 
 
 def bridge_field_names(operation: Operation) -> frozenset[str]:
@@ -38,9 +42,11 @@ def bridge_field_names(operation: Operation) -> frozenset[str]:
     return (BRIDGE_FIELD_NAMES - runway_field_names(operation)) | {BRIDGE_REFERENCE_FIELD}
 
 
-def _create_body_model(operation: Operation) -> type[BaseModel]:
-    runway_model = REQUEST_MODELS[operation]
-    runway_names = runway_field_names(operation)
+def create_body_model(spec: OperationSpec) -> type[BaseModel]:
+    """Runway's body of `spec` plus the bridge fields it does not use itself (the OpenAPI
+    document's create body; the service validates raw dicts, see module docstring)."""
+    runway_model = spec.request_model
+    runway_names = _field_names(runway_model)
     bridge_fields: dict[str, Any] = {
         name: (info.annotation, info)
         for name, info in BridgeFields.model_fields.items()
@@ -60,15 +66,9 @@ def _create_body_model(operation: Operation) -> type[BaseModel]:
     return create_model(  # type: ignore[call-overload, no-any-return]
         f"{runway_model.__name__.removesuffix('Request')}Body",
         __base__=runway_model,
-        __doc__=f"Runway's `{operation}` body plus the optional bridge fields.",
+        __doc__=f"Runway's `{spec.name}` body plus the optional bridge fields.",
         **bridge_fields,
     )
-
-
-# For the OpenAPI document only: the service validates raw dicts (see module docstring).
-CREATE_BODY_MODELS: Final[dict[Operation, type[BaseModel]]] = {
-    operation: _create_body_model(operation) for operation in OPERATIONS
-}
 
 
 class CreateTaskResponse(BaseModel):

@@ -22,7 +22,7 @@ from runway_bridge.models.limits import (
     METADATA_VALUE_MAX_CHARS,
     compact_json_size,
 )
-from runway_bridge.models.runway import Operation
+from runway_bridge.models.operations import Operation
 from runway_bridge.models.tenant import UsageCharge
 
 

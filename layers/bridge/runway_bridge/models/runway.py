@@ -4,6 +4,7 @@ additions the live API and the official SDK use (see DESIGN.md, "The API surface
 No I/O here. Request models validate strictly by default; validating with
 ``context={"passthrough": True}`` (see :func:`validate_create_request`) keeps models, enum values
 and fields the spec does not know, so the bridge never blocks what Runway itself accepts.
+Which operation uses which request model is declared in models/operations.py.
 """
 
 from __future__ import annotations
@@ -31,27 +32,6 @@ DATA_URI_MAX_LENGTH: Final = 5 * 1024 * 1024 * 4 // 3 + 1024
 RATIOS: Final = ("1280:720", "1584:672", "1104:832", "720:1280", "832:1104", "960:960")
 DURATIONS: Final = (5, 10)
 
-Operation = Literal[
-    "image_to_video",
-    "text_to_video",
-    "video_to_video",
-    "character_performance",
-    "lip_sync",
-    "video_upscale",
-    "frame_interpolation",
-    "sound_effect",
-]
-OPERATIONS: Final[tuple[Operation, ...]] = (
-    "image_to_video",
-    "text_to_video",
-    "video_to_video",
-    "character_performance",
-    "lip_sync",
-    "video_upscale",
-    "frame_interpolation",
-    "sound_effect",
-)
-
 UriKind = Literal["https", "runway", "data"]
 HTTPS_OR_RUNWAY: Final[tuple[UriKind, ...]] = ("https", "runway")
 ANY_URI_KIND: Final[tuple[UriKind, ...]] = ("https", "runway", "data")
@@ -77,6 +57,25 @@ def check_uri(value: str, allowed: tuple[UriKind, ...]) -> str:
     if kinds["https"] and any(ch.isspace() for ch in value):
         raise ValueError("URL must not contain whitespace")
     return value
+
+
+# The same rules as `check_uri`, as JSON-schema patterns for the OpenAPI document.
+_URI_PATTERNS: Final[dict[UriKind, str]] = {
+    "https": r"https://\S+$",
+    "runway": r"runway://[\s\S]",
+    "data": r"data:[^,]*,",
+}
+
+
+def uri_field(allowed: tuple[UriKind, ...], *, alias: str | None = None, optional: bool = False) -> Any:
+    """A URI field of `allowed` kinds: its document carries the pattern `check_uri` enforces."""
+    pattern = "^(" + "|".join(_URI_PATTERNS[kind] for kind in allowed) + ")"
+    extra: dict[str, Any] = {"pattern": pattern}
+    if "data" in allowed:
+        extra["maxLength"] = DATA_URI_MAX_LENGTH
+    if optional:
+        return Field(default=None, alias=alias, json_schema_extra=extra)
+    return Field(alias=alias, json_schema_extra=extra)
 
 
 def check_enum(value: Any, allowed: tuple[Any, ...], info: ValidationInfo) -> Any:
@@ -142,7 +141,7 @@ def _model_field(models: tuple[str, ...]) -> Any:
 class ImageToVideoRequest(_RatioMixin, _DurationMixin):
     MODELS: ClassVar[tuple[str, ...]] = ("gen4", "gen4_turbo", "gen4.5", "gen4_aleph")
     model: str = _model_field(MODELS)
-    prompt_image: str = Field(alias="promptImage")
+    prompt_image: str = uri_field(ANY_URI_KIND, alias="promptImage")
     prompt_text: str | None = Field(default=None, alias="promptText", max_length=PROMPT_TEXT_MAX_LENGTH)
 
     @field_validator("prompt_image")
@@ -161,10 +160,19 @@ class VideoToVideoRequest(_RatioMixin):
     """The spec names the input `promptVideo`; the SDK also sends `videoUri`. Either is accepted,
     and the one the caller used is forwarded unchanged."""
 
+    # The document says what `_one_video` enforces: one of the two names is required.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": [name], "properties": {name: {"type": "string"}}}
+                for name in ("promptVideo", "videoUri")
+            ]
+        }
+    )
     MODELS: ClassVar[tuple[str, ...]] = ("gen4_aleph",)
     model: str = _model_field(MODELS)
-    prompt_video: str | None = Field(default=None, alias="promptVideo")
-    video_uri: str | None = Field(default=None, alias="videoUri")
+    prompt_video: str | None = uri_field(HTTPS_OR_RUNWAY, alias="promptVideo", optional=True)
+    video_uri: str | None = uri_field(HTTPS_OR_RUNWAY, alias="videoUri", optional=True)
     prompt_text: PromptText
 
     @field_validator("prompt_video", "video_uri")
@@ -182,7 +190,7 @@ class VideoToVideoRequest(_RatioMixin):
 class MediaReference(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     type: Literal["image", "video"]
-    uri: str
+    uri: str = uri_field(HTTPS_OR_RUNWAY)
 
     @field_validator("uri")
     @classmethod
@@ -200,8 +208,8 @@ class CharacterPerformanceRequest(_RatioMixin):
 class LipSyncRequest(RunwayModel):
     MODELS: ClassVar[tuple[str, ...]] = ("gen4", "gen4_turbo")
     model: str = _model_field(MODELS)
-    input: str
-    audio: str
+    input: str = uri_field(HTTPS_OR_RUNWAY)
+    audio: str = uri_field(HTTPS_OR_RUNWAY)
 
     @field_validator("input", "audio")
     @classmethod
@@ -212,7 +220,7 @@ class LipSyncRequest(RunwayModel):
 class _VideoInputRequest(RunwayModel):
     """Operations whose only input is one video (`videoUri`, HTTPS or runway://)."""
 
-    video_uri: str = Field(alias="videoUri")
+    video_uri: str = uri_field(HTTPS_OR_RUNWAY, alias="videoUri")
 
     @field_validator("video_uri")
     @classmethod
@@ -234,30 +242,13 @@ class SoundEffectRequest(RunwayModel):
     MODELS: ClassVar[tuple[str, ...]] = ("sound_effect_v1",)
     model: str = _model_field(MODELS)
     prompt_text: PromptText
-    video_uri: str | None = Field(default=None, alias="videoUri")
+    video_uri: str | None = uri_field(HTTPS_OR_RUNWAY, alias="videoUri", optional=True)
     duration: int | None = Field(default=None, ge=1)
 
     @field_validator("video_uri")
     @classmethod
     def _video(cls, value: str | None) -> str | None:
         return None if value is None else check_uri(value, HTTPS_OR_RUNWAY)
-
-
-REQUEST_MODELS: Final[dict[Operation, type[RunwayModel]]] = {
-    "image_to_video": ImageToVideoRequest,
-    "text_to_video": TextToVideoRequest,
-    "video_to_video": VideoToVideoRequest,
-    "character_performance": CharacterPerformanceRequest,
-    "lip_sync": LipSyncRequest,
-    "video_upscale": VideoUpscaleRequest,
-    "frame_interpolation": FrameInterpolationRequest,
-    "sound_effect": SoundEffectRequest,
-}
-
-
-def validate_create_request(operation: Operation, body: Any, *, passthrough: bool = False) -> RunwayModel:
-    """Validate a create body for `operation`; raises :class:`pydantic.ValidationError`."""
-    return REQUEST_MODELS[operation].model_validate(body, context={"passthrough": passthrough})
 
 
 # --- Responses -------------------------------------------------------------------------------

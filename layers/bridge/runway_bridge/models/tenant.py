@@ -17,21 +17,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from runway_bridge.models.runway import Operation
-
-# Seconds of output an operation produces when its body does not say (`duration`). Runway's video
-# operations default to 5 s; operations that transform an input video produce about as much as
-# they get, which the bridge cannot know before the task runs: they count this much.
-DEFAULT_OUTPUT_SECONDS: Final[dict[Operation, int]] = {
-    "image_to_video": 5,
-    "text_to_video": 5,
-    "video_to_video": 10,
-    "character_performance": 10,
-    "lip_sync": 10,
-    "video_upscale": 10,
-    "frame_interpolation": 10,
-    "sound_effect": 5,
-}
+from runway_bridge.models.operations import REGISTRY, Operation
 
 
 class TenantLimits(BaseModel):
@@ -83,7 +69,8 @@ def output_seconds(operation: Operation, runway_body: Mapping[str, Any]) -> int:
     duration = runway_body.get("duration")
     if isinstance(duration, int) and not isinstance(duration, bool) and duration > 0:
         return duration
-    return DEFAULT_OUTPUT_SECONDS[operation]
+    # Not in the body: the operation's typical output length (models/operations.py).
+    return REGISTRY[operation].default_output_seconds
 
 
 def charge_for(

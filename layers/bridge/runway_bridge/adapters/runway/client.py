@@ -38,11 +38,10 @@ from runway_bridge.errors import (
     RunwayUnexpectedResponseError,
     RunwayValidationError,
 )
+from runway_bridge.models.operations import OPERATIONS, Operation
 from runway_bridge.models.runway import (
-    OPERATIONS,
     RUNWAY_API_VERSION,
     ErrorResponse,
-    Operation,
     RunwayModel,
     Task,
     TaskCreatedResponse,

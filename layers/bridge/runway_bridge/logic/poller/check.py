@@ -226,6 +226,7 @@ class JobChecker(PollerCore):
             as_samples(history),
             now,
             clip_seconds=_clip_seconds(job),
+            operation=job.operation,
             rng=self._rng,
         )
         if queue_waiting and isinstance(task, RunningTask):

@@ -42,6 +42,8 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from runway_bridge.models.operations import REGISTRY
+
 ProgressSample = tuple[float, float]  # (epoch seconds, progress 0..1)
 
 QUEUED_STATUSES: Final = frozenset({"PENDING", "THROTTLED", "QUEUED", "SUBMITTING"})
@@ -73,6 +75,11 @@ class PollingPolicy(BaseModel):
     min_interval_s: float = Field(default=2.0, gt=0)
     max_interval_s: float = Field(default=60.0, gt=0)
     typical_durations_s: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_TYPICAL_DURATIONS_S))
+    # A model family the table above does not know takes its operation's typical duration (the
+    # operation registry's prior), else this.
+    operation_typical_durations_s: dict[str, float] = Field(
+        default_factory=lambda: {spec.name: spec.typical_duration_s for spec in REGISTRY}
+    )
     default_typical_duration_s: float = Field(default=90.0, gt=0)
     # 10 s clips take about this much longer than 5 s ones.
     long_clip_factor: float = Field(default=1.6, ge=1.0)
@@ -105,9 +112,14 @@ class PollingPolicy(BaseModel):
 
     # --- priors ---------------------------------------------------------------------------------
 
-    def typical_duration_s(self, model: str, clip_seconds: int | None = None) -> float:
+    def typical_duration_s(
+        self, model: str, clip_seconds: int | None = None, operation: str | None = None
+    ) -> float:
         matches = [family for family in self.typical_durations_s if model.startswith(family)]
-        base = self.typical_durations_s[max(matches, key=len)] if matches else self.default_typical_duration_s
+        if matches:
+            base = self.typical_durations_s[max(matches, key=len)]
+        else:
+            base = self.operation_typical_durations_s.get(operation or "", self.default_typical_duration_s)
         return base * (self.long_clip_factor if clip_seconds is not None and clip_seconds >= 10 else 1.0)
 
     def first_poll_delay(
@@ -131,6 +143,7 @@ class PollingPolicy(BaseModel):
         now: float,
         *,
         clip_seconds: int | None = None,
+        operation: str | None = None,
         rng: random.Random | None = None,
     ) -> float:
         """Seconds from `now` until the next GET of a task in `status` (the one just read).
@@ -139,7 +152,7 @@ class PollingPolicy(BaseModel):
         `record_progress` (same clock as `now`). Terminal statuses get no further poll: the caller
         does not ask; if it does, the answer is max_interval_s.
         """
-        typical = self.typical_duration_s(model, clip_seconds)
+        typical = self.typical_duration_s(model, clip_seconds, operation)
         if status in TERMINAL_STATUSES:
             raw = self.max_interval_s
         elif status in QUEUED_STATUSES:

@@ -73,16 +73,12 @@ from runway_bridge.models.job import (
     JobStatus,
     request_fingerprint,
 )
+from runway_bridge.models.operations import OPERATIONS, Operation, validate_create_request
 from runway_bridge.models.outbox import (
     terminal_event,
 )
 from runway_bridge.models.records import UrlChecker
-from runway_bridge.models.runway import (
-    OPERATIONS,
-    Operation,
-    describe_validation_error,
-    validate_create_request,
-)
+from runway_bridge.models.runway import describe_validation_error
 from runway_bridge.models.tenant import (
     DAILY_LIMIT_CODES,
     DailyUsage,
