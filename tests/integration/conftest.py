@@ -272,8 +272,11 @@ def make_bridge(aws: Aws, emulator: RunwayEmulator) -> Iterator[BridgeFactory]:
             "api_keys_table_name": aws.keys_table,
             "bucket_name": aws.bucket,
             "event_bus_name": aws.bus,
-            "api_submit_budget_s": 8.0,
-            # Generous for a loaded machine: a moto write well within it is recorded, not handed off.
+            # Generous for a loaded machine (a submit's reads took 8 s once with other test runs
+            # beside): a submit is sent, never left to the poller for lack of time, unless a test
+            # asks for a short budget itself (tests/integration/submission/test_submit_deadline.py).
+            "api_submit_budget_s": 30.0,
+            # A moto write well within it is recorded, not handed off.
             "submit_record_budget_s": 3.0,
             "tenant_secret_prefix": f"test-{uuid.uuid4().hex[:8]}",
         }

@@ -82,18 +82,26 @@ def test_range_requests_return_the_matching_slice(emulator: RunwayEmulator, api:
 def test_output_urls_expire_and_a_fresh_get_gives_working_ones(
     emulator: RunwayEmulator, api: httpx.Client
 ) -> None:
-    emulator.update(output_url_ttl_s=10.0)  # 10 emulated seconds = 0.5 s real at 20x
     final, _ = wait_for_task(api, create_task(api))
-    old_url = final["output"][0]
-    assert httpx.get(old_url).status_code == 200
-    time.sleep(0.6)
-    expired = httpx.get(old_url)
-    assert expired.status_code == 403
-    fresh_url = api.get(f"/v1/tasks/{final['id']}").json()["output"][0]
-    assert fresh_url != old_url
-    fresh = httpx.get(fresh_url)
-    assert fresh.status_code == 200
-    assert fresh.headers["Content-Type"] == "video/mp4"
+    speed, ttl = emulator.config.clock_speed, emulator.config.output_url_ttl_s
+    # The emulator's clock is held almost still while a URL must work and run fast while it must
+    # expire, so a slow machine cannot turn either step around.
+    emulator.update(output_url_ttl_s=10.0, clock_speed=0.001)  # 10 emulated s = 10,000 s real
+    try:
+        old_url = api.get(f"/v1/tasks/{final['id']}").json()["output"][0]
+        assert httpx.get(old_url).status_code == 200
+        emulator.update(clock_speed=10_000.0)  # 10 emulated s = 1 ms real
+        time.sleep(0.05)
+        emulator.update(clock_speed=0.001)
+        expired = httpx.get(old_url)
+        assert expired.status_code == 403
+        fresh_url = api.get(f"/v1/tasks/{final['id']}").json()["output"][0]
+        assert fresh_url != old_url
+        fresh = httpx.get(fresh_url)
+        assert fresh.status_code == 200
+        assert fresh.headers["Content-Type"] == "video/mp4"
+    finally:
+        emulator.update(clock_speed=speed, output_url_ttl_s=ttl)
 
 
 def test_tampered_output_url_is_403(api: httpx.Client) -> None:

@@ -21,10 +21,12 @@ DELIVERIES = 2
 def bridge() -> Iterator[Bridge]:
     yield from start_bridge(
         # A short function timeout and visibility: the hung invocation times out and its message
-        # is delivered again within seconds.
+        # is delivered again within seconds. Long enough that a delivery which does not hang (three
+        # refused GETs and their back-off, the job's writes) finishes on a loaded machine: at 3 s
+        # one was cut short there and dead-lettered.
         parameters={
-            "CopyFunctionTimeout": "3",
-            "CopyQueueVisibilityTimeout": "4",
+            "CopyFunctionTimeout": "10",
+            "CopyQueueVisibilityTimeout": "12",
             "CopyMaxReceiveCount": str(DELIVERIES),
         },
         environment={"BRIDGE_COPY_PART_BYTES": str(5 * MIB), "BRIDGE_COPY_RETRY_BASE_S": "0.5"},
@@ -42,14 +44,16 @@ def test_a_copier_that_dies_mid_upload_is_redone_without_an_orphan_upload(
     bridge.to_copying(job_id, finished)
 
     wait_for(bridge.proxy.stalled.is_set)
-    [half] = wait_for(bridge.open_uploads)
+    # The hung copy's upload is the oldest; on a slow machine the redelivered copy may have begun
+    # its own by now.
+    half = min(wait_for(bridge.open_uploads), key=lambda upload: upload["Initiated"])
     s3 = bridge.client("s3")
     parts = wait_for(
         lambda: s3.list_parts(Bucket=bridge.bucket, Key=half["Key"], UploadId=half["UploadId"]).get("Parts")
     )
     assert len(parts) == 1
 
-    job = bridge.finished(job_id, timeout_s=40)
+    job = bridge.finished(job_id, timeout_s=90)
 
     assert job.status is JobStatus.SUCCEEDED
     [body] = bridge.served_bytes(finished)
@@ -86,7 +90,7 @@ def test_a_copy_failing_on_every_delivery_fails_the_job_on_the_last_one_instead_
     bridge.proxy.output_status = 503
     try:
         bridge.to_copying(job_id, finished)
-        job = bridge.finished(job_id, timeout_s=30)
+        job = bridge.finished(job_id, timeout_s=90)
     finally:
         bridge.proxy.output_status = None
 
