@@ -224,9 +224,9 @@ def gateway_responses(resources: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("response_type", "code"),
     [
-        ("UNAUTHORIZED", "UNAUTHORIZED"),
-        ("ACCESS_DENIED", "FORBIDDEN"),
-        ("THROTTLED", "RATE_LIMITED"),
+        ("UNAUTHORIZED", "unauthorized"),
+        ("ACCESS_DENIED", "forbidden"),
+        ("THROTTLED", "rate_limited"),
         ("DEFAULT_4XX", None),
         ("DEFAULT_5XX", None),
     ],
