@@ -17,9 +17,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from runway_bridge.models.job import Job
+from runway_bridge.models.job import TERMINAL_EVENT_TYPES, Job
 from runway_bridge.models.outbox import OutboxEvent
 from runway_bridge.observability import logger, metrics, tracer
+from runway_bridge.wiring.cache import utc_now
 from runway_bridge.wiring.notifications import get_relay
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
@@ -44,6 +45,7 @@ def relay_record(record: DynamoDBRecord) -> None:
         notification = relay.publish_event(event)
         logger.info("event published", extra={"event_id": event.event_id, "type": notification.type})
         metrics.add_metric(name="EventsPublished", unit="Count", value=1)
+        count_outcome(event)
     elif sort_key == "JOB" and record.event_name and record.event_name.name == "MODIFY":
         # Both sides plain: a stream Decimal never equals the float it was written from.
         old_progress = _plain((change.old_image or {}).get("progress")) if change else None
@@ -51,6 +53,23 @@ def relay_record(record: DynamoDBRecord) -> None:
             job = Job.model_validate(new_image)
             if relay.publish_progress(job):
                 metrics.add_metric(name="ProgressWebhooksQueued", unit="Count", value=1)
+
+
+# Dashboard names of the terminal events: task.succeeded -> JobsSucceeded, task.timed_out -> JobsTimedOut.
+OUTCOME_METRICS = {
+    event_type: "Jobs" + event_type.removeprefix("task.").title().replace("_", "")
+    for event_type in TERMINAL_EVENT_TYPES.values()
+}
+
+
+def count_outcome(event: OutboxEvent) -> None:
+    """A terminal event, counted once published, with how long after the outcome was recorded."""
+    name = OUTCOME_METRICS.get(event.type)
+    if name is None:
+        return
+    metrics.add_metric(name=name, unit="Count", value=1)
+    lag_ms = (utc_now() - event.created_at).total_seconds() * 1000
+    metrics.add_metric(name="OutcomePublishLag", unit="Milliseconds", value=max(lag_ms, 0.0))
 
 
 def _plain(value: Any) -> Any:
