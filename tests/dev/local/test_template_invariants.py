@@ -9,6 +9,7 @@ bridge's error shape.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -298,7 +299,27 @@ def test_every_function_has_error_and_throttle_alarms(resources: dict[str, Any])
 
 def test_a_dashboard_shows_the_bridges_own_metrics(resources: dict[str, Any]) -> None:
     [dashboard] = of_type(resources, "AWS::CloudWatch::Dashboard").values()
-    body = json.dumps(props(dashboard)["DashboardBody"])
-    emitted = ["CopiedBytes", "CopyFailed", "WebhookDelivered", "WebhookRetrying", "WebhookExhausted"]
-    for metric in emitted:
-        assert metric in body, metric
+    source = props(dashboard)["DashboardBody"]["Fn::Sub"]
+    body = json.loads(re.sub(r"\$\{[^}]+\}", "x", source))  # valid JSON once substituted
+    shown = {
+        metric[1]
+        for widget in body["widgets"]
+        for metric in widget["properties"].get("metrics", [])
+        if metric[0] in ("RunwayBridge", ".")
+    }
+    emitted = {
+        "JobsSucceeded",
+        "JobsFailed",
+        "RunwayGET",
+        "RunwayRateLimited",
+        "OutcomePublishLag",
+        "CopiedBytes",
+        "CopyFailed",
+        "WebhookDelivered",
+        "WebhookRetrying",
+        "WebhookExhausted",
+    }
+    assert emitted <= shown
+    assert "Runway accepted the create" in source  # jobs submitted, from the submit log line
+    queues = {"CopyDeadLetterQueue", "WebhookDeadLetterQueue", "SubmitEventDeadLetterQueue"}
+    assert all(f"${{{queue}.QueueName}}" in source for queue in queues)
