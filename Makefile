@@ -22,7 +22,7 @@ CHECKOV := $(TOOLS)/checkov/bin/checkov
 UV_VERSION := 0.13.8
 PYTEST_ARGS ?= -n 2
 
-.PHONY: help install dev test unit fleet lint fmt statelint sam-validate checkov sam-build layer-requirements clean
+.PHONY: help install dev test unit fleet lint fmt statelint sam-validate checkov sam-build deploy layer-requirements clean
 
 help:
 	@echo "make dev    run the whole bridge locally (moto + Runway emulator), no AWS account or Runway key"
@@ -30,6 +30,7 @@ help:
 	@echo "make unit   the fast tier: logic on in-memory fakes (tests/unit), seconds, no moto or emulator"
 	@echo "make lint   ruff + mypy"
 	@echo "make fleet  the 130-job fleet run (fairness, nothing lost, no double create)"
+	@echo "make deploy build and deploy to your AWS account (guided the first time; README, Deploy to AWS)"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)/uv
@@ -80,6 +81,17 @@ sam-validate: $(SAM)
 
 sam-build: $(SAM)
 	$(SAM) build --template template.yaml --build-dir .aws-sam/build --cached --parallel
+
+# To the AWS account of your credentials. The first time (no samconfig.toml) `sam deploy --guided` asks
+# for the stack name, region and parameters and saves the answers in samconfig.toml; after that a
+# plain `sam deploy` uses them. SAM_DEPLOY_ARGS adds options (e.g. --parameter-overrides K=V).
+SAM_DEPLOY_ARGS ?=
+deploy: .venv/.synced sam-build
+	@if [ -f samconfig.toml ]; then \
+		$(SAM) deploy --template-file .aws-sam/build/template.yaml $(SAM_DEPLOY_ARGS); \
+	else \
+		$(SAM) deploy --guided --template-file .aws-sam/build/template.yaml --capabilities CAPABILITY_IAM $(SAM_DEPLOY_ARGS); \
+	fi
 
 # Security checks of the template; every skipped check is answered in .checkov.yaml.
 checkov: $(CHECKOV)

@@ -13,12 +13,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from runway_bridge.observability import logger, tracer
+from runway_bridge.observability import logger, metrics, tracer
 from runway_bridge.wiring.poller import get_poller_service
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     job_id = str(event["jobId"])
     run_id = str(event.get("runId") or "unnamed-run")

@@ -107,13 +107,40 @@ class _Response:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+    # API Gateway's own answer of this gateway response type (None: the integration's answer).
+    gateway_response: str | None = None
+    message: str | None = None
 
 
 def _json_response(
-    status: int, payload: Any, extra_headers: list[tuple[str, str]] | None = None
+    status: int,
+    payload: Any,
+    extra_headers: list[tuple[str, str]] | None = None,
+    *,
+    gateway_response: str | None = None,
 ) -> _Response:
     headers = [("Content-Type", "application/json"), *(extra_headers or [])]
-    return _Response(status, headers, json.dumps(payload, separators=(",", ":")).encode())
+    message = next(iter(payload.values()), None) if isinstance(payload, dict) else None
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    return _Response(status, headers, body, gateway_response, message)
+
+
+GATEWAY_RESPONSES_EXTENSION = "x-amazon-apigateway-gateway-responses"
+
+
+def _customised(response: _Response, declared: Mapping[str, Any]) -> _Response:
+    """API Gateway's own answer through the API's gateway responses (type, else DEFAULT_4XX/5XX):
+    the declared status and JSON template, `$context.error.messageString` being the quoted message."""
+    if response.gateway_response is None:
+        return response
+    fallback = "DEFAULT_5XX" if response.status >= 500 else "DEFAULT_4XX"
+    spec = declared.get(response.gateway_response) or declared.get(fallback)
+    template = ((spec or {}).get("responseTemplates") or {}).get("application/json")
+    if template is None:
+        return response
+    rendered = str(template).replace("$context.error.messageString", json.dumps(response.message))
+    status = int((spec or {}).get("statusCode") or response.status)
+    return _Response(status, list(response.headers), rendered.encode())
 
 
 # API Gateway's own answers, byte for byte where clients may parse them.
@@ -122,34 +149,57 @@ def _missing_token() -> _Response:
         403,
         {"message": "Missing Authentication Token"},
         [("x-amzn-ErrorType", "MissingAuthenticationTokenException")],
+        gateway_response="MISSING_AUTHENTICATION_TOKEN",
     )
 
 
 def _unauthorized() -> _Response:
-    return _json_response(401, {"message": "Unauthorized"}, [("x-amzn-ErrorType", "UnauthorizedException")])
+    return _json_response(
+        401,
+        {"message": "Unauthorized"},
+        [("x-amzn-ErrorType", "UnauthorizedException")],
+        gateway_response="UNAUTHORIZED",
+    )
 
 
 def _access_denied(explicit: bool) -> _Response:
     message = "User is not authorized to access this resource"
     if explicit:
         message += " with an explicit deny"
-    return _json_response(403, {"Message": message}, [("x-amzn-ErrorType", "AccessDeniedException")])
+    return _json_response(
+        403,
+        {"Message": message},
+        [("x-amzn-ErrorType", "AccessDeniedException")],
+        gateway_response="ACCESS_DENIED",
+    )
 
 
 def _forbidden() -> _Response:
-    return _json_response(403, {"message": "Forbidden"}, [("x-amzn-ErrorType", "ForbiddenException")])
+    return _json_response(
+        403,
+        {"message": "Forbidden"},
+        [("x-amzn-ErrorType", "ForbiddenException")],
+        gateway_response="INVALID_API_KEY",
+    )
 
 
 def _authorizer_failure() -> _Response:
-    return _json_response(500, {"message": None}, [("x-amzn-ErrorType", "AuthorizerConfigurationException")])
+    return _json_response(
+        500,
+        {"message": None},
+        [("x-amzn-ErrorType", "AuthorizerConfigurationException")],
+        gateway_response="AUTHORIZER_FAILURE",
+    )
 
 
 def _bad_gateway() -> _Response:
-    return _json_response(502, {"message": "Internal server error"})
+    return _json_response(502, {"message": "Internal server error"}, gateway_response="INTEGRATION_FAILURE")
 
 
 def _gateway_timeout() -> _Response:
-    return _json_response(504, {"message": "Endpoint request timed out"})
+    return _json_response(
+        504, {"message": "Endpoint request timed out"}, gateway_response="INTEGRATION_TIMEOUT"
+    )
 
 
 def _function_arn(uri: Any, where: str) -> str:
@@ -161,7 +211,9 @@ def _function_arn(uri: Any, where: str) -> str:
 
 def _parse_authorizers(body: Mapping[str, Any]) -> dict[str, Authorizer]:
     authorizers: dict[str, Authorizer] = {}
-    for name, definition in (body.get("securityDefinitions") or {}).items():
+    # Swagger 2 keeps them in securityDefinitions, OpenAPI 3 (SAM's OpenApiVersion) in components.
+    schemes = body.get("securityDefinitions") or (body.get("components") or {}).get("securitySchemes") or {}
+    for name, definition in schemes.items():
         extension = definition.get(AUTHORIZER_EXTENSION)
         if extension is None:
             continue  # api_key and other non-Lambda schemes are handled per method
@@ -362,6 +414,7 @@ class LocalRestApi:
         except Exception:  # an emulator bug must not look like the API's answer
             log.exception("local API Gateway failed on %s %s", http_method, raw_path)
             response = _json_response(500, {"message": "Internal server error (local API Gateway)"})
+        response = _customised(response, self.definition.body.get(GATEWAY_RESPONSES_EXTENSION) or {})
         response.headers.append(("x-amzn-RequestId", request_id))
         return response
 

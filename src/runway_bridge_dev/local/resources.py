@@ -442,6 +442,11 @@ def placeholder(
         return CreatedResource(
             ref=group_name, attributes={"Arn": context.arn("logs", f"log-group:{group_name}:*")}
         )
+    if resource_type == "AWS::KMS::Key":
+        key_id = str(uuid.uuid4())
+        return CreatedResource(
+            ref=key_id, attributes={"KeyId": key_id, "Arn": context.arn("kms", f"key/{key_id}")}
+        )
     if resource_type == "AWS::Lambda::Version":
         function = str(context.resolve(raw.get("FunctionName", "")))
         return CreatedResource(ref=f"{function}:1", attributes={"Version": "1"})
@@ -493,6 +498,8 @@ SKIPPED: dict[str, Skip] = {
     "AWS::ApiGateway::Account": Skip("account-level logging settings are not emulated"),
     "AWS::ApiGateway::UsagePlanKey": Skip("usage plan throttling is not enforced locally"),
     "AWS::ApiGateway::ApiKey": Skip("API keys are checked by the REQUEST authorizer, not by API Gateway"),
+    "AWS::KMS::Key": Skip("encryption at rest is not emulated (topics and queues stay unencrypted)"),
+    "AWS::KMS::Alias": Skip("encryption at rest is not emulated (topics and queues stay unencrypted)"),
     "AWS::XRay::Group": Skip("no tracing locally"),
     "AWS::XRay::SamplingRule": Skip("no tracing locally"),
     "AWS::ApiGateway::RestApi": Skip("served by the local API Gateway (apigw.py)", glue=True),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,9 @@ from samtranslator.yaml_helper import yaml_parse
 PSEUDO_PREFIX = "AWS::"
 NO_VALUE = "AWS::NoValue"
 _LOCAL_CODE_BUCKET = "runway-bridge-local-code"
+# Offline the translator has no feature-toggle config and warns on every OpenAPI 3 API it transforms
+# ("Feature 'normalized_open_api_version' not available"); the defaults it falls back to are SAM's.
+logging.getLogger("samtranslator.feature_toggle").setLevel(logging.ERROR)
 
 
 class TemplateError(ValueError):

@@ -25,10 +25,11 @@ def test_real_template_health_answers_200_through_the_local_api_gateway(stack: L
     assert response.headers["content-type"].startswith("application/json")
 
 
-def test_real_template_unknown_route_is_api_gateway_403(stack: LocalStack) -> None:
+def test_real_template_unknown_route_is_api_gateway_403_in_the_bridges_error_shape(stack: LocalStack) -> None:
+    # API Gateway's own answer, through the template's gateway responses (not `{"message": ...}`).
     response = httpx.get(f"{stack.api_url}/v1/nope", timeout=10)
     assert response.status_code == 403
-    assert response.json() == {"message": "Missing Authentication Token"}
+    assert response.json() == {"error": "no such route", "code": "not_found"}
 
 
 def test_runway_settings_point_at_the_emulator(stack: LocalStack) -> None:
@@ -47,4 +48,4 @@ def test_real_authorizer_refuses_a_missing_or_bad_key_with_401(
 ) -> None:
     response = httpx.get(f"{stack.api_url}/v1/tasks", headers=headers, timeout=10)
     assert response.status_code == 401
-    assert response.json() == {"message": "Unauthorized"}
+    assert response.json() == {"error": "Unauthorized", "code": "unauthorized"}

@@ -34,6 +34,7 @@ from runway_bridge.models.runway import (
     TextToVideoRequest,
     UploadResponse,
 )
+from runway_bridge.observability import metrics
 from runway_bridge_dev.emulator import RunwayEmulator
 from tests.integration.runway_client.conftest import FAST_CLOCK, ClientFactory
 from tests.integration.runway_client.scripted_server import ScriptedAnswer, ScriptedServer
@@ -594,3 +595,24 @@ def test_retries_never_log_the_api_key(
     assert "retrying" in logged
     assert "will not be resent" in logged
     assert key not in logged
+
+
+def test_every_runway_answer_is_counted_by_method_and_429s_apart(
+    client: RunwayClient, emulator: RunwayEmulator
+) -> None:
+    """The dashboard's Runway GETs and 429s: one metric per answer, whatever the retry loop did."""
+
+    def counted(name: str) -> float:
+        values = metrics.metric_set.get(name, {}).get("Value", [])
+        return float(sum(values)) if isinstance(values, list) else float(values)
+
+    metrics.clear_metrics()
+    try:
+        task_id = client.create_task("text_to_video", TEXT_TO_VIDEO, budget_s=5)
+        emulator.update(fail_next=[429, 429])
+        client.get_task(task_id, budget_s=5)
+        assert counted("RunwayPOST") == 1
+        assert counted("RunwayGET") == 3  # two 429s, then the answer
+        assert counted("RunwayRateLimited") == 2
+    finally:
+        metrics.clear_metrics()

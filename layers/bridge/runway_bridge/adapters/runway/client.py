@@ -48,7 +48,7 @@ from runway_bridge.models.runway import (
     UploadResponse,
     parse_task,
 )
-from runway_bridge.observability import logger
+from runway_bridge.observability import logger, metrics
 from runway_bridge.settings import get_settings
 
 RETRYABLE_STATUSES: Final = frozenset({429, 502, 503, 504})
@@ -111,7 +111,9 @@ class RunwayClient:
         self._sleep = sleep
         self._clock = clock
         headers = {"Authorization": f"Bearer {api_key}", "X-Runway-Version": RUNWAY_API_VERSION}
-        self._api = httpx.Client(base_url=base_url, headers=headers, transport=transport)
+        # Every answer Runway gives is counted (RunwayGET/POST/DELETE, RunwayRateLimited for 429s).
+        hooks = {"response": [_count_answer]}
+        self._api = httpx.Client(base_url=base_url, headers=headers, transport=transport, event_hooks=hooks)
         # Creates go over a fresh connection each time: a pooled keep-alive connection that the
         # server closed while idle would break mid-request and turn a harmless race into a
         # "submission unknown" job.
@@ -120,6 +122,7 @@ class RunwayClient:
             headers=headers,
             transport=transport,
             limits=httpx.Limits(max_keepalive_connections=0),
+            event_hooks=hooks,
         )
         # Upload URLs point at a storage host, not Runway: the API key must never go there.
         self._storage = httpx.Client(transport=transport)
@@ -434,6 +437,12 @@ class RunwayClient:
             # A 4xx is Runway refusing the request; after a 5xx nobody knows what happened.
             may_have_been_processed=status >= 500,
         )
+
+
+def _count_answer(response: httpx.Response) -> None:
+    metrics.add_metric(name=f"Runway{response.request.method}", unit="Count", value=1)
+    if response.status_code == 429:
+        metrics.add_metric(name="RunwayRateLimited", unit="Count", value=1)
 
 
 def _raise_last(failure: _AttemptFailure | None) -> None:
