@@ -180,13 +180,27 @@ def call(http: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Res
             f"cannot reach the bridge at {http.base_url} ({exc}); is `make dev` running?", 3
         ) from exc
     if response.status_code >= 400:
-        try:
-            body = response.json()
-            detail = f"{body.get('error')} ({body.get('code')})"
-        except ValueError:
-            detail = response.text[:200]
-        raise CliError(f"{method} {path} answered {response.status_code}: {detail}")
+        raise CliError(f"{method} {path} answered {response.status_code}: {error_detail(response)}")
     return response
+
+
+def error_detail(response: httpx.Response) -> str:
+    """The reason in an error answer, one line: the bridge's (Runway's) `{"error", "code"}`, API
+    Gateway's own `{"message"}` (e.g. its 401 for an unknown key), else the start of the text."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        message = body.get("error") or body.get("message") or body.get("detail")
+        if isinstance(message, str) and message:
+            code = body.get("code")
+            return one_line(f"{message} ({code})" if code else message)
+    return one_line(response.text[:200]) or response.reason_phrase or "no details"
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -199,6 +213,9 @@ def guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return 130
+        except httpx.HTTPError as exc:  # anything the calls above did not turn into a CliError
+            print(f"error: {one_line(str(exc)) or type(exc).__name__}", file=sys.stderr)
+            return 3
         except BrokenPipeError:
             # stdout closed early (e.g. `| head`): nothing left to say to it.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
