@@ -1,7 +1,9 @@
 """`runway-bridge generate | tasks | webhooks`: use a bridge from the shell.
 
     runway-bridge generate text_to_video --prompt "a red fox in snow" --wait
-    runway-bridge tasks get <id> | tasks list [--status SUCCEEDED] | tasks cancel <id>
+    runway-bridge tasks get <id> | tasks list [--status SUCCEEDED] [--cursor C | --all]
+    runway-bridge tasks wait <id> | tasks download <id>    (resume an interrupted --wait)
+    runway-bridge tasks cancel <id> (unfinished only) | tasks delete <id> [--yes] (finished, outputs too)
     runway-bridge webhooks listen [--port 8765]
     runway-bridge usage
 
@@ -98,7 +100,7 @@ def register(subparsers: Any) -> None:
     generate.add_argument("--timeout", type=float, default=900.0, help="seconds --wait waits (default 900)")
     generate.set_defaults(func=run_generate)
 
-    tasks = subparsers.add_parser("tasks", help="get, list or cancel tasks")
+    tasks = subparsers.add_parser("tasks", help="get, list, wait for, download, cancel or delete tasks")
     actions = tasks.add_subparsers(dest="tasks_action", metavar="ACTION", required=True)
     get = actions.add_parser("get", parents=[common], help="one task")
     get.add_argument("task_id")
@@ -106,13 +108,36 @@ def register(subparsers: Any) -> None:
     listing = actions.add_parser("list", parents=[common], help="your tasks, newest first")
     listing.add_argument("--status", help="only this bridge status (QUEUED, RUNNING, SUCCEEDED, ...)")
     listing.add_argument("--reference", help="only tasks with this reference")
-    listing.add_argument("--limit", type=int, default=20)
+    listing.add_argument("--limit", type=int, default=20, help="tasks per page (default 20, at most 100)")
+    pages = listing.add_mutually_exclusive_group()
+    pages.add_argument("--cursor", help="the page after this one: a nextCursor from a previous list")
+    pages.add_argument("--all", action="store_true", help="every page, following nextCursor")
     listing.set_defaults(func=run_tasks_list)
+    wait = actions.add_parser(
+        "wait",
+        parents=[common],
+        help="show progress until a task is done, then download its outputs (resumes generate --wait)",
+    )
+    wait.add_argument("task_id")
+    wait.add_argument("--output", "-o", type=Path, help="where to save the output (default ./<id>.<ext>)")
+    wait.add_argument("--no-download", action="store_true", help="only wait; do not download the outputs")
+    wait.add_argument("--timeout", type=float, default=900.0, help="seconds to wait (default 900)")
+    wait.set_defaults(func=run_tasks_wait)
+    download = actions.add_parser("download", parents=[common], help="download a succeeded task's outputs")
+    download.add_argument("task_id")
+    download.add_argument("--output", "-o", type=Path, help="where to save the output (default ./<id>.<ext>)")
+    download.set_defaults(func=run_tasks_download)
     cancel = actions.add_parser(
-        "cancel", parents=[common], help="cancel an unfinished task (deletes a finished one)"
+        "cancel", parents=[common], help="cancel an unfinished task (refuses a finished one)"
     )
     cancel.add_argument("task_id")
     cancel.set_defaults(func=run_tasks_cancel)
+    delete = actions.add_parser(
+        "delete", parents=[common], help="delete a finished task and its outputs (asks first)"
+    )
+    delete.add_argument("task_id")
+    delete.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    delete.set_defaults(func=run_tasks_delete)
 
     usage = subparsers.add_parser(
         "usage", parents=[common], help="your tenant's counters against its limits (today, UTC)"
@@ -172,6 +197,11 @@ def client(target: Target) -> httpx.Client:
     )
 
 
+def file_client() -> httpx.Client:
+    """For uploads to and downloads from the (presigned) URLs the bridge hands out."""
+    return httpx.Client(timeout=120, trust_env=False)
+
+
 def call(http: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
     try:
         response = http.request(method, path, **kwargs)
@@ -179,6 +209,10 @@ def call(http: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Res
         raise CliError(
             f"cannot reach the bridge at {http.base_url} ({exc}); is `make dev` running?", 3
         ) from exc
+    return call_ok(response, method, path)
+
+
+def call_ok(response: httpx.Response, method: str, path: str) -> httpx.Response:
     if response.status_code >= 400:
         raise CliError(f"{method} {path} answered {response.status_code}: {error_detail(response)}")
     return response
@@ -241,13 +275,11 @@ def media_uri(http: httpx.Client, value: str) -> str:
     upload = call(http, "POST", "/v1/uploads", json={"filename": path.name, "type": "ephemeral"}).json()
     content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     try:
-        with path.open("rb") as handle:
-            answer = httpx.post(
+        with path.open("rb") as handle, file_client() as files:
+            answer = files.post(
                 upload["uploadUrl"],
                 data=upload.get("fields") or {},
                 files={"file": (path.name, handle, content_type)},
-                timeout=120,
-                trust_env=False,
             )
     except httpx.TransportError as exc:
         raise CliError(f"uploading {path.name} failed: {exc}", 3) from exc
@@ -319,13 +351,16 @@ def wait_for(http: httpx.Client, task_id: str, *, timeout_s: float, progress: Pr
     deadline = time.monotonic() + timeout_s
     while True:
         view: dict[str, Any] = call(http, "GET", f"/v1/tasks/{task_id}").json()
-        progress.show(view["status"], view.get("progress"))
+        progress.show(shown_status(view), view.get("progress"))
         if view["status"] in FINISHED:
             progress.done()
             return view
         if time.monotonic() > deadline:
             progress.done()
-            raise CliError(f"task {task_id} not finished after {timeout_s:g} s (still {view['status']})")
+            raise CliError(
+                f"task {task_id} not finished after {timeout_s:g} s (still {shown_status(view)}); "
+                f"`runway-bridge tasks wait {task_id}` goes on waiting"
+            )
         time.sleep(1.0)
 
 
@@ -341,7 +376,7 @@ def download_outputs(view: dict[str, Any], output: Path | None) -> list[str]:
         else:
             path = Path(f"{view['id']}{'' if len(urls) == 1 else f'-{index}'}{extension}")
         try:
-            with httpx.stream("GET", url, timeout=120, trust_env=False) as response:
+            with file_client() as files, files.stream("GET", url) as response:
                 if response.status_code != 200:
                     raise CliError(f"downloading output {index} failed: {response.status_code}")
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -379,19 +414,37 @@ def run_generate(args: argparse.Namespace) -> int:
             return 0
         if not args.json:
             print(f"task {task_id} submitted; waiting (Ctrl-C stops waiting, not the task)", file=sys.stderr)
+        return wait_and_download(args, http, task_id)
+
+
+def wait_and_download(args: argparse.Namespace, http: httpx.Client, task_id: str) -> int:
+    """`--wait`'s end (generate and `tasks wait`): progress until finished, then the outputs saved.
+    Ctrl-C stops waiting, not the task, and says how to resume."""
+    try:
         view = wait_for(
             http, task_id, timeout_s=args.timeout, progress=Progress(sys.stderr, enabled=not args.json)
         )
+    except KeyboardInterrupt:
+        raise CliError(
+            f"stopped waiting; task {task_id} goes on. Resume: runway-bridge tasks wait {task_id}", 130
+        ) from None
     if view["status"] != "SUCCEEDED":
         emit(
             args, {"id": task_id, "status": view["status"], "task": view}, f"task {task_id}: {view['status']}"
         )
         reason = view.get("failure") or view["status"].lower()
         raise CliError(f"task {task_id} {view['status']}: {reason} ({view.get('failureCode')})")
+    if getattr(args, "no_download", False):
+        emit(args, {"id": task_id, "status": "SUCCEEDED", "files": [], "task": view}, summary(view))
+        return 0
+    return save_outputs(args, view)
+
+
+def save_outputs(args: argparse.Namespace, view: dict[str, Any]) -> int:
     saved = download_outputs(view, args.output)
     emit(
         args,
-        {"id": task_id, "status": "SUCCEEDED", "files": saved, "task": view},
+        {"id": view["id"], "status": "SUCCEEDED", "files": saved, "task": view},
         "\n".join(f"saved {path}" for path in saved),
     )
     return 0
@@ -400,12 +453,28 @@ def run_generate(args: argparse.Namespace) -> int:
 # --- tasks -------------------------------------------------------------------------------------------------
 
 
+def shown_status(view: dict[str, Any]) -> str:
+    """What a person should read: `status` is Runway's enum (the SDK branches on it), the bridge's
+    own `bridge.status` says more. QUEUED (held by the bridge) and COPYING (Runway is done, the
+    outputs are being copied) show as such, and a task Runway already runs shows RUNNING even
+    before the bridge's record caught up."""
+    bridge = view.get("bridge") or {}
+    status = str(view["status"])
+    if status in FINISHED:
+        return status
+    if bridge.get("status") in {"QUEUED", "COPYING"}:
+        return str(bridge["status"])
+    if status == "PENDING" and bridge.get("runwayStatus") == "RUNNING":
+        return "RUNNING"
+    return status
+
+
 def summary(view: dict[str, Any]) -> str:
     bridge = view.get("bridge", {})
     progress = f" {view['progress'] * 100:.0f}%" if view.get("progress") is not None else ""
     failure = f" {view.get('failureCode')}: {view.get('failure')}" if view["status"] == "FAILED" else ""
     what = f"{bridge.get('operation', '')} {bridge.get('model', '')}"
-    return f"{view['id']}  {view['status']}{progress}  {what}{failure}"
+    return f"{view['id']}  {shown_status(view)}{progress}  {what}{failure}"
 
 
 @guarded
@@ -421,10 +490,44 @@ def run_tasks_get(args: argparse.Namespace) -> int:
 def run_tasks_list(args: argparse.Namespace) -> int:
     params = {key: value for key, value in (("status", args.status), ("reference", args.reference)) if value}
     params["limit"] = str(args.limit)
+    if args.cursor:
+        params["cursor"] = args.cursor
     with client(resolve_target(args)) as http:
         page = call(http, "GET", "/v1/tasks", params=params).json()
-    emit(args, page, "\n".join(summary(view) for view in page["data"]) or "no tasks")
+        views: list[dict[str, Any]] = list(page["data"])
+        seen: set[str] = set()
+        while args.all and page.get("nextCursor"):
+            if page["nextCursor"] in seen:  # a cursor that repeats would loop for ever
+                raise CliError("the bridge answered the same nextCursor twice; stopped listing")
+            seen.add(page["nextCursor"])
+            page = call(http, "GET", "/v1/tasks", params={**params, "cursor": page["nextCursor"]}).json()
+            views.extend(page["data"])
+    result = {"data": views, **({"nextCursor": page["nextCursor"]} if page.get("nextCursor") else {})}
+    emit(args, result, "\n".join(summary(view) for view in views) or "no tasks")
+    if page.get("nextCursor") and not args.json:
+        print(f"more: runway-bridge tasks list --cursor {page['nextCursor']} (or --all)", file=sys.stderr)
     return 0
+
+
+@guarded
+def run_tasks_wait(args: argparse.Namespace) -> int:
+    with client(resolve_target(args)) as http:
+        return wait_and_download(args, http, args.task_id)
+
+
+@guarded
+def run_tasks_download(args: argparse.Namespace) -> int:
+    with client(resolve_target(args)) as http:
+        view = call(http, "GET", f"/v1/tasks/{args.task_id}").json()
+    if view["status"] != "SUCCEEDED":
+        status = shown_status(view)
+        hint = (
+            f"wait for it: runway-bridge tasks wait {args.task_id}"
+            if status not in FINISHED
+            else "it has no outputs"
+        )
+        raise CliError(f"task {args.task_id} is {status}: {hint}")
+    return save_outputs(args, view)
 
 
 @guarded
@@ -452,12 +555,64 @@ def usage_text(view: dict[str, Any]) -> str:
     )
 
 
+def is_done(view: dict[str, Any]) -> bool:
+    """Finished, or finished at Runway with its outputs being copied: nothing left to cancel."""
+    return view["status"] in FINISHED or (view.get("bridge") or {}).get("status") == "COPYING"
+
+
 @guarded
 def run_tasks_cancel(args: argparse.Namespace) -> int:
+    """The bridge's DELETE cancels an unfinished task but deletes a finished one (as Runway's does):
+    a cancel looks first and refuses a finished task, so its outputs are never lost by a cancel."""
+    task_id = args.task_id
     with client(resolve_target(args)) as http:
-        call(http, "DELETE", f"/v1/tasks/{args.task_id}")
-    emit(args, {"id": args.task_id, "cancelled": True}, f"task {args.task_id} cancelled")
+        view = call(http, "GET", f"/v1/tasks/{task_id}").json()
+        if is_done(view):
+            raise CliError(
+                f"task {task_id} is already {shown_status(view)}: nothing to cancel "
+                f"(to delete it and its outputs: runway-bridge tasks delete {task_id})"
+            )
+        call(http, "DELETE", f"/v1/tasks/{task_id}")
+        after = http.get(f"/v1/tasks/{task_id}")
+    if after.status_code == 404:
+        # It finished in the moment between the look and the DELETE, which then deleted it.
+        raise CliError(f"task {task_id} finished just before the cancel arrived and was deleted")
+    view = call_ok(after, "GET", f"/v1/tasks/{task_id}").json()
+    status = shown_status(view)
+    cancelled = view["status"] == "CANCELLED"
+    text = (
+        f"task {task_id} cancelled"
+        if cancelled
+        else f"task {task_id}: cancel requested ({status}; Runway confirms it shortly)"
+    )
+    emit(args, {"id": task_id, "cancelled": cancelled, "status": view["status"], "task": view}, text)
     return 0
+
+
+@guarded
+def run_tasks_delete(args: argparse.Namespace) -> int:
+    task_id = args.task_id
+    with client(resolve_target(args)) as http:
+        view = call(http, "GET", f"/v1/tasks/{task_id}").json()
+        if not is_done(view):
+            raise CliError(
+                f"task {task_id} is {shown_status(view)}, not finished: cancel it first "
+                f"(runway-bridge tasks cancel {task_id})"
+            )
+        outputs = len((view.get("bridge") or {}).get("outputs") or view.get("output") or [])
+        if not args.yes:
+            confirm(f"Delete task {task_id} ({view['status']}) and its {outputs} output(s) for good?")
+        call(http, "DELETE", f"/v1/tasks/{task_id}")
+    emit(args, {"id": task_id, "deleted": True}, f"task {task_id} deleted with its {outputs} output(s)")
+    return 0
+
+
+def confirm(question: str) -> None:
+    if not sys.stdin.isatty():
+        raise CliError(f"{question} Not confirmed: pass --yes (no terminal to ask on)", 2)
+    answer = input(f"{question} [y/N] ").strip().lower()
+    if answer not in {"y", "yes"}:
+        raise CliError("not deleted", 1)
 
 
 # --- webhooks listen -------------------------------------------------------------------------------------
