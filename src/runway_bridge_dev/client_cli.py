@@ -38,6 +38,8 @@ KEY_VARIABLE = "RUNWAY_BRIDGE_API_KEY"
 SECRET_VARIABLE = "RUNWAY_BRIDGE_WEBHOOK_SECRET"
 FINISHED = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 DEFAULT_LISTEN_PORT = 8765
+# The create body's name for the caller's own reference (the bridge's models/api.py).
+BRIDGE_REFERENCE_FIELD = "bridgeReference"
 
 # Default model and body shape per operation (the bridge validates; its 400 says what is wrong).
 DEFAULT_MODELS = {
@@ -94,7 +96,11 @@ def register(subparsers: Any) -> None:
     generate.add_argument(
         "--callback", help="callback URL (default: a running `webhooks listen` for `make dev`)"
     )
-    generate.add_argument("--reference", help="your own reference, searchable with tasks list")
+    generate.add_argument(
+        "--reference",
+        help="your own reference, searchable with tasks list (character_performance's reference "
+        "performance is --video)",
+    )
     generate.add_argument("--wait", action="store_true", help="show progress until done, then download")
     generate.add_argument("--output", "-o", type=Path, help="where to save the output (default ./<id>.<ext>)")
     generate.add_argument("--timeout", type=float, default=900.0, help="seconds --wait waits (default 900)")
@@ -265,15 +271,58 @@ def emit(args: argparse.Namespace, data: Any, text: str) -> None:
 # --- generate ------------------------------------------------------------------------------------------
 
 
-def media_uri(http: httpx.Client, value: str) -> str:
-    """A URL/URI as it is; a local file uploaded through Runway's upload flow (`runway://` URI)."""
-    if value.startswith(("https://", "http://", "runway://", "data:")):
-        return value
+REMOTE_PREFIXES = ("https://", "http://", "runway://", "data:")
+SNIFF_BYTES = 64
+
+
+def sniff(head: bytes) -> str | None:
+    """The media type the first bytes of a file announce (magic numbers), None when unknown."""
+    riff_kind = head[8:12] if head.startswith(b"RIFF") else b""
+    signatures: list[tuple[bool, str]] = [
+        (head.startswith(b"\x89PNG\r\n\x1a\n"), "image/png"),
+        (head.startswith(b"\xff\xd8\xff"), "image/jpeg"),
+        (head.startswith((b"GIF87a", b"GIF89a")), "image/gif"),
+        (riff_kind == b"WEBP", "image/webp"),
+        (riff_kind == b"WAVE", "audio/wav"),
+        (head[4:8] == b"ftyp" and head[8:11] == b"M4A", "audio/mp4"),
+        (head[4:8] == b"ftyp" and head[8:12] == b"qt  ", "video/quicktime"),
+        (head[4:8] == b"ftyp", "video/mp4"),
+        (head.startswith(b"\x1a\x45\xdf\xa3"), "video/webm"),
+        (head.startswith(b"ID3") or head[:2] in {b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"}, "audio/mpeg"),
+        (head[:2] in {b"\xff\xf1", b"\xff\xf9"}, "audio/aac"),
+        (head.startswith(b"OggS"), "audio/ogg"),
+        (head.startswith(b"fLaC"), "audio/flac"),
+    ]
+    return next((content_type for matched, content_type in signatures if matched), None)
+
+
+def local_media(value: str, kind: str) -> tuple[Path, str] | None:
+    """A local file given to --image/--video/--audio, checked before anything is uploaded: it
+    exists and its bytes are a `kind` (image, video, audio); its content type. None for a URL/URI."""
+    if value.startswith(REMOTE_PREFIXES):
+        return None
     path = Path(value)
     if not path.is_file():
         raise CliError(f"{value}: no such file (give a local file, an https URL or a runway:// URI)", 2)
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+    except OSError as exc:
+        raise CliError(f"{value}: cannot read it ({exc.strerror})", 2) from exc
+    content_type = sniff(head)
+    if content_type is None or not content_type.startswith(f"{kind}/"):
+        found = f"a {content_type} file" if content_type else "not a known image, video or audio format"
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise CliError(f"--{kind} {value}: {found}, not {article} {kind}; nothing was uploaded", 2)
+    return path, content_type
+
+
+def media_uri(http: httpx.Client, value: str, local: tuple[Path, str] | None) -> str:
+    """A URL/URI as it is; a local file uploaded through Runway's upload flow (`runway://` URI)."""
+    if local is None:
+        return value
+    path, content_type = local
     upload = call(http, "POST", "/v1/uploads", json={"filename": path.name, "type": "ephemeral"}).json()
-    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     try:
         with path.open("rb") as handle, file_client() as files:
             answer = files.post(
@@ -290,9 +339,10 @@ def media_uri(http: httpx.Client, value: str) -> str:
 
 def build_body(operation: str, args: argparse.Namespace, http: httpx.Client) -> dict[str, Any]:
     body: dict[str, Any] = {"model": args.model or DEFAULT_MODELS[operation]}
-    image = media_uri(http, args.image) if args.image else None
-    video = media_uri(http, args.video) if args.video else None
-    audio = media_uri(http, args.audio) if args.audio else None
+    given = {kind: getattr(args, kind) for kind in ("image", "video", "audio") if getattr(args, kind)}
+    checked = {kind: local_media(value, kind) for kind, value in given.items()}  # all, before any upload
+    uris = {kind: media_uri(http, value, checked[kind]) for kind, value in given.items()}
+    image, video, audio = uris.get("image"), uris.get("video"), uris.get("audio")
     if args.prompt:
         body["promptText"] = args.prompt
     if operation in {"text_to_video", "image_to_video", "video_to_video", "character_performance"}:
@@ -403,7 +453,9 @@ def run_generate(args: argparse.Namespace) -> int:
         if callback:
             body["callbackUrl"] = callback
         if args.reference:
-            body["reference"] = args.reference
+            # `bridgeReference`, not `reference`: that is a Runway field in some bodies
+            # (character_performance's reference performance), and the bridge takes either.
+            body[BRIDGE_REFERENCE_FIELD] = args.reference
         # A fresh key per invocation: if this request is retried, it cannot create a second job.
         created = call(
             http, "POST", f"/v1/{args.operation}", json=body, headers={"Idempotency-Key": str(uuid.uuid4())}
