@@ -671,7 +671,9 @@ def confirm(question: str) -> None:
 
 
 class Verifier:
-    """Verifies with the tenant's secret; on a failure asks the bridge for it again once (a rotation)."""
+    """Verifies with the tenant's secret; after a failed verification it asks the bridge for the
+    secret again, once (a rotation). The bridge is found again for that, so a listener left running
+    follows a restarted `make dev` (a new key, and without --data-dir a new tenant secret)."""
 
     def __init__(self, secret: str | None, fetch: Callable[[], str] | None) -> None:
         self._fetch = fetch
@@ -683,13 +685,14 @@ class Verifier:
         from standardwebhooks import Webhook  # noqa: PLC0415
         from standardwebhooks.webhooks import WebhookVerificationError  # noqa: PLC0415
 
+        secret = str(self._secret)
         try:
-            return Webhook(str(self._secret)).verify(body, headers)
+            return Webhook(secret).verify(body, headers)
         except WebhookVerificationError:
             if self._fetch is None:
                 raise
             fresh = self._fetch()
-            if fresh == self._secret:
+            if fresh == secret:
                 raise
             self._secret = fresh
             return Webhook(fresh).verify(body, headers)
@@ -708,23 +711,28 @@ def describe(payload: dict[str, Any]) -> str:
     return "  ".join(parts)
 
 
-@guarded
-def run_listen(args: argparse.Namespace) -> int:
+def make_verifier(args: argparse.Namespace) -> Verifier:
     secret = args.secret or os.environ.get(SECRET_VARIABLE)
     fetch: Callable[[], str] | None = None
     if not secret or args.url or read_dev_profile() is not None:
         try:
-            target = resolve_target(args)
+            resolve_target(args)
         except CliError:
             if not secret:
                 raise
         else:
 
             def fetch() -> str:
-                with client(target) as http:
+                # Resolved again each time: a restarted `make dev` has a new profile (URL, key).
+                with client(resolve_target(args)) as http:
                     return str(call(http, "GET", "/v1/webhooks/secret").json()["secret"])
 
-    verifier = Verifier(secret, fetch)
+    return Verifier(secret, fetch)
+
+
+@guarded
+def run_listen(args: argparse.Namespace) -> int:
+    verifier = make_verifier(args)
     printer_lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
