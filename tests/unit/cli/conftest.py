@@ -59,7 +59,7 @@ def bridge(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeBridge:
         )
 
     monkeypatch.setattr(client_cli, "client", fake_client)
-    monkeypatch.setattr(client_cli, "file_client", lambda: httpx.Client(transport=transport))
+    monkeypatch.setattr(client_cli, "file_client", lambda: httpx.Client(transport=transport), raising=False)
     monkeypatch.setenv("RUNWAY_BRIDGE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("RUNWAY_BRIDGE_URL", "http://bridge.test")
     monkeypatch.setenv("RUNWAY_BRIDGE_API_KEY", "rwb_test")
