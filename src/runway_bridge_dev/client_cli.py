@@ -464,15 +464,15 @@ def run_generate(args: argparse.Namespace) -> int:
         if not args.wait:
             emit(args, {"id": task_id}, task_id)
             return 0
-        if not args.json:
-            print(f"task {task_id} submitted; waiting (Ctrl-C stops waiting, not the task)", file=sys.stderr)
-        return wait_and_download(args, http, task_id)
+        return wait_and_download(args, http, task_id, announce=f"task {task_id} submitted; waiting")
 
 
-def wait_and_download(args: argparse.Namespace, http: httpx.Client, task_id: str) -> int:
+def wait_and_download(args: argparse.Namespace, http: httpx.Client, task_id: str, announce: str = "") -> int:
     """`--wait`'s end (generate and `tasks wait`): progress until finished, then the outputs saved.
-    Ctrl-C stops waiting, not the task, and says how to resume."""
+    Ctrl-C stops waiting, not the task, and says how to resume (from the announcement on)."""
     try:
+        if announce and not args.json:
+            print(f"{announce} (Ctrl-C stops waiting, not the task)", file=sys.stderr, flush=True)
         view = wait_for(
             http, task_id, timeout_s=args.timeout, progress=Progress(sys.stderr, enabled=not args.json)
         )
