@@ -58,7 +58,7 @@ layer-requirements: $(UV)
 		--no-annotate -o layers/bridge/requirements.txt
 
 dev: .venv/.synced
-	.venv/bin/runway-bridge dev
+	.venv/bin/runway-bridge dev $(ARGS)
 
 lint: .venv/.synced
 	.venv/bin/ruff check .

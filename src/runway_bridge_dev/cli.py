@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 # sub-command -> module exposing `register(subparsers)`; each module adds its own parser and sets
@@ -18,6 +20,9 @@ SUBCOMMAND_MODULES: dict[str, str] = {
     "tasks": "runway_bridge_dev.client_cli",
     "webhooks": "runway_bridge_dev.client_cli",
 }
+
+# Set to show the stack trace of an unexpected error instead of its one-line summary.
+DEBUG_VARIABLE = "RUNWAY_BRIDGE_DEBUG"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +39,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001  (last resort: one line, not a stack trace; see DEBUG_VARIABLE)
+        if os.environ.get(DEBUG_VARIABLE):
+            traceback.print_exc()
+        detail = " ".join(str(exc).split())[:300]
+        print(f"error: {type(exc).__name__}: {detail} (set {DEBUG_VARIABLE}=1 for details)", file=sys.stderr)
+        return 1
     return result
 
 

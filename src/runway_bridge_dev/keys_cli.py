@@ -6,17 +6,21 @@
 
 The key is printed once at creation and stored hashed only. Table names and the AWS endpoint come
 from the environment like in the functions (`BRIDGE_API_KEYS_TABLE_NAME`, `AWS_ENDPOINT_URL`, ...);
-`--table` and `--endpoint-url` override them; with neither, a running `runway-bridge dev` is used.
+`--table` and `--endpoint-url` override them; with neither, a running `runway-bridge dev` is used,
+and without one either the command says so (exit 2) instead of calling AWS. Errors are one line on
+stderr (exit 1 refused, 2 usage, 3 the table could not be reached); `--json` prints JSON on stdout.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from runway_bridge.settings import get_settings
+from runway_bridge_dev.client_cli import CliError, guarded, one_line
 
 if TYPE_CHECKING:
     from runway_bridge.logic.tenants.keys import CreatedKey
@@ -61,26 +65,37 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--table", default=None, help="API keys table (default: $BRIDGE_API_KEYS_TABLE_NAME)")
     parser.add_argument("--endpoint-url", default=None, help="AWS endpoint (e.g. the local stack's moto)")
     actions = parser.add_subparsers(dest="keys_action", metavar="ACTION", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="machine-readable output on stdout")
 
-    create = actions.add_parser("create", help="create a key for a tenant and print it (once)")
+    create = actions.add_parser(
+        "create", parents=[common], help="create a key for a tenant and print it (once)"
+    )
     create.add_argument("--tenant", required=True, help="tenant id the key acts for")
     create.add_argument("--name", default=None, help="a label for the key (e.g. where it is used)")
     _add_limit_flags(create)
     create.set_defaults(func=run_create)
 
-    update = actions.add_parser("update", help="change a tenant's limits (the others are kept)")
+    update = actions.add_parser(
+        "update", parents=[common], help="change a tenant's limits (the others are kept)"
+    )
     update.add_argument("--tenant", required=True, help="tenant id")
     _add_limit_flags(update)
     update.set_defaults(func=run_update)
 
-    revoke = actions.add_parser("revoke", help="revoke a key: it stops working at once")
+    revoke = actions.add_parser("revoke", parents=[common], help="revoke a key: it stops working at once")
     revoke.add_argument("key", help="the key itself, or its key id (the SHA-256 the table holds)")
     revoke.set_defaults(func=run_revoke)
 
 
 def _configure(args: argparse.Namespace) -> None:
-    if not (args.table or args.endpoint_url or os.environ.get("BRIDGE_API_KEYS_TABLE_NAME")):
-        _use_dev_profile()
+    configured = args.table or args.endpoint_url or os.environ.get("BRIDGE_API_KEYS_TABLE_NAME")
+    if not configured and not _use_dev_profile():
+        raise CliError(
+            "no keys table to use: start `make dev` (its keys table is used), or pass --table "
+            "(or set BRIDGE_API_KEYS_TABLE_NAME) and --endpoint-url for a local one",
+            2,
+        )
     if args.table:
         os.environ["BRIDGE_API_KEYS_TABLE_NAME"] = args.table
     if args.endpoint_url:
@@ -91,13 +106,14 @@ def _configure(args: argparse.Namespace) -> None:
     logger.setLevel("WARNING")  # the functions' JSON logs are not CLI output
 
 
-def _use_dev_profile() -> None:
-    """No table or endpoint given: the running `runway-bridge dev` (its moto and keys table)."""
+def _use_dev_profile() -> bool:
+    """No table or endpoint given: the running `runway-bridge dev` (its moto and keys table);
+    False when none runs."""
     from runway_bridge_dev.profile import read_dev_profile  # noqa: PLC0415
 
     profile = read_dev_profile()
     if profile is None:
-        return
+        return False
     os.environ.update(
         {
             "AWS_ENDPOINT_URL": profile.aws_endpoint_url,
@@ -108,6 +124,7 @@ def _use_dev_profile() -> None:
     # moto takes any credentials; a machine without AWS ones must not fail on their absence.
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    return True
 
 
 def create_key(tenant_id: str, name: str | None = None, limits: dict[str, Any] | None = None) -> CreatedKey:
@@ -140,33 +157,75 @@ def revoke_key(key_or_id: str) -> bool:
     return True
 
 
+def keys_command(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Configure, run, and turn what the key service or AWS raise into a one-line CliError."""
+
+    def run(args: argparse.Namespace) -> int:
+        from botocore.exceptions import (  # noqa: PLC0415
+            BotoCoreError,
+            ClientError,
+            EndpointConnectionError,
+            NoCredentialsError,
+        )
+
+        from runway_bridge.errors import BridgeError  # noqa: PLC0415
+
+        _configure(args)
+        try:
+            return command(args)
+        except BridgeError as exc:
+            raise CliError(one_line(str(exc.message))) from exc
+        except (EndpointConnectionError, NoCredentialsError) as exc:
+            raise CliError(
+                f"cannot reach the keys table: {one_line(str(exc))}; is `make dev` running?", 3
+            ) from exc
+        except (BotoCoreError, ClientError) as exc:
+            raise CliError(f"the keys table refused: {one_line(str(exc))}") from exc
+
+    return guarded(run)
+
+
+def emit(args: argparse.Namespace, data: Any, lines: list[str]) -> None:
+    print(json.dumps(data) if args.json else "\n".join(lines), flush=True)
+
+
+@keys_command
 def run_create(args: argparse.Namespace) -> int:
-    _configure(args)
     created = create_key(args.tenant, args.name, _limit_changes(args))
-    print(f"tenant:  {created.tenant_id}")
-    print(f"key id:  {created.key_id}")
-    print(f"key:     {created.api_key}")
+    limits = created.limits.to_json()
+    lines = [
+        f"tenant:  {created.tenant_id}",
+        f"key id:  {created.key_id}",
+        f"key:     {created.api_key}",
+    ]
     if created.webhook_secret:
-        print(f"webhook signing secret (new tenant): {created.webhook_secret}")
-    print(f"limits:  {_limits_text(created.limits.to_json())}")
-    print("Shown once; only the key's hash is stored. SDK: RunwayML(api_key=<key>, base_url=<ApiUrl>).")
+        lines.append(f"webhook signing secret (new tenant): {created.webhook_secret}")
+    lines.append(f"limits:  {_limits_text(limits)}")
+    lines.append(
+        "Shown once; only the key's hash is stored. SDK: RunwayML(api_key=<key>, base_url=<ApiUrl>)."
+    )
+    data = {
+        "tenantId": created.tenant_id,
+        "keyId": created.key_id,
+        "apiKey": created.api_key,
+        "webhookSecret": created.webhook_secret,
+        "limits": limits,
+    }
+    emit(args, data, lines)
     return 0
 
 
+@keys_command
 def run_update(args: argparse.Namespace) -> int:
-    _configure(args)
     changes = _limit_changes(args)
     if not changes:
-        print("give at least one limit to change (see --help)", file=sys.stderr)
-        return 2
-    from runway_bridge.errors import InvalidRequestError  # noqa: PLC0415
-
-    try:
-        limits = update_limits(args.tenant, changes)
-    except InvalidRequestError as exc:
-        print(exc.message, file=sys.stderr)
-        return 1
-    print(f"tenant {args.tenant} limits: {_limits_text(limits)}")
+        raise CliError("give at least one limit to change (see --help)", 2)
+    limits = update_limits(args.tenant, changes)
+    emit(
+        args,
+        {"tenantId": args.tenant, "limits": limits},
+        [f"tenant {args.tenant} limits: {_limits_text(limits)}"],
+    )
     return 0
 
 
@@ -174,10 +233,9 @@ def _limits_text(limits: dict[str, Any]) -> str:
     return ", ".join(f"{name} {'unlimited' if value is None else value}" for name, value in limits.items())
 
 
+@keys_command
 def run_revoke(args: argparse.Namespace) -> int:
-    _configure(args)
     if not revoke_key(args.key):
-        print("no such key", file=sys.stderr)
-        return 1
-    print("revoked")
+        raise CliError("no such key")
+    emit(args, {"revoked": True}, ["revoked"])
     return 0

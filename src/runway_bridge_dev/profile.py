@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,13 @@ class DevProfile:
     region: str
     api_keys_table: str
     pid: int
+    # For scripts (the CLI needs only the fields above); None when not known.
+    webhook_secret: str | None = None
+    runway_url: str | None = None
+    emulator_url: str | None = None  # the Runway emulator (its /_emulator admin API too)
+    emulator_api_key: str | None = None
+    jobs_table: str | None = None
+    data_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,10 @@ def write_dev_profile(profile: DevProfile) -> Path:
 
 def read_dev_profile() -> DevProfile | None:
     data = _read(DEV_PROFILE)
-    return DevProfile(**data) if data else None
+    if not data:
+        return None
+    known = {field.name for field in fields(DevProfile)}
+    return DevProfile(**{name: value for name, value in data.items() if name in known})
 
 
 def remove_dev_profile() -> None:

@@ -53,7 +53,13 @@ def register(subparsers: Any) -> None:
         default=None,
         help="keep DynamoDB items and S3 objects here across restarts (see README: what persists)",
     )
-    parser.add_argument("--verbose", "-v", action="store_true", help="log every local component")
+    parser.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="print everything: the functions' JSON logs and metrics, every local component's log "
+        "(default: one line per job state change, and warnings)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -69,6 +75,11 @@ def _parameters(pairs: list[str]) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
+    console_stream = None
+    if not args.verbose:
+        from runway_bridge_dev.local.console import quiet_console  # noqa: PLC0415
+
+        console_stream = quiet_console()  # before the functions' loggers are made: they keep stdout
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -117,12 +128,15 @@ def run(args: argparse.Namespace) -> int:
         stack.start()
     except OSError as exc:
         print(
-            f"could not start the local stack: {exc} (is port {args.port} in use? try --port 0)",
+            f"could not start the local stack: {exc} (is port {args.port} in use? any free port: "
+            '`make dev ARGS="--port 0"` or `runway-bridge dev --port 0`)',
             file=sys.stderr,
         )
         return 1
     try:
         _print_banner(stack, time.monotonic() - started)
+        if console_stream is not None:
+            _watch_jobs(stack, console_stream)
         try:
             while not stop_requested.wait(0.5):
                 pass
@@ -163,10 +177,53 @@ def _dev_key_lines() -> tuple[list[str], Any]:
     return lines, created
 
 
+def _watch_jobs(stack: Any, console: Any) -> None:
+    """One console line per job state change: a stream poller of the jobs table's stream whose
+    "function" prints (stopped with the stack's other pollers)."""
+    from runway_bridge_dev.local.console import JobConsole  # noqa: PLC0415
+    from runway_bridge_dev.local.stream_poller import StreamEventSource, StreamPoller  # noqa: PLC0415
+
+    arns = sorted({p.source.stream_arn for p in stack.pollers.values() if isinstance(p, StreamPoller)})
+    jobs_arns = [arn for arn in arns if os.environ.get("BRIDGE_JOBS_TABLE_NAME", "?") in arn] or arns
+    if not jobs_arns:
+        return
+    source = StreamEventSource(
+        logical_id="ConsoleJobStateChanges", function="console", stream_arn=jobs_arns[0]
+    )
+    poller = StreamPoller(
+        source,
+        streams=stack.aws.boto3_client("dynamodbstreams"),
+        invoker=JobConsole(console),
+        region=stack.aws.region,
+    )
+    poller.start()
+    stack.pollers[source.logical_id] = poller
+
+
+def _webhook_secret(stack: Any, created: Any) -> str | None:
+    """The dev tenant's signing secret: new tenants get it at key creation; otherwise (a data dir
+    kept it) ask the bridge, as `webhooks listen` does."""
+    if created.webhook_secret:
+        return str(created.webhook_secret)
+    import httpx  # noqa: PLC0415
+
+    try:
+        answer = httpx.get(
+            f"{stack.api_url}/v1/webhooks/secret",
+            headers={"Authorization": f"Bearer {created.api_key}"},
+            timeout=10.0,
+            trust_env=False,
+        )
+        return str(answer.json()["secret"]) if answer.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, KeyError):
+        return None
+
+
 def _write_profile(stack: Any, created: Any) -> str | None:
-    """Let `runway-bridge generate/tasks/webhooks/keys` find this stack without flags."""
+    """Let `runway-bridge generate/tasks/webhooks/keys` (and scripts) find this stack without flags."""
     from runway_bridge_dev.profile import DevProfile, write_dev_profile  # noqa: PLC0415
 
+    emulator = stack.emulator
     try:
         path = write_dev_profile(
             DevProfile(
@@ -177,6 +234,12 @@ def _write_profile(stack: Any, created: Any) -> str | None:
                 region=stack.aws.region,
                 api_keys_table=os.environ[KEY_TABLE_VARIABLE],
                 pid=os.getpid(),
+                webhook_secret=_webhook_secret(stack, created),
+                runway_url=stack.runway_base_url,
+                emulator_url=emulator.base_url if emulator is not None else None,
+                emulator_api_key=emulator.api_key if emulator is not None else None,
+                jobs_table=os.environ.get("BRIDGE_JOBS_TABLE_NAME"),
+                data_dir=str(stack.data_dir) if stack.data_dir is not None else None,
             )
         )
     except OSError as exc:
