@@ -111,6 +111,7 @@ def build(**overrides: Any) -> Harness:
             runway_factory=lambda: runway,
             settings=settings,
             clock=clock,
+            successor=starter,
         ),
         keys=KeyService(keys=keys_store, tenants=keys_store, tenant_secrets=secrets, clock=clock),
         authenticator=Authenticator(keys_store),

@@ -82,6 +82,9 @@ class BridgeSettings(BaseSettings):
     # A run stops starting rounds after this long (Express workflows end at 5 min); the next tick
     # or the next submit starts a fresh one.
     poller_run_max_s: float = Field(default=240.0, gt=0)
+    # A run whose time is up starts the next one at once when a job is due within this many seconds
+    # (the scheduled tick comes every 60 s), so due jobs never wait for the tick.
+    poller_handover_window_s: float = Field(default=60.0, ge=0)
     # Job ids handed to one round's Map (ids only: Express state is capped at 256 KB).
     poller_max_jobs_per_round: int = Field(default=200, ge=1)
     # QUEUED jobs sent to Runway per round (Runway's concurrency and daily caps are finite), taken

@@ -71,6 +71,30 @@ def test_a_run_with_nothing_due_ends(h: Harness) -> None:
     assert h.state.run is None  # the marker is let go
 
 
+def _successors(h: Harness) -> list[str]:
+    return [started for started in h.starter.started if started.startswith("after-")]
+
+
+def test_a_run_whose_time_is_up_starts_the_next_one_when_a_job_is_due() -> None:
+    h = build(poller_run_max_s=240.0)
+    started_at = h.now()
+    job_id = h.submission.submit("tenant-a", "text_to_video", TEXT_TO_VIDEO, "k").job_id
+    assert h.poller.plan_round({"runId": "run-1", "startedAt": started_at})["done"] is False
+    h.clock.advance(241)  # the job is due again within the minute, the run's time is up
+    plan = h.poller.plan_round({"runId": "run-1", "startedAt": started_at})
+    assert (plan["done"], plan["reason"]) == (True, "run time is up")
+    assert _successors(h) == ["after-run-1"]  # not left until the next minute tick
+    assert h.jobs.get(job_id) is not None
+
+
+def test_a_run_whose_time_is_up_with_nothing_due_starts_no_other(h: Harness) -> None:
+    started_at = h.now()
+    h.clock.advance(h.settings.poller_run_max_s + 1)
+    plan = h.poller.plan_round({"runId": "run-1", "startedAt": started_at})
+    assert (plan["done"], plan["reason"]) == (True, "run time is up")
+    assert _successors(h) == []
+
+
 def test_a_round_lists_due_jobs_at_runway(h: Harness) -> None:
     job_id = h.submission.submit("tenant-a", "text_to_video", TEXT_TO_VIDEO, "k").job_id
     job = h.jobs.get(job_id)

@@ -13,11 +13,16 @@ def build_poller_service(settings: BridgeSettings) -> PollerService:
     jobs = parts.jobs_store(settings)
     state = parts.poller_state(settings)
     runway = parts.runway_factory(settings)
-    submission = parts.submission_service(
-        settings, jobs=jobs, state=state, runway=runway, starter=parts.poller_starter(settings, state)
-    )
+    starter = parts.poller_starter(settings, state)
+    submission = parts.submission_service(settings, jobs=jobs, state=state, runway=runway, starter=starter)
     return PollerService(
-        jobs=jobs, state=state, submission=submission, runway_factory=runway, settings=settings, clock=utc_now
+        jobs=jobs,
+        state=state,
+        submission=submission,
+        runway_factory=runway,
+        settings=settings,
+        clock=utc_now,
+        successor=starter,
     )
 
 

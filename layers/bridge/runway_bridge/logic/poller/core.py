@@ -9,7 +9,14 @@ from enum import StrEnum
 from typing import Any
 
 from runway_bridge.logic.poller.policy import PollingPolicy
-from runway_bridge.logic.ports import Clock, JobStore, PollerState, RunwayFactory
+from runway_bridge.logic.ports import (
+    Clock,
+    JobStore,
+    NoopPollerStarter,
+    PollerStarter,
+    PollerState,
+    RunwayFactory,
+)
 from runway_bridge.logic.submission.service import SubmissionService
 from runway_bridge.models.job import (
     Job,
@@ -61,6 +68,7 @@ class PollerCore:
         clock: Clock,
         policy: PollingPolicy | None = None,
         rng: random.Random | None = None,
+        successor: PollerStarter | None = None,
     ) -> None:
         self._jobs = jobs
         self._state = state
@@ -70,6 +78,8 @@ class PollerCore:
         self._clock = clock
         self._policy = policy or PollingPolicy(max_age_s=settings.job_timeout_s)
         self._rng = rng
+        # Starts the next run when this one's time is up with jobs due (see RoundPlanner.plan_round).
+        self._successor = successor or NoopPollerStarter()
 
     def _now(self) -> float:
         return _epoch(self._clock())

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from runway_bridge.logic.poller.core import PollerCore, _earliest, _take_turns
+from runway_bridge.observability import logger
 
 
 class RoundPlanner(PollerCore):
@@ -47,6 +48,8 @@ class RoundPlanner(PollerCore):
         deadline = started_at + settings.poller_run_max_s
         if now >= deadline:
             self._end_run(run_id, helper)
+            if not helper:
+                self._hand_over(run_id, now)
             return {**plan, "done": True, "reason": "run time is up"}
 
         job_ids = self._jobs.due_job_ids(now=now, limit=settings.poller_max_jobs_per_round)
@@ -73,6 +76,19 @@ class RoundPlanner(PollerCore):
                 return {**plan, "done": True, "reason": "nothing due before the run ends"}
         wait = min(max(earliest - now, plan["waitSeconds"]), settings.poller_idle_wait_max_s)
         return {**plan, "waitSeconds": max(int(wait + 0.999), 1)}
+
+    def _hand_over(self, run_id: str, now: float) -> None:
+        """A run lasts `poller_run_max_s` (an Express execution may not pass 5 minutes). When jobs
+        are due before the next scheduled tick (or wait queued), the ending run starts its
+        successor now instead of leaving them up to a minute without a look."""
+        due_at = self._state.earliest_due_at()
+        due_soon = due_at is not None and due_at <= now + self._settings.poller_handover_window_s
+        if not due_soon and not self._state.queued_tenants():
+            return
+        try:
+            self._successor.start(f"after-{run_id}")
+        except Exception:  # noqa: BLE001 - the minute tick starts the next run anyway
+            logger.exception("could not start the next poller run", extra={"run_id": run_id})
 
     def _admit_queued(self, now: float, round_number: int) -> tuple[list[str], float | None, bool]:
         """QUEUED job ids to send this round, in turns across tenants; when the next queued job
