@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,29 +12,9 @@ from runway_bridge.errors import InvalidRequestError, StoreConditionFailedError
 from runway_bridge.models.job import BridgeFields, Job, JobStatus
 from runway_bridge.models.outbox import terminal_event
 from runway_bridge.models.records import EventMarker
-from tests.integration.conftest import TEXT_TO_VIDEO, Bridge
-
-T0 = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
-
-
-def new_job(
-    tenant: str = "tenant-a", *, status: JobStatus = JobStatus.QUEUED, minute: int = 0, **fields: Any
-) -> Job:
-    created = T0 + timedelta(minutes=minute)
-    values: dict[str, Any] = {
-        "job_id": str(uuid.uuid4()),
-        "tenant_id": tenant,
-        "operation": "text_to_video",
-        "model": "gen4.5",
-        "status": status,
-        "created_at": created,
-        "updated_at": created,
-        "request_hash": "h",
-        "request_body": TEXT_TO_VIDEO,
-        "next_poll_at": created.timestamp(),
-    }
-    values.update(fields)
-    return Job(**values)
+from tests.integration.conftest import Bridge
+from tests.unit.builders import new_job
+from tests.unit.fakes.clock import T0
 
 
 def finish(bridge: Bridge, job: Job, status: JobStatus) -> Job:

@@ -13,8 +13,8 @@ from runwayml.types import task_retrieve_response as sdk_types
 from runway_bridge.errors import IdempotencyConflictError, InvalidRequestError, NotFoundError
 from runway_bridge.models.job import BRIDGE_SUBMISSION_UNKNOWN, BRIDGE_TIMED_OUT, JobOutput, JobStatus
 from runway_bridge.models.runway import parse_task
-from tests.integration.adapters.test_jobs_store import new_job
 from tests.integration.conftest import TEXT_TO_VIDEO, Bridge, wait_for_runway_status
+from tests.unit.builders import new_job
 
 SDK_TASK_MODELS: dict[str, Any] = {
     "PENDING": sdk_types.Pending,
