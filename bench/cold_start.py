@@ -152,13 +152,20 @@ def main() -> None:
     handlers = args.only or list(HANDLERS)
 
     with tempfile.TemporaryDirectory() as tmp:
-        # Handler code as Lambda has it: read-only, never compiled before.
+        # Handler code as `make sam-build` ships it (with its bytecode, if any) when that is beside the
+        # layer, else the source; read-only in effect, as -B writes nothing.
         codes: dict[str, Path] = {}
         for name in handlers:
             codes[name] = Path(tmp) / name
-            shutil.copytree(
-                ROOT / "functions" / name, codes[name], ignore=shutil.ignore_patterns("__pycache__")
+            built = args.layer.parent.parent / (
+                "".join(part.title() for part in name.split("_")) + "Function"
             )
+            if built.is_dir():
+                shutil.copytree(built, codes[name])
+            else:
+                shutil.copytree(
+                    ROOT / "functions" / name, codes[name], ignore=shutil.ignore_patterns("__pycache__")
+                )
         naive_code = Path(tmp) / "naive"
         naive_code.mkdir()
         shutil.copy(ROOT / "bench" / "naive_handler.py", naive_code / "naive_handler.py")
