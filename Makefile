@@ -79,8 +79,13 @@ statelint: .venv/.synced
 sam-validate: $(SAM)
 	$(SAM) validate --lint --template template.yaml
 
+# Then compile the built code to bytecode for the runtime's Python: Lambda's /opt and /var/task are
+# read-only, so a layer shipped without it makes every cold start compile boto3, botocore, pydantic
+# and Powertools again (bench/cold_start.py). Hash-based .pyc (unchecked) stay valid whatever
+# timestamps the deployment zip keeps; -f rewrites them all, so none can outlive a changed source.
 sam-build: $(SAM)
 	$(SAM) build --template template.yaml --build-dir .aws-sam/build --cached --parallel
+	python3.13 -m compileall -f -q -j 2 --invalidation-mode unchecked-hash .aws-sam/build
 
 # To the AWS account of your credentials. The first time (no samconfig.toml) `sam deploy --guided` asks
 # for the stack name, region and parameters and saves the answers in samconfig.toml; after that a

@@ -1,5 +1,7 @@
 """boto3 clients, one per service (and endpoint) per process, with explicit timeouts and bounded
-retries.
+retries, all made from one boto3 Session per endpoint and region: a Session loads botocore's data
+(endpoints, partitions, credential chain) once, so a function's second client costs a fraction of
+its first (a Session per client paid that load for every client at cold start).
 
 The endpoint comes from the environment (`AWS_ENDPOINT_URL`, which boto3 honours), so the local
 runtime points every client at moto without code changes here. The cache is keyed on the endpoint
@@ -9,7 +11,7 @@ and region too: a test process that starts a second local stack gets clients for
 from __future__ import annotations
 
 import os
-from functools import cache
+import threading
 from typing import Any, Final
 
 import boto3
@@ -28,8 +30,29 @@ def aws_client(service: str) -> Any:
     return _client(service, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_DEFAULT_REGION"))
 
 
-@cache
+# A Session is not thread-safe: clients are made from it one at a time, under this lock, which also
+# makes "made once" hold when threads ask at once (the clients themselves are safe to share).
+_lock = threading.Lock()
+_sessions: dict[tuple[str | None, str | None], boto3.session.Session] = {}
+_clients: dict[tuple[str, str | None, str | None], Any] = {}
+
+
 def _client(service: str, endpoint_url: str | None, region: str | None) -> Any:
-    return boto3.session.Session().client(  # type: ignore[call-overload]
-        service, config=AWS_CLIENT_CONFIG, endpoint_url=endpoint_url, region_name=region
-    )
+    with _lock:
+        client = _clients.get((service, endpoint_url, region))
+        if client is None:
+            session = _sessions.get((endpoint_url, region))
+            if session is None:
+                session = _sessions[(endpoint_url, region)] = boto3.session.Session()
+            client = session.client(  # type: ignore[call-overload]
+                service, config=AWS_CLIENT_CONFIG, endpoint_url=endpoint_url, region_name=region
+            )
+            _clients[(service, endpoint_url, region)] = client
+        return client
+
+
+def forget_clients() -> None:
+    """Drop every client and session (tests that patch boto3)."""
+    with _lock:
+        _clients.clear()
+        _sessions.clear()
