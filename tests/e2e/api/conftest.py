@@ -58,14 +58,12 @@ def start_stack(**emulator_fields: Any) -> Stack:
 def forget_process_caches() -> None:
     """Settings, services and boto3 clients are built once per process; a new stack (new moto port,
     new table names) in the same test worker needs them built again."""
-    from runway_bridge.adapters.aws import aws_client  # noqa: PLC0415
+    from runway_bridge.adapters.aws import forget_clients  # noqa: PLC0415
     from runway_bridge.wiring.cache import clear_all  # noqa: PLC0415
 
     get_settings.cache_clear()
     clear_all()
-    clear = getattr(aws_client, "cache_clear", None)  # absent if clients ever stop being cached
-    if clear is not None:
-        clear()
+    forget_clients()
 
 
 def new_tenant(prefix: str = "t") -> Tenant:
