@@ -85,7 +85,8 @@ sam-validate: $(SAM)
 # timestamps the deployment zip keeps; -f rewrites them all, so none can outlive a changed source.
 sam-build: $(SAM)
 	$(SAM) build --template template.yaml --build-dir .aws-sam/build --cached --parallel
-	python3.13 -m compileall -f -q -j 2 --invalidation-mode unchecked-hash .aws-sam/build
+	@# Bytecode for the Lambda runtime (3.13; with another interpreter the .pyc are merely unused).
+	$(PYTHON) -m compileall -f -q -j 2 --invalidation-mode unchecked-hash .aws-sam/build
 
 # To the AWS account of your credentials. The first time (no samconfig.toml) `sam deploy --guided` asks
 # for the stack name, region and parameters and saves the answers in samconfig.toml; after that a
