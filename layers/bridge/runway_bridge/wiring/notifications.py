@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runway_bridge.adapters.aws import aws_client
+from runway_bridge.adapters.jobs.store import DynamoJobStore
 from runway_bridge.adapters.notifications.channels import (
     EventBridgeChannel,
     SnsChannel,
@@ -18,7 +19,7 @@ from runway_bridge.adapters.notifications.channels import (
 from runway_bridge.adapters.notifications.webhook_queue import SqsWebhookDeadLetters, SqsWebhookQueue
 from runway_bridge.adapters.notifications.webhook_sender import webhook_sender_from_settings
 from runway_bridge.adapters.redelivery import SqsRedelivery
-from runway_bridge.adapters.secrets import link_key_provider
+from runway_bridge.adapters.secrets import SecretsManagerTenantSecrets, link_key_provider
 from runway_bridge.adapters.url_guard import UrlGuard
 from runway_bridge.errors import StoreUnavailableError
 from runway_bridge.logic.notifications.admin import WebhookAdmin
@@ -66,20 +67,47 @@ def _links(settings: BridgeSettings) -> OutputLinkSigner | None:
     return OutputLinkSigner(settings.public_base_url, link_key_provider(settings), settings.link_ttl_s)
 
 
-def build_relay(settings: BridgeSettings) -> NotificationRelay:
+def _relay(
+    settings: BridgeSettings,
+    *,
+    jobs: DynamoJobStore,
+    links: OutputLinkSigner | None,
+    found_channels: list[NotificationChannel],
+) -> NotificationRelay:
     objects = parts.object_store(settings)
-    links = _links(settings)
     outputs = PresignedOutputs(
         objects=objects,
         clock=utc_now,
         url_ttl_s=settings.output_url_ttl_s,
         link_for=links.link_for if links else None,
     )
-    return NotificationRelay(
-        store=parts.jobs_store(settings),
-        channels=channels(settings),
-        outputs=outputs,
+    return NotificationRelay(store=jobs, channels=found_channels, outputs=outputs, clock=utc_now)
+
+
+def _delivery(
+    settings: BridgeSettings,
+    *,
+    jobs: DynamoJobStore,
+    secrets: SecretsManagerTenantSecrets,
+    found_channels: list[NotificationChannel],
+    relay: NotificationRelay,
+) -> WebhookDelivery:
+    return WebhookDelivery(
+        jobs=jobs,
+        attempts=jobs,
+        secrets=secrets,
+        sender=webhook_sender_from_settings(settings),
+        channels=found_channels,
+        dead_letters=_dead_letters(settings) or _NoDeadLetterQueue(),
+        render=relay.render,
+        schedule_s=[delay * settings.webhook_retry_scale for delay in settings.webhook_retry_schedule_s],
         clock=utc_now,
+    )
+
+
+def build_relay(settings: BridgeSettings) -> NotificationRelay:
+    return _relay(
+        settings, jobs=parts.jobs_store(settings), links=_links(settings), found_channels=channels(settings)
     )
 
 
@@ -91,38 +119,39 @@ class Delivery:
     redelivery: SqsRedelivery
 
 
-def build_webhook_delivery(settings: BridgeSettings) -> WebhookDelivery:
-    jobs = parts.jobs_store(settings)
-    return WebhookDelivery(
-        jobs=jobs,
-        attempts=jobs,
-        secrets=parts.tenant_secrets(settings),
-        sender=webhook_sender_from_settings(settings),
-        channels=channels(settings),
-        dead_letters=_dead_letters(settings) or _NoDeadLetterQueue(),
-        render=build_relay(settings).render,
-        schedule_s=[delay * settings.webhook_retry_scale for delay in settings.webhook_retry_schedule_s],
-        clock=utc_now,
-    )
-
-
 def build_delivery(settings: BridgeSettings) -> Delivery:
-    return Delivery(delivery=build_webhook_delivery(settings), redelivery=parts.redelivery())
+    jobs = parts.jobs_store(settings)
+    found_channels = channels(settings)
+    relay = _relay(settings, jobs=jobs, links=_links(settings), found_channels=found_channels)
+    delivery = _delivery(
+        settings,
+        jobs=jobs,
+        secrets=parts.tenant_secrets(settings),
+        found_channels=found_channels,
+        relay=relay,
+    )
+    return Delivery(delivery=delivery, redelivery=parts.redelivery())
 
 
 def build_webhook_admin(settings: BridgeSettings) -> WebhookAdmin:
+    """The admin and the deliverer it sends test events and redeliveries through share one secrets
+    adapter (a rotation here signs this process's next delivery at once), one link signer and one
+    jobs store."""
     jobs = parts.jobs_store(settings)
     objects = parts.object_store(settings)
-    dead_letters = _dead_letters(settings)
+    secrets = parts.tenant_secrets(settings)
+    links = _links(settings)
+    found_channels = channels(settings)
+    relay = _relay(settings, jobs=jobs, links=links, found_channels=found_channels)
     return WebhookAdmin(
         jobs=jobs,
         events=jobs,
         queue=_queue(settings),
-        redriver=dead_letters,
-        secrets=parts.tenant_secrets(settings),
-        delivery=build_webhook_delivery(settings),
+        redriver=_dead_letters(settings),
+        secrets=secrets,
+        delivery=_delivery(settings, jobs=jobs, secrets=secrets, found_channels=found_channels, relay=relay),
         check_url=UrlGuard.from_settings(settings).check,
-        links=_links(settings),
+        links=links,
         presign=lambda s3_uri: objects.presigned_url(s3_uri, expires_in_s=settings.output_url_ttl_s),
         rotation_overlap_s=settings.webhook_rotation_overlap_s,
     )
