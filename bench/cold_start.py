@@ -35,7 +35,6 @@ LAYER = ROOT / ".aws-sam" / "build" / "BridgeLayer" / "python"
 HANDLERS: dict[str, tuple[str, str]] = {
     "api": ("runway_bridge.wiring.api", "get_api_services"),
     "authorizer": ("runway_bridge.wiring.authorizer", "get_authenticator"),
-    "check_job": ("runway_bridge.wiring.poller", "get_poller_service"),
     "copy_outputs": ("runway_bridge.wiring.copy", "get_copier"),
     "deliver_webhook": ("runway_bridge.wiring.notifications", "get_delivery"),
     "poll_due": ("runway_bridge.wiring.poller", "get_poller_service"),

@@ -1,10 +1,11 @@
-"""Poller round planner (first step of every round of statemachine/poller.asl.json).
+"""Poller round (every round of statemachine/poller.asl.json).
 
-Input: the run's state (`runId`, `startedAt`, `round`, optional `helper`). Output: that state plus
-`jobIds` (due job ids only: the Map carries ids, never jobs), `hasJobs`, `waitSeconds` and `done`.
-Jobs at Runway are listed apart from the QUEUED backlog; queued jobs are admitted in turns across
-tenants, only while Runway has room. Errors are raised: the state machine
-retries the step, and a run that cannot plan ends; the next tick starts a fresh one.
+Input: the run's state (`runId`, `startedAt`, `round`, optional `helper`). Checks every due job
+(jobs at Runway, plus QUEUED ones admitted in turns across tenants while Runway has room) and
+answers that state plus `copyJobIds` (jobs Runway finished, for the copy queue), `waitSeconds`
+until the next job falls due, `done`, and `checks` (per job: outcome and status). Errors are
+raised: the state machine retries the round, and a run that cannot poll ends; the next tick starts
+a fresh one.
 """
 
 from __future__ import annotations
@@ -22,15 +23,19 @@ from runway_bridge.wiring.poller import get_poller_service
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     run = event if isinstance(event, dict) else {}
-    plan = get_poller_service().plan_round(run)
+    state = get_poller_service().poll_round(
+        run, time_left_s=lambda: context.get_remaining_time_in_millis() / 1000.0
+    )
     logger.info(
-        "poller round planned",
+        "poller round done",
         extra={
-            "run_id": plan["runId"],
-            "round": plan["round"],
-            "due": len(plan["jobIds"]),
-            "done": plan["done"],
-            "reason": plan.get("reason"),
+            "run_id": state["runId"],
+            "round": state["round"],
+            "checked": len(state["checks"]),
+            "copies": len(state["copyJobIds"]),
+            "wait_s": state["waitSeconds"],
+            "done": state["done"],
+            "reason": state.get("reason"),
         },
     )
-    return plan
+    return state

@@ -75,17 +75,25 @@ class BridgeSettings(BaseSettings):
     delete_budget_s: float = 5.0
 
     # Poller (Step Functions loop; see statemachine/poller.asl.json and logic/poller/service.py)
-    # Seconds between two rounds of one poller run (the ASL's Wait), and the longest it waits
-    # when nothing is due yet.
+    # A run's next round starts when its next job falls due (whole seconds), and never waits
+    # longer than `poller_idle_wait_max_s` (jobs recorded meanwhile may fall due sooner).
+    # `poller_wait_s` is how soon a due job that could not be admitted is looked at again.
     poller_wait_s: int = Field(default=5, ge=1)
-    poller_idle_wait_max_s: int = Field(default=20, ge=1)
+    poller_idle_wait_max_s: int = Field(default=10, ge=1)
+    # A round also takes jobs due within this many seconds, so its wait can be whole seconds
+    # rounded down without a due job waiting for the rounding.
+    poller_early_s: float = Field(default=1.0, ge=0)
+    # One round checks its due jobs this many at a time (in one invocation), and starts no check
+    # after this many seconds (the jobs left are due at once: the next round starts without a wait).
+    poller_check_concurrency: int = Field(default=10, ge=1)
+    poller_round_max_s: float = Field(default=20.0, gt=0)
     # A run stops starting rounds after this long (Express workflows end at 5 min); the next tick
     # or the next submit starts a fresh one.
     poller_run_max_s: float = Field(default=240.0, gt=0)
     # A run whose time is up starts the next one at once when a job is due within this many seconds
     # (the scheduled tick comes every 60 s), so due jobs never wait for the tick.
     poller_handover_window_s: float = Field(default=60.0, ge=0)
-    # Job ids handed to one round's Map (ids only: Express state is capped at 256 KB).
+    # Due jobs one round lists (and checks).
     poller_max_jobs_per_round: int = Field(default=200, ge=1)
     # QUEUED jobs sent to Runway per round (Runway's concurrency and daily caps are finite), taken
     # in turns across tenants; and how many of each tenant's queue one round reads.

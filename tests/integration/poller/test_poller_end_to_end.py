@@ -221,12 +221,14 @@ def test_submitting_job_whose_lease_expired_ends_submission_unknown_without_a_cr
 
 
 def checks_of(stack: LocalStack, job_id: str) -> int:
-    """check_job invocations for `job_id` so far (each one a poller worker looking at it)."""
-    check_function = stack.aws.physical_id("CheckJobFunction")
+    """Poller looks at `job_id` so far (each check a round made of it)."""
+    round_function = stack.aws.physical_id("PollDueFunction")
     return sum(
         1
         for call in list(stack.aws.runner.invocations)
-        if call.function_name == check_function and (call.event or {}).get("jobId") == job_id
+        if call.function_name == round_function and isinstance(call.result, dict)
+        for check in call.result.get("checks", [])
+        if check.get("jobId") == job_id
     )
 
 

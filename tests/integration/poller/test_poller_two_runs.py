@@ -100,16 +100,18 @@ def test_two_runs_together_over_200_jobs_copy_each_exactly_once(stack: LocalStac
     )
 
     wanted = set(job_ids)
-    check_function = stack.aws.physical_id("CheckJobFunction")
+    round_function = stack.aws.physical_id("PollDueFunction")
     copy_function = stack.aws.physical_id("CopyOutputsFunction")
     handed_to_copier: Counter[str] = Counter()
     checks_by_run: Counter[str] = Counter()
     copier_runs: Counter[str] = Counter()
     for call in list(stack.aws.runner.invocations):
-        if call.function_name == check_function and call.event.get("jobId") in wanted:
-            checks_by_run[str(call.event.get("runId"))] += 1
-            if isinstance(call.result, dict) and call.result.get("outcome") == "COPY":
-                handed_to_copier[call.event["jobId"]] += 1
+        if call.function_name == round_function and isinstance(call.result, dict):
+            for check in call.result.get("checks", []):
+                if check.get("jobId") in wanted:
+                    checks_by_run[str(call.result.get("runId"))] += 1
+                    if check.get("outcome") == "COPY":
+                        handed_to_copier[check["jobId"]] += 1
         elif call.function_name == copy_function:
             for record in call.event.get("Records", []):
                 job_id = json.loads(record["body"]).get("jobId")

@@ -1,5 +1,5 @@
-"""The poller's functions (poll_due plans a round, check_job looks at one job): the poller service
-with the submitter it admits queued jobs through."""
+"""The poller's function (poll_due runs a round): the poller service with the submitter it admits
+queued jobs through."""
 
 from __future__ import annotations
 

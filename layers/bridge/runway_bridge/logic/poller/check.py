@@ -77,7 +77,8 @@ class JobChecker(PollerCore):
         leased = self._jobs.take_lease(job_id, owner, now=now, lease_s=self._settings.poller_lease_s)
         if leased is None:
             return CheckResult(job_id, Outcome.SKIPPED, job.status.value, "leased by another worker")
-        if leased.status in TERMINAL or leased.next_poll_at is None or leased.next_poll_at > now:
+        due_by = now + self._settings.poller_early_s  # a round takes jobs due within this
+        if leased.status in TERMINAL or leased.next_poll_at is None or leased.next_poll_at > due_by:
             # Another run handled it since this round listed it.
             self._jobs.release_lease(leased, owner)
             return CheckResult(job_id, Outcome.SKIPPED, leased.status.value, "no longer due")

@@ -34,17 +34,28 @@ class RoundPlanner(PollerCore):
             "startedAt": started_at,
             "round": round_number,
             "helper": helper,
+            # Until when this run's marker is held (the state machine carries it to the next round).
+            "heldUntil": 0.0,
             "jobIds": [],
             "hasJobs": False,
             "done": False,
-            "waitSeconds": settings.poller_wait_s,
+            "waitSeconds": 0,
             "reason": "",
             # Queued jobs wait for a place at Runway: this round's checks look at running tasks
             # sooner, so a place Runway frees is noticed and used at once.
             "queueWaiting": False,
+            # When the next QUEUED job falls due (None: none waits), for the wait after the checks.
+            "queueDueAt": None,
         }
-        if not helper and not self._state.claim_run(run_id, now=now, hold_s=settings.poller_run_hold_s):
-            return {**plan, "done": True, "reason": "another run is active"}
+        if not helper:
+            # The marker is renewed once half its hold has passed, not every round: while it holds,
+            # no other run can have taken it (only an expired marker changes hands).
+            held_until = float(run.get("heldUntil") or 0.0)
+            if held_until - now < settings.poller_run_hold_s / 2:
+                if not self._state.claim_run(run_id, now=now, hold_s=settings.poller_run_hold_s):
+                    return {**plan, "done": True, "reason": "another run is active"}
+                held_until = now + settings.poller_run_hold_s
+            plan["heldUntil"] = held_until
         deadline = started_at + settings.poller_run_max_s
         if now >= deadline:
             self._end_run(run_id, helper)
@@ -52,15 +63,28 @@ class RoundPlanner(PollerCore):
                 self._hand_over(run_id, now)
             return {**plan, "done": True, "reason": "run time is up"}
 
-        job_ids = self._jobs.due_job_ids(now=now, limit=settings.poller_max_jobs_per_round)
+        job_ids = self._jobs.due_job_ids(
+            now=now + settings.poller_early_s, limit=settings.poller_max_jobs_per_round
+        )
         admitted, queue_due_at, waiting = self._admit_queued(now, round_number)
         job_ids = job_ids + admitted
         plan["queueWaiting"] = waiting
-        if waiting:
-            # The next round comes as soon as a running task may have been seen done.
-            plan["waitSeconds"] = max(min(settings.poller_wait_s, math.ceil(settings.poller_busy_poll_s)), 1)
+        plan["queueDueAt"] = queue_due_at
         if job_ids:
             return {**plan, "jobIds": job_ids, "hasJobs": True}
+        return self.wait_or_end(plan)
+
+    def wait_or_end(self, plan: dict[str, Any]) -> dict[str, Any]:
+        """`plan` with the wait until its run's next round, or `done` when nothing falls due before
+        the run's time is up. The wait ends when the next job falls due (whole seconds, rounded
+        down: a round also takes jobs due within `poller_early_s`), so no due job waits for a
+        fixed round; while queued jobs wait for Runway's room, the next round comes within
+        `poller_busy_poll_s`."""
+        settings = self._settings
+        now = self._now()
+        run_id, helper = str(plan["runId"]), bool(plan["helper"])
+        deadline = float(plan["startedAt"]) + settings.poller_run_max_s
+        queue_due_at = plan.get("queueDueAt")
         earliest = _earliest(self._state.earliest_due_at(), queue_due_at)
         if earliest is None or earliest > deadline:
             self._end_run(run_id, helper)
@@ -73,9 +97,12 @@ class RoundPlanner(PollerCore):
                 or helper
                 or not self._state.claim_run(run_id, now=self._now(), hold_s=settings.poller_run_hold_s)
             ):
-                return {**plan, "done": True, "reason": "nothing due before the run ends"}
-        wait = min(max(earliest - now, plan["waitSeconds"]), settings.poller_idle_wait_max_s)
-        return {**plan, "waitSeconds": max(int(wait + 0.999), 1)}
+                return {**plan, "done": True, "waitSeconds": 0, "reason": "nothing due before the run ends"}
+            plan = {**plan, "heldUntil": self._now() + settings.poller_run_hold_s}
+        wait = min(max(math.floor(earliest - now), 0), settings.poller_idle_wait_max_s)
+        if plan["queueWaiting"]:
+            wait = min(wait, max(math.floor(settings.poller_busy_poll_s), 1))
+        return {**plan, "waitSeconds": wait}
 
     def _hand_over(self, run_id: str, now: float) -> None:
         """A run lasts `poller_run_max_s` (an Express execution may not pass 5 minutes). When jobs
@@ -129,7 +156,7 @@ class RoundPlanner(PollerCore):
         )
         waiting = any(queues.values())
         if waiting:
-            next_due = _earliest(next_due, now)
+            next_due = _earliest(next_due, now + settings.poller_busy_poll_s)
         return admitted, next_due, waiting
 
     def _end_run(self, run_id: str, helper: bool) -> None:

@@ -1,10 +1,12 @@
-"""The poller: which jobs a round looks at (`plan_round`) and what one look does (`check`).
+"""The poller: one round (`poll_round`) plans which jobs it looks at (`plan_round`), looks at each
+(`check`), and decides when the next round starts.
 
 A poller run is an Express Step Functions execution (statemachine/poller.asl.json) that repeats
-rounds with short Waits: `plan_round` (function poll_due) lists the due job ids, a Map with bounded
-concurrency calls `check` (function check_job) per id, and the ASL hands jobs that Runway finished
-to the copy queue. Everything a round decides is stored on the job (status, `nextPollAt`), so a
-crashed step, function or run loses nothing: the job stays due and a later round looks again.
+rounds with Waits: `poll_round` (function poll_due) lists the due job ids, checks them concurrently
+in the same invocation, and answers the ids Runway finished (the ASL hands them to the copy queue)
+and the seconds until the next job falls due (the ASL's Wait). Everything a round decides is stored
+on the job (status, `nextPollAt`), so a crashed step, function or run loses nothing: the job stays
+due and a later round looks again.
 
 - Leases: `check` takes the job's lease (conditional write with expiry) before it acts, and
   re-checks that the job is still due, so two overlapping runs never work on one job at once and an
@@ -30,12 +32,12 @@ crashed step, function or run loses nothing: the job stays due and a later round
 
 from __future__ import annotations
 
-from runway_bridge.logic.poller.check import JobChecker
 from runway_bridge.logic.poller.core import CheckResult, Outcome
-from runway_bridge.logic.poller.plan import RoundPlanner
+from runway_bridge.logic.poller.rounds import RoundRunner
 
 __all__ = ["CheckResult", "Outcome", "PollerService"]
 
 
-class PollerService(RoundPlanner, JobChecker):
-    """Plans rounds (plan.py) and checks jobs (check.py); the deployed assembly is in wiring/poller.py."""
+class PollerService(RoundRunner):
+    """Runs rounds (rounds.py): plans them (plan.py) and checks their jobs (check.py); the deployed
+    assembly is in wiring/poller.py."""
