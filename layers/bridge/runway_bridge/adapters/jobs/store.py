@@ -49,6 +49,9 @@ OUTBOX_SHARDS: Final = 4
 EVENT_MARKER_TTL_S: Final = 30 * 24 * 3600
 # A filtered list query may return short pages; read at most this many pages to fill one.
 LIST_READ_ROUNDS: Final = 5
+BATCH_GET_MAX: Final = 100
+# BatchGetItem answers what it could not read (throttling); the client's own retries back off.
+BATCH_GET_ROUNDS: Final = 3
 BATCH_WRITE_MAX: Final = 25
 # Tenant counters beside the jobs (no index attribute, so no index and no stream filter sees them).
 TENANT_INFLIGHT_SK: Final = "INFLIGHT"
@@ -371,7 +374,9 @@ class DynamoJobStore:
                 raise StoreUnavailableError("could not list jobs") from exc
             except BotoCoreError as exc:
                 raise StoreUnavailableError("could not list jobs") from exc
-            jobs.extend(Job.model_validate(_deserialize_item(item)) for item in answer.get("Items", []))
+            # The list indexes project keys and status only (a poll's writes then leave them
+            # alone): the page's jobs are read from the table, in the index's order.
+            jobs.extend(self._jobs_in_order(answer.get("Items", [])))
             last_key = answer.get("LastEvaluatedKey")
             if last_key is None or len(jobs) >= limit:
                 break
@@ -811,6 +816,28 @@ class DynamoJobStore:
             if "LastEvaluatedKey" not in answer:
                 return
             request = {**request, "ExclusiveStartKey": answer["LastEvaluatedKey"]}
+
+    def _jobs_in_order(self, index_items: list[dict[str, Any]]) -> list[Job]:
+        """The JOB items named by `index_items` (pk/sk), read in batches, in the same order; an
+        item deleted since the index listed it is left out."""
+        keys = [{"pk": item["pk"], "sk": item["sk"]} for item in index_items]
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for start in range(0, len(keys), BATCH_GET_MAX):
+            pending: dict[str, Any] = {self._table: {"Keys": keys[start : start + BATCH_GET_MAX]}}
+            for _ in range(BATCH_GET_ROUNDS):
+                try:
+                    answer = self._client.batch_get_item(RequestItems=pending)
+                except (BotoCoreError, ClientError) as exc:
+                    raise StoreUnavailableError("could not list jobs") from exc
+                for item in answer.get("Responses", {}).get(self._table, []):
+                    found[(item["pk"]["S"], item["sk"]["S"])] = item
+                pending = answer.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+            if pending:
+                raise StoreUnavailableError("could not list jobs (reads throttled)")
+        ordered = [found.get((key["pk"]["S"], key["sk"]["S"])) for key in keys]
+        return [Job.model_validate(_deserialize_item(item)) for item in ordered if item is not None]
 
     def _batch_delete(self, keys: list[dict[str, Any]]) -> None:
         for start in range(0, len(keys), BATCH_WRITE_MAX):
