@@ -183,3 +183,30 @@ def test_the_stored_history_stays_bounded_and_keeps_its_anchor() -> None:
 def test_bounds_must_be_ordered() -> None:
     with pytest.raises(ValueError, match="min_interval_s"):
         PollingPolicy(min_interval_s=30.0, max_interval_s=10.0)
+
+
+def test_a_young_running_task_is_not_read_every_couple_of_seconds() -> None:
+    # gen4.5 takes ~95 s: in its first 40 s a reading cannot show it near its end, however young
+    # it is, so the looks are spread by the model's prior rather than by its age alone.
+    rng = random.Random(5)
+    history: list[list[float]] = []
+    age, reads = 5.0, 0  # the bridge's first look comes 5 s after the submit
+    while age < 40.0:
+        history = record_progress(history, age, "RUNNING", 0.01 * age)
+        delay = POLICY.next_poll_delay("RUNNING", MODEL, age, as_samples(history), age, rng=rng)
+        assert delay >= 4.0
+        reads += 1
+        age += delay
+    assert reads <= 5
+
+
+def test_a_task_that_never_reports_progress_is_read_on_a_steady_loop_after_the_prior_says_it_could_end() -> (
+    None
+):
+    reads = follow(lambda age: 0.0, horizon_s=200.0)
+    early = [age for age, _ in reads if age < POLICY.first_poll_fraction * POLICY.typical_duration_s(MODEL)]
+    assert len(early) <= 2  # no reading is spent where the prior says a finish is out of reach
+    late = [delay for age, delay in reads if age >= POLICY.typical_duration_s(MODEL)]
+    # Later, never longer apart than the steady loop (plus jitter): a finish is seen within it.
+    assert late
+    assert max(late) <= POLICY.unreported_interval_s * (1 + POLICY.jitter_fraction) + 1e-9

@@ -97,6 +97,10 @@ class PollingPolicy(BaseModel):
     # While running, never wait longer than this fraction of the task's age: estimates made from
     # uneven progress can be off by a lot, and a wait proportional to age bounds the overshoot.
     running_age_fraction: float = Field(default=0.25, gt=0)
+    # ... counted from at least this fraction of the model's typical duration.
+    age_floor_fraction: float = Field(default=0.5, ge=0)
+    # Running with no progress reported: look this often once the prior's first look has passed.
+    unreported_interval_s: float = Field(default=5.0, gt=0)
     # No progress for S seconds: wait at least this fraction of S (a stall tends to last).
     stall_backoff_fraction: float = Field(default=0.2, ge=0)
     jitter_fraction: float = Field(default=0.08, ge=0, lt=0.5)
@@ -200,12 +204,17 @@ class PollingPolicy(BaseModel):
     def _running_delay(
         self, age_s: float, progress_history: Sequence[ProgressSample], now: float, typical_s: float
     ) -> float:
+        if not any(progress > 0.0 for _, progress in progress_history):
+            # No progress to learn from (none yet, or Runway does not report it): nothing beats
+            # a steady loop, but the prior says when a finish is still out of reach.
+            return max(self.first_poll_fraction * typical_s - age_s, self.unreported_interval_s)
         remaining, uncertainty = self.estimate_remaining_s(age_s, progress_history, now, typical_s)
         dense_interval = math.sqrt(2.0 * self.get_worth_s * uncertainty)
         until_window = remaining - uncertainty
         delay = until_window if until_window > dense_interval else dense_interval
         delay = max(delay, self.stall_backoff_fraction * _stalled_for(progress_history, now))
-        return min(delay, self.running_age_fraction * age_s)
+        # The age bound counts from a floor: a young task cannot be near its end, whatever its age.
+        return min(delay, self.running_age_fraction * max(age_s, self.age_floor_fraction * typical_s))
 
     def _finish(self, raw: float, *, age_s: float, rng: random.Random | None) -> float:
         # Jitter uses the module PRNG unless a seeded one is given; spreading, not security.
