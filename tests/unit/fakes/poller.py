@@ -18,6 +18,14 @@ class FakePollerState:
         self.run: tuple[str, float] | None = None  # (run id, held until)
         self.blocked_until = 0.0  # Runway answered 429
         self.busy_until = 0.0  # Runway holds tasks THROTTLED
+        self.durations: dict[str, dict[int, int]] = {}  # learned priors: kind -> bucket -> count
+
+    def duration_counts(self, key: str) -> dict[int, int]:
+        return dict(self.durations.get(key, {}))
+
+    def record_duration(self, key: str, bucket: int) -> None:
+        counts = self.durations.setdefault(key, {})
+        counts[bucket] = counts.get(bucket, 0) + 1
 
     def claim_run(self, run_id: str, *, now: float, hold_s: float) -> bool:
         if self.run is not None and self.run[1] >= now and self.run[0] != run_id:

@@ -17,7 +17,8 @@ def _running_jobs(h: Harness, count: int) -> list[tuple[str, str]]:
     made = []
     for n in range(count):
         task_id = h.runway.accept()
-        made.append((h.submission.submit(TENANT, "text_to_video", TEXT_TO_VIDEO, f"k{n}").job_id, task_id))
+        key = f"k{len(h.runway.creates)}-{n}"
+        made.append((h.submission.submit(TENANT, "text_to_video", TEXT_TO_VIDEO, key).job_id, task_id))
     h.clock.advance(h.settings.first_poll_delay_s + 1)
     return made
 
@@ -138,3 +139,33 @@ def test_a_run_renews_its_marker_only_once_half_its_hold_has_passed(h: Harness) 
     assert claims == ["run-1", "run-1"]
     # While it holds, another run is still turned away.
     assert h.poller.poll_round({"runId": "run-2", "startedAt": h.now()})["reason"] == "another run is active"
+
+
+def test_the_bridge_learns_how_long_a_kind_of_task_takes_and_looks_sooner_at_quick_ones(h: Harness) -> None:
+    # The model table says this model takes ~95 s; here its tasks take ~30 s. Once 20 were seen
+    # finished, a new task that reports no progress is read from ~25 s on, not from ~38 s.
+    def silent_wait_at(age_s: float) -> float:
+        ((job_id, task_id),) = _running_jobs(h, 1)
+        job = h.jobs.get(job_id)
+        assert job is not None
+        h.clock.advance(age_s - (h.now() - job.created_at.timestamp()))
+        h.jobs.update(job, changes={"next_poll_at": h.now()})
+        h.runway.tasks[task_id] = [task(task_id, "RUNNING")]
+        h.poller.check(job_id, "run-1")
+        after = h.jobs.get(job_id)
+        assert after is not None
+        assert after.next_poll_at is not None
+        return after.next_poll_at - h.now()
+
+    before = silent_wait_at(10.0)
+    for _ in range(20):
+        ((job_id, task_id),) = _running_jobs(h, 1)
+        h.clock.advance(30.0 - (h.settings.first_poll_delay_s + 1))
+        job = h.jobs.get(job_id)
+        assert job is not None
+        h.jobs.update(job, changes={"next_poll_at": h.now()})
+        h.runway.tasks[task_id] = [task(task_id, "SUCCEEDED", output=["https://cdn.runway.test/o.mp4"])]
+        assert h.poller.check(job_id, "run-1").outcome is Outcome.COPY
+    after = silent_wait_at(10.0)
+    assert before > 24.0  # the table's prior: nothing before ~38 s
+    assert after < 20.0  # learned: looks from ~25 s on

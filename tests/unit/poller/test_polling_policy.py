@@ -9,9 +9,12 @@ from collections.abc import Callable
 import pytest
 
 from runway_bridge.logic.poller.policy import (
+    LEARNED_PRIOR_MIN_SAMPLES,
     PollingPolicy,
     ProgressSample,
     as_samples,
+    duration_bucket,
+    learned_prior,
     next_poll_delay,
     record_progress,
 )
@@ -210,3 +213,16 @@ def test_a_task_that_never_reports_progress_is_read_on_a_steady_loop_after_the_p
     # Later, never longer apart than the steady loop (plus jitter): a finish is seen within it.
     assert late
     assert max(late) <= POLICY.unreported_interval_s * (1 + POLICY.jitter_fraction) + 1e-9
+
+
+def test_a_learned_prior_needs_enough_finished_tasks_and_reads_their_median_and_early_tail() -> None:
+    counts: dict[int, int] = {}
+    durations = [20.0 + 2.0 * n for n in range(LEARNED_PRIOR_MIN_SAMPLES)]  # 20 s ... 58 s
+    for seconds in durations[:-1]:
+        counts[duration_bucket(seconds)] = counts.get(duration_bucket(seconds), 0) + 1
+    assert learned_prior(counts) is None  # one short
+    counts[duration_bucket(durations[-1])] = counts.get(duration_bucket(durations[-1]), 0) + 1
+    prior = learned_prior(counts)
+    assert prior is not None
+    assert prior.typical_s == pytest.approx(39.0, rel=0.1)
+    assert prior.earliest_s == pytest.approx(20.0, rel=0.1)

@@ -13,6 +13,9 @@ Two small items live beside the jobs (they carry no index attributes, so no inde
   drops a tenant whose queue it found empty, unless a job joined it meanwhile.
 - `TENANT#<tenantId>` / `INFLIGHT`: `inFlight` and the `maxInFlight` last applied (job store), so a
   round skips tenants whose places are all taken.
+- `POLLER#PRIOR` / `<model>|<short|long>`: how long that kind of task took from submit to Runway's
+  finish, as counts per duration bucket (`b<index>`, added atomically when a task is seen done):
+  the polling policy's learned prior. Read at most once a minute per process.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ from runway_bridge.errors import PollerStartError, StoreUnavailableError
 from runway_bridge.observability import logger
 
 RUN_KEY: Final = {"pk": {"S": "POLLER#RUN"}, "sk": {"S": "RUN"}}
+PRIOR_PK: Final = "POLLER#PRIOR"
+# Learned duration counts are read again after this long (they change slowly).
+PRIOR_CACHE_S: Final = 60.0
 CAPACITY_KEY: Final = {"pk": {"S": "POLLER#CAPACITY"}, "sk": {"S": "RUNWAY"}}
 BATCH_GET_MAX: Final = 100
 BATCH_GET_ROUNDS: Final = 3
@@ -55,6 +61,39 @@ class DynamoPollerState:
         self._client = client
         self._table = table_name
         self._due_shards = due_shards
+        self._priors: dict[str, tuple[float, dict[int, int]]] = {}
+
+    # --- learned task durations ---------------------------------------------------------------
+
+    def duration_counts(self, key: str) -> dict[int, int]:
+        """Finished tasks of kind `key` per duration bucket (cached for `PRIOR_CACHE_S`); empty
+        when none is recorded or the table cannot be read (the model table's prior is used)."""
+        cached = self._priors.get(key)
+        if cached is not None and time.monotonic() - cached[0] < PRIOR_CACHE_S:
+            return cached[1]
+        try:
+            item = self._client.get_item(
+                TableName=self._table, Key={"pk": {"S": PRIOR_PK}, "sk": {"S": key}}
+            ).get("Item", {})
+        except (BotoCoreError, ClientError):
+            logger.warning("could not read a learned prior", extra={"prior": key})
+            return cached[1] if cached is not None else {}
+        counts = {int(name[1:]): int(value["N"]) for name, value in item.items() if name.startswith("b")}
+        self._priors[key] = (time.monotonic(), counts)
+        return counts
+
+    def record_duration(self, key: str, bucket: int) -> None:
+        """Count one finished task of kind `key` in `bucket` (an atomic add; a lost count is harmless)."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": PRIOR_PK}, "sk": {"S": key}},
+                UpdateExpression="ADD #bucket :one",
+                ExpressionAttributeNames={"#bucket": f"b{bucket}"},
+                ExpressionAttributeValues={":one": {"N": "1"}},
+            )
+        except (BotoCoreError, ClientError):
+            logger.warning("could not record a task's duration", extra={"prior": key})
 
     # --- the run marker ---------------------------------------------------------------------
 

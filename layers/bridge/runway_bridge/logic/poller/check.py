@@ -20,7 +20,14 @@ from runway_bridge.logic.poller.core import (
     _cost_changes,
     _looked,
 )
-from runway_bridge.logic.poller.policy import as_samples, record_progress
+from runway_bridge.logic.poller.policy import (
+    DurationPrior,
+    as_samples,
+    duration_bucket,
+    learned_prior,
+    prior_key,
+    record_progress,
+)
 from runway_bridge.logic.ports import RunwayApi
 from runway_bridge.models.job import (
     AT_RUNWAY,
@@ -135,6 +142,7 @@ class JobChecker(PollerCore):
     def _finished_at_runway(self, job: Job, task: SucceededTask | FailedTask | CancelledTask) -> CheckResult:
         now = self._now()
         if isinstance(task, SucceededTask):
+            self._learn_duration(job, now)
             self._jobs.transition(
                 job,
                 JobStatus.COPYING,
@@ -228,6 +236,7 @@ class JobChecker(PollerCore):
             now,
             clip_seconds=_clip_seconds(job),
             operation=job.operation,
+            prior=self._learned_prior(job),
             rng=self._rng,
         )
         if queue_waiting and isinstance(task, RunningTask):
@@ -254,6 +263,17 @@ class JobChecker(PollerCore):
         )
         outcome = Outcome.RESCHEDULED if known else Outcome.UNKNOWN_STATUS
         return CheckResult(job.job_id, outcome, status.value)
+
+    def _learned_prior(self, job: Job) -> DurationPrior | None:
+        return learned_prior(self._state.duration_counts(prior_key(job.model, _clip_seconds(job))))
+
+    def _learn_duration(self, job: Job, now: float) -> None:
+        """Count how long this task took (submit to Runway's finish, which fell between the last
+        look and this one) towards its kind's learned prior."""
+        last_look = job.progress_history[-1][0] if job.progress_history else now
+        finished_at = (min(last_look, now) + now) / 2
+        took = max(finished_at - job.created_at.timestamp(), 0.0)
+        self._state.record_duration(prior_key(job.model, _clip_seconds(job)), duration_bucket(took))
 
     def _retry_later(self, job: Job, *, reason: str) -> CheckResult:
         logger.warning(

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -83,7 +83,8 @@ class PollingPolicy(BaseModel):
     default_typical_duration_s: float = Field(default=90.0, gt=0)
     # 10 s clips take about this much longer than 5 s ones.
     long_clip_factor: float = Field(default=1.6, ge=1.0)
-    # First GET at this fraction of the model's typical duration after submit.
+    # First GET at this fraction of the model's typical duration after submit; without a learned
+    # prior this is also the earliest plausible finish.
     first_poll_fraction: float = Field(default=0.4, gt=0, le=1.0)
     # Queue waits: wait this fraction of the time already spent (at least min_interval_s).
     queue_backoff_fraction: float = Field(default=0.25, ge=0)
@@ -97,8 +98,6 @@ class PollingPolicy(BaseModel):
     # While running, never wait longer than this fraction of the task's age: estimates made from
     # uneven progress can be off by a lot, and a wait proportional to age bounds the overshoot.
     running_age_fraction: float = Field(default=0.25, gt=0)
-    # ... counted from at least this fraction of the model's typical duration.
-    age_floor_fraction: float = Field(default=0.5, ge=0)
     # Running with no progress reported: look this often once the prior's first look has passed.
     unreported_interval_s: float = Field(default=5.0, gt=0)
     # No progress for S seconds: wait at least this fraction of S (a stall tends to last).
@@ -148,22 +147,25 @@ class PollingPolicy(BaseModel):
         *,
         clip_seconds: int | None = None,
         operation: str | None = None,
+        prior: DurationPrior | None = None,
         rng: random.Random | None = None,
     ) -> float:
         """Seconds from `now` until the next GET of a task in `status` (the one just read).
 
         `age_s` is the time since submit; `progress_history` holds the samples kept by
-        `record_progress` (same clock as `now`). Terminal statuses get no further poll: the caller
-        does not ask; if it does, the answer is max_interval_s.
+        `record_progress` (same clock as `now`). `prior` is what the bridge learned of this kind
+        of task's durations (`learned_prior`); without one the model table's prior is used.
+        Terminal statuses get no further poll: the caller does not ask; if it does, the answer is
+        max_interval_s.
         """
-        typical = self.typical_duration_s(model, clip_seconds, operation)
+        typical = prior.typical_s if prior else self.typical_duration_s(model, clip_seconds, operation)
+        earliest = prior.earliest_s if prior else self.first_poll_fraction * typical
         if status in TERMINAL_STATUSES:
             raw = self.max_interval_s
         elif status in QUEUED_STATUSES:
-            until_first = self.first_poll_fraction * typical - age_s
-            raw = max(until_first, self.queue_backoff_fraction * age_s)
+            raw = max(earliest - age_s, self.queue_backoff_fraction * age_s)
         else:  # RUNNING, PROCESSING, or a status this code does not know yet: treated as running
-            raw = self._running_delay(age_s, progress_history, now, typical)
+            raw = self._running_delay(age_s, progress_history, now, typical, earliest)
         return self._finish(raw, age_s=age_s, rng=rng)
 
     def estimate_remaining_s(
@@ -202,19 +204,25 @@ class PollingPolicy(BaseModel):
         return remaining, uncertainty
 
     def _running_delay(
-        self, age_s: float, progress_history: Sequence[ProgressSample], now: float, typical_s: float
+        self,
+        age_s: float,
+        progress_history: Sequence[ProgressSample],
+        now: float,
+        typical_s: float,
+        earliest_s: float,
     ) -> float:
         if not any(progress > 0.0 for _, progress in progress_history):
             # No progress to learn from (none yet, or Runway does not report it): nothing beats
             # a steady loop, but the prior says when a finish is still out of reach.
-            return max(self.first_poll_fraction * typical_s - age_s, self.unreported_interval_s)
+            return max(earliest_s - age_s, self.unreported_interval_s)
         remaining, uncertainty = self.estimate_remaining_s(age_s, progress_history, now, typical_s)
         dense_interval = math.sqrt(2.0 * self.get_worth_s * uncertainty)
         until_window = remaining - uncertainty
         delay = until_window if until_window > dense_interval else dense_interval
         delay = max(delay, self.stall_backoff_fraction * _stalled_for(progress_history, now))
-        # The age bound counts from a floor: a young task cannot be near its end, whatever its age.
-        return min(delay, self.running_age_fraction * max(age_s, self.age_floor_fraction * typical_s))
+        # The age bound counts from the earliest plausible finish: a younger task cannot be near
+        # its end, whatever its age.
+        return min(delay, self.running_age_fraction * max(age_s, earliest_s))
 
     def _finish(self, raw: float, *, age_s: float, rng: random.Random | None) -> float:
         # Jitter uses the module PRNG unless a seeded one is given; spreading, not security.
@@ -281,3 +289,58 @@ def record_progress(
 def as_samples(history: Sequence[Sequence[float]]) -> list[ProgressSample]:
     """Stored history (lists, e.g. DynamoDB numbers) as typed samples."""
     return [(float(t), float(p)) for t, p in history]
+
+
+# --- priors learned from the bridge's own finished jobs -------------------------------------------
+
+# Durations are counted in buckets growing by 10% from 5 s (bucket i starts at 5 * 1.1**i s), so a
+# kind of task's whole history is a few dozen counters that a single atomic add updates.
+DURATION_BUCKET_BASE_S: Final = 5.0
+DURATION_BUCKET_RATIO: Final = 1.1
+DURATION_BUCKETS: Final = 80  # up to ~2.5 h
+# A learned prior is used once this many tasks of the kind finished.
+LEARNED_PRIOR_MIN_SAMPLES: Final = 20
+# The earliest plausible finish: this quantile of the learned durations.
+EARLIEST_QUANTILE: Final = 0.05
+
+
+class DurationPrior(BaseModel):
+    """Seconds from submit to Runway's finish of a kind of task: the median and an early quantile."""
+
+    model_config = ConfigDict(frozen=True)
+
+    typical_s: float = Field(gt=0)
+    earliest_s: float = Field(ge=0)
+
+
+def prior_key(model: str, clip_seconds: int | None) -> str:
+    """Which learned prior a task counts towards: its model, long clips apart."""
+    return f"{model}|{'long' if clip_seconds is not None and clip_seconds >= 10 else 'short'}"
+
+
+def duration_bucket(seconds: float) -> int:
+    if seconds <= DURATION_BUCKET_BASE_S:
+        return 0
+    index = int(math.log(seconds / DURATION_BUCKET_BASE_S) / math.log(DURATION_BUCKET_RATIO))
+    return min(index, DURATION_BUCKETS - 1)
+
+
+def _bucket_middle_s(index: int) -> float:
+    return float(DURATION_BUCKET_BASE_S * DURATION_BUCKET_RATIO ** (index + 0.5))
+
+
+def learned_prior(counts: Mapping[int, int]) -> DurationPrior | None:
+    """The prior from bucket counts (`duration_bucket`), or None with too few finished tasks."""
+    total = sum(count for count in counts.values() if count > 0)
+    if total < LEARNED_PRIOR_MIN_SAMPLES:
+        return None
+
+    def quantile(fraction: float) -> float:
+        seen = 0
+        for index in sorted(counts):
+            seen += max(counts[index], 0)
+            if seen >= fraction * total:
+                return _bucket_middle_s(index)
+        return _bucket_middle_s(max(counts))
+
+    return DurationPrior(typical_s=quantile(0.5), earliest_s=quantile(EARLIEST_QUANTILE))
