@@ -18,6 +18,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
+from typing import get_args
 
 from runway_bridge_dev.emulator.config import (
     FAST_PROFILE_TOTAL_S,
@@ -203,6 +204,18 @@ def failure_from_prompt(prompt: object) -> str | None:
     return None
 
 
+def life_from_prompt(prompt: object) -> LifeKind | None:
+    """`[life:<kind>]` in the prompt text picks the task's life kind (documented trigger)."""
+    if not isinstance(prompt, str):
+        return None
+    start = prompt.find("[life:")
+    end = prompt.find("]", start)
+    if start < 0 or end < 0:
+        return None
+    kind = prompt[start + len("[life:") : end].strip()
+    return next((known for known in get_args(LifeKind) if known == kind), None)
+
+
 def make_plan(
     config: EmulatorConfig,
     model: str,
@@ -210,7 +223,10 @@ def make_plan(
     prompt: object,
     rng: random.Random,
 ) -> TaskPlan:
-    if config.lives:
+    asked = life_from_prompt(prompt)
+    if asked is not None:
+        plan = make_life(asked, config, model, clip_seconds, rng)
+    elif config.lives:
         kinds = list(config.lives)
         kind = rng.choices(kinds, weights=[config.lives[name] for name in kinds])[0]
         plan = make_life(kind, config, model, clip_seconds, rng)

@@ -260,3 +260,18 @@ def test_the_read_log_is_served_by_the_admin_endpoint(emulator: RunwayEmulator, 
     (report,) = httpx.get(f"{emulator.base_url}/_emulator/tasks").json()
     assert report["gets"] == 2
     assert report["life"] == "fast"
+
+
+def test_a_life_trigger_in_the_prompt_picks_the_kind_whatever_the_mix() -> None:
+    rng = random.Random(6)
+    plain = EmulatorConfig()
+    mixed = EmulatorConfig(lives={"noisy": 1.0})
+    for kind in (*KINDS, "realistic"):
+        for config in (plain, mixed):
+            plan = make_plan(config, "gen4.5", 5, f"a fox [life:{kind}] in snow", rng)
+            assert plan.life == kind
+    assert make_plan(plain, "gen4.5", 5, "[life:silent]", rng).curve is None
+    # Unknown kinds and no trigger leave the choice to the config.
+    assert make_plan(plain, "gen4.5", 5, "[life:sometimes] a fox", rng).life == "fast"
+    assert make_plan(mixed, "gen4.5", 5, "[life:sometimes] a fox", rng).life == "noisy"
+    assert make_plan(mixed, "gen4.5", 5, "a fox [life:stall", rng).life == "noisy"
