@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import threading
 import time
 import warnings
@@ -312,18 +313,19 @@ def main() -> None:
                 threads.append(thread)
             print(f"{len(pairs)} pairs started over {args.spread_s:g} s", flush=True)
             deadline = time.monotonic() + args.timeout_s
-            shown = ""
+            shown = progress = ""
             while time.monotonic() < deadline:
                 hooks = len(arrivals.final())
                 sdk_back = sum(1 for thread in threads if not thread.is_alive())
                 progress = f"  webhooks {hooks}/{len(pairs)}  SDK loops back {sdk_back}/{len(pairs)}"
-                if progress != shown:
+                if progress != shown and sys.stdout.isatty():
                     print(f"\r{progress}", end="", flush=True)
                     shown = progress
                 if hooks >= len(pairs) and sdk_back >= len(pairs):
                     break
                 time.sleep(0.5)
-            print()
+            # On a terminal the last count is on screen already; in a log it is printed once.
+            print("" if sys.stdout.isatty() else progress.strip())
             webhooks = arrivals.final()
             reports = emulator.tasks()
         print(
