@@ -13,6 +13,8 @@ FAST_PROFILE_TOTAL_S = 6.0
 # Realistic profile: spread of a task's total duration, from Runway's publicly reported timings.
 REALISTIC_MIN_S = 30.0
 REALISTIC_MAX_S = 180.0
+# Kinds of task life `EmulatorConfig.lives` can mix (see lifecycle.LIFE_KINDS for what each does).
+LifeKind = Literal["realistic", "stairs", "stall", "silent", "noisy"]
 
 
 class EmulatorConfig(BaseModel):
@@ -29,6 +31,13 @@ class EmulatorConfig(BaseModel):
     # Multiplies the emulator's sense of elapsed time: 20.0 makes a 6 s task take 0.3 s.
     clock_speed: float = Field(default=1.0, gt=0)
     seed: int | None = None
+    # A mix of task lives, kind -> weight (e.g. {"stall": 1, "silent": 1}): each task draws its kind
+    # and replaces the profile's plan with one of that kind (queue phase, then its own progress).
+    # None: every task follows `profile`.
+    lives: dict[LifeKind, float] | None = None
+    # Twin tasks: when set, a task's life is drawn from the seed plus a digest of its request body,
+    # so two creates with identical bodies get identical lives (ids still differ).
+    twin_lives: bool = False
 
     concurrency_per_model: int | None = Field(default=None, ge=1)
     daily_cap: int | None = Field(default=None, ge=0)
@@ -64,6 +73,15 @@ class EmulatorConfig(BaseModel):
         if durations and any(seconds <= 0 for seconds in durations.values()):
             raise ValueError("durations must be positive")
         return durations
+
+    @field_validator("lives")
+    @classmethod
+    def _weighted_mix(cls, lives: dict[str, float] | None) -> dict[str, float] | None:
+        if lives is None:
+            return None
+        if any(weight < 0 for weight in lives.values()) or sum(lives.values()) <= 0:
+            raise ValueError("lives needs non-negative weights, at least one of them positive")
+        return lives
 
     @model_validator(mode="after")
     def _ordered_spread(self) -> EmulatorConfig:

@@ -1,6 +1,13 @@
-"""A task's life, decided when it is created: how long it stays PENDING, how long it runs, how its
-progress moves, and whether it fails. Status is then a pure function of the emulator clock, so the
-emulator needs no background thread.
+"""A task's life, decided when it is created: how long it stays PENDING (and THROTTLED), how long it
+runs, how its progress moves (or whether it is reported at all), and whether it fails. Status is then
+a pure function of the emulator clock, so the emulator needs no background thread.
+
+Besides the profiles, `EmulatorConfig.lives` mixes kinds of life, each with a queue phase first:
+- realistic: the realistic profile's plan;
+- stairs: progress climbs in steps, long flat treads and short risers;
+- stall: progress climbs, then stands still for a long part of the run, then climbs again;
+- silent: RUNNING without any progress field (Runway's spec does not promise one);
+- noisy: progress wanders around its trend, sometimes backwards.
 """
 
 from __future__ import annotations
@@ -11,12 +18,14 @@ import random
 import threading
 import time
 from dataclasses import dataclass
+from typing import get_args
 
 from runway_bridge_dev.emulator.config import (
     FAST_PROFILE_TOTAL_S,
     REALISTIC_MAX_S,
     REALISTIC_MIN_S,
     EmulatorConfig,
+    LifeKind,
 )
 
 GENERIC_FAILURE_CODE = "INTERNAL.BAD_OUTPUT.CODE01"
@@ -28,6 +37,9 @@ FAILURE_MESSAGES = {
 }
 # Typical total seconds per model in the realistic profile (bigger models take longer); each task
 # then spreads around it.
+# Total seconds of the lives other than "realistic" (queue phase included).
+LIFE_MIN_S = 20.0
+LIFE_MAX_S = 150.0
 REALISTIC_TYPICAL_S = {
     "gen4_turbo": 38.0,
     "gen4": 70.0,
@@ -90,7 +102,8 @@ class EmulatorClock:
 
 @dataclass(frozen=True)
 class ProgressCurve:
-    """Monotone piecewise-linear progress over the run (fraction of run time -> progress)."""
+    """Piecewise-linear progress over the run (fraction of run time -> progress); monotone except
+    for the noisy life."""
 
     times: tuple[float, ...]
     values: tuple[float, ...]
@@ -144,10 +157,15 @@ class TaskPlan:
 
     pending_s: float
     run_s: float
-    curve: ProgressCurve
+    # None: progress is never reported.
+    curve: ProgressCurve | None
     failure_code: str | None
     # Fraction of the run after which a failing task fails (0 = as soon as it would start).
     failure_at: float
+    # THROTTLED after PENDING for at least this long (more when the per-model queue is full).
+    throttled_s: float = 0.0
+    # Which profile or life kind made the plan.
+    life: str = "fast"
 
 
 def total_duration(config: EmulatorConfig, model: str, clip_seconds: int | None, rng: random.Random) -> float:
@@ -186,6 +204,18 @@ def failure_from_prompt(prompt: object) -> str | None:
     return None
 
 
+def life_from_prompt(prompt: object) -> LifeKind | None:
+    """`[life:<kind>]` in the prompt text picks the task's life kind (documented trigger)."""
+    if not isinstance(prompt, str):
+        return None
+    start = prompt.find("[life:")
+    end = prompt.find("]", start)
+    if start < 0 or end < 0:
+        return None
+    kind = prompt[start + len("[life:") : end].strip()
+    return next((known for known in get_args(LifeKind) if known == kind), None)
+
+
 def make_plan(
     config: EmulatorConfig,
     model: str,
@@ -193,21 +223,105 @@ def make_plan(
     prompt: object,
     rng: random.Random,
 ) -> TaskPlan:
-    total = total_duration(config, model, clip_seconds, rng)
-    if config.profile == "fast":
+    asked = life_from_prompt(prompt)
+    if asked is not None:
+        plan = make_life(asked, config, model, clip_seconds, rng)
+    elif config.lives:
+        kinds = list(config.lives)
+        kind = rng.choices(kinds, weights=[config.lives[name] for name in kinds])[0]
+        plan = make_life(kind, config, model, clip_seconds, rng)
+    else:
+        plan = _profile_plan(config, config.profile, model, clip_seconds, rng)
+    failure_code = failure_from_prompt(prompt)
+    random_failure = rng.random() < config.failure_rate
+    if failure_code is None and random_failure:
+        failure_code = GENERIC_FAILURE_CODE
+    plan.failure_code = failure_code
+    # Input moderation fails before any work starts; other failures happen part-way through.
+    plan.failure_at = 0.0 if (failure_code or "").startswith("SAFETY.INPUT") else rng.uniform(0.2, 0.9)
+    return plan
+
+
+def _profile_plan(
+    config: EmulatorConfig, profile: str, model: str, clip_seconds: int | None, rng: random.Random
+) -> TaskPlan:
+    total = total_duration(config.model_copy(update={"profile": profile}), model, clip_seconds, rng)
+    if profile == "fast":
         pending = total * 0.15
         segments = rng.randint(5, 8)
     else:
         pending = min(rng.uniform(1.0, 6.0), total * 0.2)
         segments = rng.randint(10, 18)
     curve = make_progress_curve(rng, segments)
-    failure_code = failure_from_prompt(prompt)
-    random_failure = rng.random() < config.failure_rate
-    if failure_code is None and random_failure:
-        failure_code = GENERIC_FAILURE_CODE
-    # Input moderation fails before any work starts; other failures happen part-way through.
-    failure_at = 0.0 if (failure_code or "").startswith("SAFETY.INPUT") else rng.uniform(0.2, 0.9)
-    return TaskPlan(pending, total - pending, curve, failure_code, failure_at)
+    return TaskPlan(pending, total - pending, curve, None, 1.0, life=profile)
+
+
+def make_life(
+    kind: LifeKind, config: EmulatorConfig, model: str, clip_seconds: int | None, rng: random.Random
+) -> TaskPlan:
+    """A plan of the given kind (see the module docs); all but "realistic" last LIFE_MIN_S-LIFE_MAX_S
+    (or `durations`/`min_duration_s`/`max_duration_s` when set), a queue phase included."""
+    if kind == "realistic":
+        plan = _profile_plan(config, "realistic", model, clip_seconds, rng)
+        plan.life = kind
+        return plan
+    if config.durations and model in config.durations:
+        total = config.durations[model]
+    else:
+        low = config.min_duration_s if config.min_duration_s is not None else LIFE_MIN_S
+        high = config.max_duration_s if config.max_duration_s is not None else max(LIFE_MAX_S, low)
+        total = rng.uniform(low, high)
+    # Queue phase: PENDING, and for some tasks THROTTLED after it; at most a third of the life.
+    queue_share = rng.uniform(0.05, 0.3)
+    throttled_share = queue_share * rng.uniform(0.3, 0.7) if rng.random() < 0.5 else 0.0
+    pending = total * (queue_share - throttled_share)
+    throttled = total * throttled_share
+    run = total - pending - throttled
+    curves = {"stairs": _stairs_curve, "stall": _stall_curve, "noisy": _noisy_curve}
+    curve = curves[kind](rng) if kind in curves else None
+    return TaskPlan(pending, run, curve, None, 1.0, throttled_s=throttled, life=kind)
+
+
+def _curve(rng: random.Random, lengths: list[float], gains: list[float]) -> ProgressCurve:
+    """Segments of relative `lengths` gaining relative `gains`, topping out a little below 1."""
+    ceiling = rng.uniform(0.93, 0.99)
+    total_length, total_gain = sum(lengths), sum(gains)
+    times, values = [0.0], [0.0]
+    for length, gain in zip(lengths, gains, strict=True):
+        times.append(times[-1] + length / total_length)
+        values.append(values[-1] + ceiling * gain / total_gain)
+    times[-1] = 1.0
+    return ProgressCurve(tuple(times), tuple(values))
+
+
+def _stairs_curve(rng: random.Random) -> ProgressCurve:
+    lengths: list[float] = []
+    gains: list[float] = []
+    for _ in range(rng.randint(3, 7)):
+        lengths += [rng.uniform(0.6, 1.4), rng.uniform(0.02, 0.08)]  # tread, then riser
+        gains += [0.0, rng.uniform(0.5, 1.5)]
+    lengths.append(rng.uniform(0.3, 1.0))  # a last tread before the end
+    gains.append(0.0)
+    return _curve(rng, lengths, gains)
+
+
+def _stall_curve(rng: random.Random) -> ProgressCurve:
+    stall_at = rng.uniform(0.3, 0.8)
+    climb, stall = rng.uniform(0.1, 0.3), rng.uniform(0.4, 0.65)
+    # Climb to the stall point, stand still for a long while, then climb to the end.
+    return _curve(rng, [climb, stall, 1.0 - climb - stall], [stall_at, 0.0, 1.0 - stall_at])
+
+
+def _noisy_curve(rng: random.Random) -> ProgressCurve:
+    knots = rng.randint(20, 40)
+    ceiling = rng.uniform(0.93, 0.99)
+    times = tuple(index / knots for index in range(knots + 1))
+    values = [0.0]
+    for index in range(1, knots + 1):
+        trend = ceiling * index / knots
+        values.append(min(1.0, max(0.0, trend + rng.gauss(0.0, 0.06))))
+    values[-1] = ceiling  # the last report before the end is near the top, whatever the noise
+    return ProgressCurve(times, tuple(values))
 
 
 def failure_message(code: str) -> str:

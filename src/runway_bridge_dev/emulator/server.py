@@ -249,7 +249,9 @@ class _Handler(BaseHTTPRequestHandler):
         task = self.state.get_task(task_id)
         if task is None:
             return _task_not_found(task_id)
-        return HTTPStatus.OK, self.state.task_json(task, self._output_url), {}
+        answer = self.state.task_json(task, self._output_url)
+        self.state.note_read(task, answer["status"])
+        return HTTPStatus.OK, answer, {}
 
     def _output_url(self, task: EmulatedTask, index: int, expires: float) -> str:
         name = f"{index}{OUTPUT_EXTENSIONS[task.output_kind]}"

@@ -8,9 +8,11 @@ from __future__ import annotations
 import hashlib
 import heapq
 import hmac
+import json
 import random
 import secrets
 import threading
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -44,10 +46,19 @@ class EmulatedTask:
     cancelled_at: float | None = None
     deleted: bool = False
     prompt_text: str | None = None
+    # GET /v1/tasks/{id} answers served for this task, and the wall-clock moment of the first one
+    # that showed it finished (what a client polling it learnt, and when).
+    reads: int = 0
+    first_final_read_wall: float | None = None
 
     @property
     def ready_at(self) -> float:
         return self.created_at + self.plan.pending_s
+
+    @property
+    def runnable_at(self) -> float:
+        """When the task leaves THROTTLED if a slot is free (equal to ready_at for most lives)."""
+        return self.ready_at + self.plan.throttled_s
 
     @property
     def effective_run_s(self) -> float:
@@ -75,7 +86,9 @@ class EmulatedTask:
             return "RUNNING"
         return "FAILED" if self.plan.failure_code else "SUCCEEDED"
 
-    def progress_at(self, now: float) -> float:
+    def progress_at(self, now: float) -> float | None:
+        if self.plan.curve is None:
+            return None
         fraction = (now - self.run_start) / self.plan.run_s if self.plan.run_s > 0 else 1.0
         return round(self.plan.curve.at(fraction), 4)
 
@@ -194,7 +207,10 @@ class EmulatorState:
             clip_seconds = duration if isinstance(duration, int) and not isinstance(duration, bool) else None
             task_id = str(uuid.UUID(int=self.task_rng.getrandbits(128), version=4))
             prompt = body.get("promptText")
-            plan = make_plan(self.config, model, clip_seconds, prompt, self.task_rng)
+            plan_rng = self.task_rng
+            if self.config.twin_lives:
+                plan_rng = twin_rng(self.config.seed, operation, body)
+            plan = make_plan(self.config, model, clip_seconds, prompt, plan_rng)
             task = EmulatedTask(
                 id=task_id,
                 operation=operation,
@@ -222,7 +238,7 @@ class EmulatorState:
         limit = self.config.concurrency_per_model
         if limit is None:
             for task in waiting:
-                task.run_start = max(task.ready_at, now)
+                task.run_start = max(task.runnable_at, now)
             return
         waiting_ids = {task.id for task in waiting}
         slot_free_at = [
@@ -238,7 +254,7 @@ class EmulatorState:
             heapq.heappush(slot_free_at, now)
         for task in waiting:
             free_at = heapq.heappop(slot_free_at)
-            task.run_start = max(task.ready_at, free_at, now)
+            task.run_start = max(task.runnable_at, free_at, now)
             heapq.heappush(slot_free_at, task.run_start + task.effective_run_s)
 
     def get_task(self, task_id: str) -> EmulatedTask | None:
@@ -272,8 +288,9 @@ class EmulatorState:
             }
             if status in {"PENDING", "THROTTLED", "RUNNING"}:
                 body["estimatedCost"] = {"credits": task.credits}
-            if status == "RUNNING":
-                body["progress"] = task.progress_at(now)
+            progress = task.progress_at(now)
+            if status == "RUNNING" and progress is not None:
+                body["progress"] = progress
             if status == "SUCCEEDED":
                 body["cost"] = {"credits": task.credits}
                 expires = now + self.config.output_url_ttl_s
@@ -285,6 +302,13 @@ class EmulatorState:
                 body["failure"] = failure_message(code)
                 body["failureCode"] = code
             return body
+
+    def note_read(self, task: EmulatedTask, status: str) -> None:
+        """Count a GET of the task that answered `status`."""
+        with self.lock:
+            task.reads += 1
+            if status in FINAL_STATUSES and task.first_final_read_wall is None:
+                task.first_final_read_wall = time.time()
 
     def task_report(self, task: EmulatedTask) -> dict[str, Any]:
         """Admin view of a task's plan: lets tests and benchmarks know when it really finished."""
@@ -301,8 +325,16 @@ class EmulatorState:
                 "runStartsAt": _iso(task.run_start),
                 "finishesAt": _iso(finished),
                 "finishesAtWallClock": _iso(self.clock.wall_time_of(finished)),
-                "totalSeconds": round(task.plan.pending_s + task.plan.run_s, 3),
+                "totalSeconds": round(task.plan.pending_s + task.plan.throttled_s + task.plan.run_s, 3),
                 "failureCode": task.plan.failure_code,
+                "life": task.plan.life,
+                "pendingSeconds": round(task.plan.pending_s, 3),
+                "throttledSeconds": round(task.plan.throttled_s, 3),
+                "progressReported": task.plan.curve is not None,
+                "gets": task.reads,
+                "firstFinalReadAtWallClock": (
+                    None if task.first_final_read_wall is None else _iso(task.first_final_read_wall)
+                ),
                 # Lets a test tell which request made the task (e.g. a marker per job: one task each).
                 "promptText": task.prompt_text,
             }
@@ -355,6 +387,14 @@ class EmulatorState:
 
 
 RUNWAY_URI_PREFIX = "runway://uploads/"
+FINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+
+
+def twin_rng(seed: int | None, operation: str, body: dict[str, Any]) -> random.Random:
+    """A generator seeded from `seed` and the request itself: identical requests, identical draws."""
+    canonical = json.dumps([seed, operation, body], sort_keys=True, separators=(",", ":"), default=str)
+    digest = hashlib.sha256(canonical.encode()).digest()
+    return random.Random(int.from_bytes(digest[:16], "big"))  # noqa: S311  (simulation, not security)
 
 
 def _iso(epoch: float) -> str:
