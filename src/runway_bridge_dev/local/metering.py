@@ -291,7 +291,7 @@ class Meter:
     def note_invocation(self, function_name: str, seconds: float) -> None:
         with self._lock:
             self._usage.invocations[function_name] += 1
-            self._usage.invocation_seconds[function_name] += seconds  # type: ignore[assignment]  (float counts)
+            self._usage.invocation_seconds[function_name] += seconds  # type: ignore[assignment]
             self._usage.billed_ms[function_name] += max(1, math.ceil(seconds * 1000))
 
     def note_fire(self, logical_id: str) -> None:
