@@ -248,7 +248,7 @@ class Usage:
             read_units=self.read_units - earlier.read_units,
             schedule_fires=self.schedule_fires - earlier.schedule_fires,
             log_bytes=self.log_bytes - earlier.log_bytes,
-            metrics=set(self.metrics),
+            metrics=self.metrics - earlier.metrics,
         )
 
     def requests(self, service: str, *, origins: tuple[str, ...] | None = None) -> Counter[str]:
