@@ -13,7 +13,9 @@ import pytest
 from runway_bridge_dev.local import metering
 from runway_bridge_dev.local.aws import LocalAws
 from runway_bridge_dev.local.functions import LocalFunction
-from tests.dev.local.conftest import CORE_TEMPLATE
+from runway_bridge_dev.local.sqs_poller import SqsPoller
+from runway_bridge_dev.local.stack import LocalStack
+from tests.dev.local.conftest import CORE_TEMPLATE, wait_for
 
 HANDLER = textwrap.dedent(
     """
@@ -130,3 +132,50 @@ def test_index_writes_by_projection() -> None:
     assert metering.index_write_units(keys_only, None, item) == 1
     assert metering.index_write_units(every, item, changed) == 1
     assert metering.index_write_units(every, item, item) == 0
+
+
+GLUE_TEMPLATE = Path(__file__).parent / "fixtures" / "glue" / "template.yaml"
+
+
+@pytest.fixture
+def metered_stack() -> Iterator[tuple[LocalStack, metering.Meter]]:
+    meter = metering.start()
+    try:
+        with LocalStack(GLUE_TEMPLATE, use_emulator=False, run_schedules=False) as stack:
+            yield stack, meter
+    finally:
+        metering.stop()
+
+
+def test_glue_calls_count_for_the_aws_service_they_stand_in_for(
+    metered_stack: tuple[LocalStack, metering.Meter],
+) -> None:
+    stack, meter = metered_stack
+    tick = next(name for name in stack.scheduler.schedules if name.startswith("TickMachine"))
+    tick_function = stack.aws.runner.get("TickFunction").function_name
+    worker = stack.aws.runner.get("WorkerFunction").function_name
+    runs_before = len(metering.express_runs())
+    before = meter.snapshot()
+
+    stack.scheduler.fire_now(tick)
+    wait_for(lambda: len(metering.express_runs()) > runs_before)
+    queue_url = stack.aws.resolve({"Ref": "WorkQueue"})
+    stack.aws.boto3_client("sqs").send_message(QueueUrl=queue_url, MessageBody="work")
+    wait_for(lambda: sum(p.deleted for p in stack.pollers.values() if isinstance(p, SqsPoller)) >= 1)
+    # Idle pollers go on long-polling: those receives are counted, apart.
+    empty = ("sqs", metering.EMPTY_RECEIVE)
+    wait_for(lambda: (meter.snapshot() - before).by_origin(metering.SQS_EVENT_SOURCE)[empty] >= 3)
+
+    usage = meter.snapshot() - before
+    assert usage.schedule_fires == {tick: 1}
+    assert usage.by_origin(metering.SCHEDULER) == {("states", "StartExecution"): 1}
+    assert usage.by_origin(metering.STATE_MACHINE)[("lambda", "Invoke")] == 1
+    assert usage.by_origin(f"function:{tick_function}") == {("sqs", "SendMessage"): 1}
+    pollers = usage.by_origin(metering.SQS_EVENT_SOURCE)
+    # The receive that brought the message (a redelivery at most once: maxReceiveCount 2); the
+    # pollers' empty long-polls are kept apart.
+    assert 1 <= pollers[("sqs", "ReceiveMessage")] <= 2
+    assert pollers[("sqs", "DeleteMessageBatch")] >= 1
+    assert usage.invocations[tick_function] == 1
+    assert usage.invocations[worker] >= 1
+    assert usage.by_origin(metering.LOCAL) == {("sqs", "SendMessage"): 1}
