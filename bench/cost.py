@@ -210,9 +210,9 @@ class Phase:
         gb_seconds = sum(
             ms / 1000 * self.memory_mb.get(name, 128) / 1024 for name, ms in usage.billed_ms.items()
         )
-        cost["Lambda"] = (
-            invocations * PRICES["lambda_request"] + gb_seconds * PRICES["lambda_gb_second_arm64"]
-        )
+        cost["Lambda requests"] = invocations * PRICES["lambda_request"]
+        # Wall time of the in-process handlers on this machine, not of Lambda's.
+        cost["Lambda duration (local)"] = gb_seconds * PRICES["lambda_gb_second_arm64"]
         cost["API Gateway"] = self.api_requests * PRICES["apigw_rest_request"]
         cost["DynamoDB"] = (
             sum(usage.write_units.values()) * PRICES["dynamodb_wru"]
