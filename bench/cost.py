@@ -207,8 +207,9 @@ class Phase:
         usage = self.usage
         cost: dict[str, float] = {}
         invocations = sum(usage.invocations.values())
+        # The handlers' billed time less what they waited for the meter's own look-ups.
         gb_seconds = sum(
-            ms / 1000 * self.memory_mb.get(name, 128) / 1024 for name, ms in usage.billed_ms.items()
+            self.billed_ms(name) / 1000 * self.memory_mb.get(name, 128) / 1024 for name in usage.billed_ms
         )
         cost["Lambda requests"] = invocations * PRICES["lambda_request"]
         # Wall time of the in-process handlers on this machine, not of Lambda's.
@@ -238,6 +239,12 @@ class Phase:
         cost["X-Ray (modelled)"] = self.traces() * PRICES["xray_trace_recorded"]
         cost["CloudWatch Logs"] = self.log_bytes() / 1e9 * PRICES["logs_ingest_gb"]
         return cost
+
+    def billed_ms(self, function: str) -> int:
+        """A function's billed milliseconds, less what it waited for the meter's own look-ups."""
+        return max(
+            self.usage.invocations[function], self.usage.billed_ms[function] - self.usage.meter_ms[function]
+        )
 
     def kms_requests(self) -> int:
         """SNS topics with server-side encryption ask KMS for a data key per publish (upper bound)."""
@@ -318,7 +325,8 @@ def print_phase(title: str, phase: Phase, per: int, unit: str) -> None:
     print(f"Lambda invocations per {unit} by function (billed ms, memory):")
     for name, count in sorted(usage.invocations.items()):
         print(
-            f"  {name:<48} {count / per:6.2f}  {usage.billed_ms[name] / per:9.0f} ms"
+            f"  {name:<48} {count / per:6.2f}  {phase.billed_ms(name) / per:9.0f} ms"
+            f" (+{usage.meter_ms[name] / per:.0f} metering)"
             f"  {phase.memory_mb.get(name)} MB"
         )
     for table in sorted(set(usage.write_units) | set(usage.read_units)):

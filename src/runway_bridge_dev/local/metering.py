@@ -30,6 +30,7 @@ import json
 import math
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -230,6 +231,8 @@ class Usage:
     invocations: Counter[str] = field(default_factory=Counter)  # function name -> count
     invocation_seconds: Counter[str] = field(default_factory=Counter)  # function name -> summed seconds
     billed_ms: Counter[str] = field(default_factory=Counter)  # function name -> ms rounded up per call
+    # function name -> ms its invocations spent waiting for the meter's own look-ups (in billed_ms)
+    meter_ms: Counter[str] = field(default_factory=Counter)
     write_units: Counter[str] = field(default_factory=Counter)  # table -> WRU (base table + indexes)
     index_write_units: Counter[str] = field(default_factory=Counter)  # table -> WRU of its indexes
     read_units: Counter[str] = field(default_factory=Counter)  # table -> RRU (halves: floats)
@@ -243,6 +246,7 @@ class Usage:
             invocations=self.invocations - earlier.invocations,
             invocation_seconds=self.invocation_seconds - earlier.invocation_seconds,
             billed_ms=self.billed_ms - earlier.billed_ms,
+            meter_ms=self.meter_ms - earlier.meter_ms,
             write_units=self.write_units - earlier.write_units,
             index_write_units=self.index_write_units - earlier.index_write_units,
             read_units=self.read_units - earlier.read_units,
@@ -318,8 +322,9 @@ class Meter:
     # -- DynamoDB --
 
     def _lookup(self, client: Any, table: str, key: Mapping[str, Any]) -> dict[str, Any] | None:
-        """The item as stored now (not counted: the meter's own read)."""
+        """The item as stored now (not counted: the meter's own read, its time noted apart)."""
         _state.quiet_meter = True
+        began = time.monotonic()
         try:
             item: dict[str, Any] | None = client.get_item(
                 TableName=table, Key=dict(key), ConsistentRead=True
@@ -329,6 +334,12 @@ class Meter:
             return None
         finally:
             _state.quiet_meter = False
+            who = current_origin()
+            if who.startswith(FUNCTION_PREFIX):
+                with self._lock:
+                    self._usage.meter_ms[who.removeprefix(FUNCTION_PREFIX)] += round(
+                        (time.monotonic() - began) * 1000
+                    )
 
     def _key_of(self, table: str, item: Mapping[str, Any]) -> dict[str, Any]:
         spec = self.tables.get(table)
