@@ -32,6 +32,8 @@ _invocation = threading.local()
 _log_isolation_lock = threading.Lock()
 _log_isolation_installed = False
 _router_isolation_installed = False
+# Called with (function name, seconds) after every invocation (metering.py counts them).
+invocation_observers: list[Callable[[str, float], None]] = []
 
 
 class FunctionNotFound(LookupError):
@@ -169,6 +171,8 @@ class FunctionRunner:
 
         def run() -> None:
             _invocation.active = True
+            _invocation.function_name = function.function_name
+            began = time.monotonic()
             try:
                 outcome["result"] = handler(event, context)
             except BaseException as exc:  # noqa: BLE001  (whatever a handler raises is reported, like Lambda)
@@ -178,6 +182,8 @@ class FunctionRunner:
                     traceback.format_exception(exc)[1:],
                 )
             finally:
+                for observe in invocation_observers:
+                    observe(function.function_name, time.monotonic() - began)
                 # Free for the next invocation only once this one is over (even after a timeout).
                 self._return_environment(function, handler)
 
