@@ -72,7 +72,7 @@ class PollingPolicy(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    min_interval_s: float = Field(default=2.0, gt=0)
+    min_interval_s: float = Field(default=1.5, gt=0)
     max_interval_s: float = Field(default=60.0, gt=0)
     typical_durations_s: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_TYPICAL_DURATIONS_S))
     # A model family the table above does not know takes its operation's typical duration (the
@@ -87,21 +87,21 @@ class PollingPolicy(BaseModel):
     # prior this is also the earliest plausible finish.
     first_poll_fraction: float = Field(default=0.4, gt=0, le=1.0)
     # Queue waits: wait this fraction of the time already spent (at least min_interval_s).
-    queue_backoff_fraction: float = Field(default=0.25, ge=0)
+    queue_backoff_fraction: float = Field(default=0.2, ge=0)
     # Relative uncertainty of a remaining-time estimate with no progress seen, and with all of it.
-    uncertainty_at_start: float = Field(default=0.75, ge=0)
-    uncertainty_at_end: float = Field(default=0.5, ge=0)
+    uncertainty_at_start: float = Field(default=0.6, ge=0)
+    uncertainty_at_end: float = Field(default=0.7, ge=0)
     # Seconds of notice delay one GET is worth: larger means fewer GETs, later notice.
-    get_worth_s: float = Field(default=2.0, gt=0)
+    get_worth_s: float = Field(default=0.6, gt=0)
     # Progress Runway reports just before SUCCEEDED (the status, not progress=1, marks the end).
-    finish_progress: float = Field(default=0.97, gt=0, le=1.0)
+    finish_progress: float = Field(default=0.98, gt=0, le=1.0)
     # While running, never wait longer than this fraction of the task's age: estimates made from
     # uneven progress can be off by a lot, and a wait proportional to age bounds the overshoot.
     running_age_fraction: float = Field(default=0.25, gt=0)
     # Running with no progress reported: look this often once the prior's first look has passed.
     unreported_interval_s: float = Field(default=5.0, gt=0)
     # No progress for S seconds: wait at least this fraction of S (a stall tends to last).
-    stall_backoff_fraction: float = Field(default=0.2, ge=0)
+    stall_backoff_fraction: float = Field(default=0.25, ge=0)
     jitter_fraction: float = Field(default=0.08, ge=0, lt=0.5)
     # After this long the job times out (the caller cancels it); no poll is planned past it.
     max_age_s: float = Field(default=3600.0, gt=0)
