@@ -64,8 +64,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
     if event.get("sweep"):
         swept = get_relay().sweep()
         logger.info("outbox sweep", extra={"published": swept.published, "failed": swept.failed})
-        metrics.add_metric(name="EventsSwept", unit="Count", value=swept.published)
-        metrics.add_metric(name="EventsSweepFailed", unit="Count", value=swept.failed)
+        # Only counts that happened: a custom metric is billed for each hour it is published, and an
+        # idle stack sweeps every 5 minutes.
+        if swept.published:
+            metrics.add_metric(name="EventsSwept", unit="Count", value=swept.published)
+        if swept.failed:
+            metrics.add_metric(name="EventsSweepFailed", unit="Count", value=swept.failed)
         return {"published": swept.published, "failed": swept.failed}
     return process_partial_response(
         event=event, record_handler=relay_record, processor=processor, context=context

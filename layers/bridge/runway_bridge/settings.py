@@ -80,9 +80,9 @@ class BridgeSettings(BaseSettings):
     # `poller_wait_s` is how soon a due job that could not be admitted is looked at again.
     poller_wait_s: int = Field(default=5, ge=1)
     poller_idle_wait_max_s: int = Field(default=10, ge=1)
-    # A round also takes jobs due within this many seconds, so its wait can be whole seconds
-    # rounded down without a due job waiting for the rounding.
-    poller_early_s: float = Field(default=1.0, ge=0)
+    # A round also takes jobs due within this many seconds, and waits whole seconds until the
+    # next job is that close: each job is looked at within this much of when it fell due.
+    poller_early_s: float = Field(default=0.5, ge=0, le=1.0)
     # One round checks its due jobs this many at a time (in one invocation), and starts no check
     # after this many seconds (the jobs left are due at once: the next round starts without a wait).
     poller_check_concurrency: int = Field(default=10, ge=1)

@@ -56,7 +56,9 @@ def invoke(stack: LocalStack, logical_id: str, event: dict[str, Any]) -> Any:
 
 
 @pytest.mark.slow
-def test_each_sample_event_runs_through_its_function(stack: LocalStack) -> None:
+def test_each_sample_event_runs_through_its_function(
+    stack: LocalStack, capfd: pytest.CaptureFixture[str]
+) -> None:
     polled = invoke(stack, "PollDueFunction", sample("poll_due/round.json"))
     assert polled["runId"] == "sample-run-1"
     assert isinstance(polled["checks"], list)
@@ -67,10 +69,15 @@ def test_each_sample_event_runs_through_its_function(stack: LocalStack) -> None:
         ("PublishEventsFunction", "publish_events/stream_insert.json"),
     ):
         assert invoke(stack, logical_id, sample(name)) == {"batchItemFailures": []}, name
+    capfd.readouterr()
     assert invoke(stack, "PublishEventsFunction", sample("publish_events/sweep.json")) == {
         "published": 0,
         "failed": 0,
     }
+    # An idle sweep (every 5 minutes) publishes no metric: each custom metric is billed per hour seen.
+    logged = capfd.readouterr()
+    assert "EventsSwept" not in logged.out + logged.err
+    assert "EventsSweepFailed" not in logged.out + logged.err
     submitted = invoke(stack, "SubmitEventFunction", sample("bus/generation_requested.json"))
     assert submitted is None or isinstance(submitted, dict)
     # The sample's key was never issued: API Gateway's convention for "401" is this exception.

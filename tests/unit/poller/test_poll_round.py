@@ -53,10 +53,10 @@ def test_the_wait_ends_when_the_next_job_falls_due_not_after_a_fixed_pause() -> 
     assert job.next_poll_at is not None
     until_due = job.next_poll_at - h.now()
     assert state["done"] is False
-    # Whole seconds rounded down: the next round also takes jobs due within `poller_early_s`.
+    # Whole seconds: the next round comes once the job is within `poller_early_s` of due.
     assert until_due > 2
-    assert state["waitSeconds"] == math.floor(until_due)
-    assert until_due - float(state["waitSeconds"]) <= h.settings.poller_early_s  # type: ignore[arg-type]
+    assert state["waitSeconds"] == math.ceil(until_due - h.settings.poller_early_s)
+    assert abs(until_due - float(state["waitSeconds"])) <= h.settings.poller_early_s  # type: ignore[arg-type]
     h.clock.advance(float(state["waitSeconds"]))  # type: ignore[arg-type]
     after = _round(h)
     assert [check["jobId"] for check in after["checks"]] == [job_id]  # type: ignore[attr-defined]

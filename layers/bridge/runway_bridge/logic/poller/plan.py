@@ -76,8 +76,8 @@ class RoundPlanner(PollerCore):
 
     def wait_or_end(self, plan: dict[str, Any]) -> dict[str, Any]:
         """`plan` with the wait until its run's next round, or `done` when nothing falls due before
-        the run's time is up. The wait ends when the next job falls due (whole seconds, rounded
-        down: a round also takes jobs due within `poller_early_s`), so no due job waits for a
+        the run's time is up. The wait ends when the next job falls due (whole seconds: a round
+        also takes jobs due within `poller_early_s`), so no due job waits for a
         fixed round; while queued jobs wait for Runway's room, the next round comes within
         `poller_busy_poll_s`."""
         settings = self._settings
@@ -99,7 +99,12 @@ class RoundPlanner(PollerCore):
             ):
                 return {**plan, "done": True, "waitSeconds": 0, "reason": "nothing due before the run ends"}
             plan = {**plan, "heldUntil": self._now() + settings.poller_run_hold_s}
-        wait = min(max(math.floor(earliest - now), 0), settings.poller_idle_wait_max_s)
+        # The first whole second at which the next job is within `poller_early_s` of due: each job
+        # is looked at within half a second of when its policy asked (a later look costs notice,
+        # an earlier one a wasted read).
+        wait = min(
+            max(math.ceil(earliest - settings.poller_early_s - now), 0), settings.poller_idle_wait_max_s
+        )
         if plan["queueWaiting"]:
             wait = min(wait, max(math.floor(settings.poller_busy_poll_s), 1))
         return {**plan, "waitSeconds": wait}
