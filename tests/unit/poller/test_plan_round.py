@@ -52,8 +52,10 @@ def test_nothing_is_admitted_while_runway_is_held(h: Harness) -> None:
     h.state.block_runway_until(h.now() + 30)
     plan = _plan(h)
     assert plan["jobIds"] == []
-    assert plan["queueWaiting"] is True
+    # Runway's hold ends by itself: running tasks are not read faster for it, the run comes back then.
+    assert plan["queueWaiting"] is False
     assert plan["done"] is False
+    assert plan["waitSeconds"] <= 30
     h.clock.advance(31)
     assert _plan(h)["jobIds"] == queued
 

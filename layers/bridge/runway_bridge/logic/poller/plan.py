@@ -124,8 +124,8 @@ class RoundPlanner(PollerCore):
 
     def _admit_queued(self, now: float, round_number: int) -> tuple[list[str], float | None, bool]:
         """QUEUED job ids to send this round, in turns across tenants; when the next queued job
-        becomes due (for the run's wait); and whether due jobs are left waiting for Runway's room.
-        Nothing is admitted while Runway has no room."""
+        becomes due (for the run's wait); and whether due jobs are left waiting for a place our own
+        limits keep (a running task's end frees it). Nothing is admitted while Runway has no room."""
         settings = self._settings
         tenants = sorted(self._state.queued_tenants())
         if not tenants:
@@ -150,9 +150,10 @@ class RoundPlanner(PollerCore):
             elif due:
                 next_due = _earliest(next_due, now + settings.poller_wait_s)
         if held_until > now or not queues:
-            if not queues:
-                return [], next_due, False
-            return [], _earliest(next_due, now + settings.poller_wait_s), True
+            # Held by Runway (a 429, or a task it keeps THROTTLED): the place opens when the hold
+            # ends or that task's next look says so, not when a running task of ours finishes, so
+            # running tasks are not looked at any sooner for it.
+            return [], next_due, False
         allowed = settings.poller_queued_per_round
         if settings.runway_max_in_flight:
             allowed = min(allowed, max(settings.runway_max_in_flight - self._jobs.runway_in_flight(), 0))
