@@ -75,6 +75,8 @@ PRICES = {
     "custom_metric_month": 0.30,  # first 10,000 metrics
 }
 # Modelled, not observed.
+# X-Ray's default sampling rule records this share of requests beyond the first each second.
+DEFAULT_SAMPLED_FRACTION = 0.05
 LAMBDA_PLATFORM_LOG_BYTES = 350  # START, END and REPORT lines (with the X-Ray segment) per invocation
 SQS_IDLE_POLLS_PER_MONTH = 5 * 3 * 60 * 24 * 30  # Lambda: 5 long-polls of 20 s per SQS event source
 S3_PUT_CLASS = frozenset(
@@ -186,6 +188,12 @@ class Phase:
         self.event_source_functions = {
             stack.aws.runner.get(p.source.function).function_name for p in stack.pollers.values()
         }
+        modes = {
+            str(stack.aws.resolve(resource["Properties"].get("TracingConfig", {}).get("Mode", "PassThrough")))
+            for resource in (stack.aws.template.get("Resources") or {}).values()
+            if resource.get("Type") == "AWS::Lambda::Function"
+        }
+        self.function_tracing = "Active" if "Active" in modes else "PassThrough"
 
     def requests(self) -> dict[str, Counter[str]]:
         """Service -> operation -> billed requests (functions' calls and the glue's)."""
@@ -251,13 +259,17 @@ class Phase:
         sns = self.requests().get("sns", Counter())
         return sns["Publish"] + sns["PublishBatch"]
 
-    def traces(self) -> int:
-        """Every trace recorded (no sampling rule in the template): one per API request, per Express
-        run, per event-source invocation, per scheduler firing of a Lambda target (upper bound)."""
-        by_source = sum(
-            n for name, n in self.usage.invocations.items() if name in self.event_source_functions
-        )
-        return self.api_requests + len(self.express) + by_source
+    def traces(self) -> float:
+        """Traces recorded. With the functions' tracing Active: every one, one per API request, per
+        Express run, per event-source invocation (upper bound). With PassThrough: only what API
+        Gateway and the state machine sample, at the default rule's 5% (its reservoir, the first
+        request each second, matters only at low volume and is not counted)."""
+        if self.function_tracing == "Active":
+            by_source = sum(
+                n for name, n in self.usage.invocations.items() if name in self.event_source_functions
+            )
+            return self.api_requests + len(self.express) + by_source
+        return (self.api_requests + len(self.express)) * DEFAULT_SAMPLED_FRACTION
 
     def log_bytes(self) -> float:
         return sum(self.usage.log_bytes.values()) + LAMBDA_PLATFORM_LOG_BYTES * sum(

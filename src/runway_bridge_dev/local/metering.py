@@ -335,7 +335,9 @@ class Meter:
         finally:
             _state.quiet_meter = False
             who = current_origin()
-            if who.startswith(FUNCTION_PREFIX):
+            # Only the invocation's own thread: look-ups in threads it started overlap each other
+            # (a round's concurrent checks), and their sum would exceed the time they cost.
+            if who.startswith(FUNCTION_PREFIX) and threading.current_thread().name.startswith("lambda-"):
                 with self._lock:
                     self._usage.meter_ms[who.removeprefix(FUNCTION_PREFIX)] += round(
                         (time.monotonic() - began) * 1000

@@ -323,3 +323,18 @@ def test_a_dashboard_shows_the_bridges_own_metrics(resources: dict[str, Any]) ->
     assert "Runway accepted the create" in source  # jobs submitted, from the submit log line
     queues = {"CopyDeadLetterQueue", "WebhookDeadLetterQueue", "SubmitEventDeadLetterQueue"}
     assert all(f"${{{queue}.QueueName}}" in source for queue in queues)
+
+
+def test_functions_follow_the_sampled_traces_by_default_and_can_trace_everything(
+    params: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    """X-Ray bills every recorded trace: by default the functions record only what API Gateway and
+    the poller's runs sampled; `FunctionTracing=Active` records every invocation."""
+    assert params["FunctionTracing"] == "PassThrough"
+    for logical_id, function in of_type(resources, "AWS::Lambda::Function").items():
+        assert props(function)["TracingConfig"]["Mode"] == {"Ref": "FunctionTracing"}, logical_id
+    assert all(
+        props(stage).get("TracingEnabled") for stage in of_type(resources, "AWS::ApiGateway::Stage").values()
+    )
+    [machine] = of_type(resources, "AWS::StepFunctions::StateMachine").values()
+    assert props(machine)["TracingConfiguration"]["Enabled"] is True
