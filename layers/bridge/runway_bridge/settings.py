@@ -105,8 +105,6 @@ class BridgeSettings(BaseSettings):
     # While queued jobs wait for a place at Runway, a running task is looked at again within this
     # long (its place goes to the next job as soon as it is seen done).
     poller_busy_poll_s: float = Field(default=3.0, gt=0)
-    # A job's poller lease outlives the check function's timeout, so only a dead worker loses it.
-    poller_lease_s: float = Field(default=120.0, gt=0)
     # How long a run's "I am running" marker lasts without a refresh (a few slow rounds).
     poller_run_hold_s: float = Field(default=90.0, gt=0)
     # Seconds for one GET (or the DELETE of a timed-out task) from the check function.

@@ -92,26 +92,6 @@ def test_due_jobs_are_found_across_shards_once_their_time_has_come(bridge: Bridg
     assert len(bridge.jobs.due_job_ids(now=T0.timestamp() + 3600, limit=5)) == 5
 
 
-def test_leases_exclude_a_second_worker_until_they_expire(bridge: Bridge) -> None:
-    job = new_job(status=JobStatus.PENDING)
-    bridge.jobs.create(job)
-    now = T0.timestamp()
-
-    taken = bridge.jobs.take_lease(job.job_id, "worker-1", now=now, lease_s=30)
-    assert taken is not None
-    assert taken.lease_owner == "worker-1"
-    assert bridge.jobs.take_lease(job.job_id, "worker-2", now=now + 10, lease_s=30) is None
-    bridge.jobs.release_lease(taken, "worker-2")  # not the owner: no effect
-    assert bridge.jobs.take_lease(job.job_id, "worker-2", now=now + 10, lease_s=30) is None
-
-    retaken = bridge.jobs.take_lease(job.job_id, "worker-2", now=now + 31, lease_s=30)
-    assert retaken is not None
-    assert retaken.lease_owner == "worker-2"
-    bridge.jobs.release_lease(retaken, "worker-2")
-    assert bridge.jobs.get(job.job_id).lease_owner is None  # type: ignore[union-attr]
-    assert bridge.jobs.take_lease(str(uuid.uuid4()), "w", now=now, lease_s=30) is None
-
-
 def test_listing_pages_newest_first_without_gaps_or_repeats(bridge: Bridge) -> None:
     mine = [new_job(minute=minute) for minute in range(7)]
     for job in [*mine, new_job("tenant-b", minute=3)]:

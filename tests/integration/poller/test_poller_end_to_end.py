@@ -220,48 +220,6 @@ def test_submitting_job_whose_lease_expired_ends_submission_unknown_without_a_cr
     assert creates_after == creates_before
 
 
-def checks_of(stack: LocalStack, job_id: str) -> int:
-    """Poller looks at `job_id` so far (each check a round made of it)."""
-    round_function = stack.aws.physical_id("PollDueFunction")
-    return sum(
-        1
-        for call in list(stack.aws.runner.invocations)
-        if call.function_name == round_function and isinstance(call.result, dict)
-        for check in call.result.get("checks", [])
-        if check.get("jobId") == job_id
-    )
-
-
-@pytest.mark.slow
-def test_a_crashed_workers_lease_holds_the_job_until_it_expires(
-    stack: LocalStack, api: httpx.Client, tenant: Tenant
-) -> None:
-    store = jobs_store(stack)
-    job_id = submit(api, tenant, "image_to_video")
-    # A worker takes the job and dies holding it: its lease must keep every other worker off.
-    lease_s = 14.0
-    taken_at = time.time()
-    crashed = store.take_lease(job_id, "crashed-worker", now=taken_at, lease_s=lease_s)
-    assert crashed is not None
-    assert crashed.next_poll_at is not None
-    task_id = str(crashed.runway_task_id)
-    # The task finishes at Runway and the job falls due while the lease lives ...
-    wait_until(lambda: runway_task(stack, task_id)["status"] == "SUCCEEDED", timeout_s=30)
-    wait_until(lambda: time.time() > float(crashed.next_poll_at or 0) + 1, timeout_s=30)
-    checks_while_leased = checks_of(stack, job_id)
-    while time.time() < taken_at + lease_s - 1.0:
-        # ... so poller workers look at it, and leave it alone.
-        assert stored_job(stack, job_id).status in {JobStatus.PENDING, JobStatus.RUNNING}
-        time.sleep(0.5)
-    assert stored_job(stack, job_id).lease_owner == "crashed-worker"
-    assert checks_of(stack, job_id) > checks_while_leased
-    # Once the lease has expired, a worker takes the job over and finishes it.
-    stack.scheduler.fire_now(SCHEDULE)
-    view, seen = watch_until_finished(api, tenant, job_id, timeout_s=45)
-    assert view["status"] == "SUCCEEDED", seen
-    assert [event.type for event in outbox(stack, job_id)] == ["task.succeeded"]
-
-
 def test_a_run_yields_to_a_live_run_and_ends_when_nothing_is_due(stack: LocalStack) -> None:
     sfn = stack.aws.boto3_client("stepfunctions")
     state = DynamoPollerState(stack.aws.boto3_client("dynamodb"), stack.aws.physical_id("JobsTable"))

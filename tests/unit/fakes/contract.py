@@ -164,25 +164,7 @@ class JobStoreContract:
         used = store.daily_usage("tenant-refund", "2026-11-23")
         assert (used.jobs, used.output_seconds) == (1, 5)
 
-    # --- leases and the due list ---------------------------------------------------------------
-
-    def test_a_live_lease_keeps_others_out_and_changes_no_version(self, store: Store) -> None:
-        job = new_job(status=JobStatus.PENDING, runway_task_id="t-1")
-        store.create(job)
-        now = T0.timestamp()
-        leased = store.take_lease(job.job_id, "a", now=now, lease_s=30)
-        assert leased is not None
-        assert leased.lease_owner == "a"
-        assert leased.version == job.version
-        assert store.take_lease(job.job_id, "b", now=now + 10, lease_s=30) is None
-        store.release_lease(leased, "b")  # not b's: nothing happens
-        assert store.get(job.job_id).lease_owner == "a"
-        taken = store.take_lease(job.job_id, "b", now=now + 31, lease_s=30)  # expired
-        assert taken is not None
-        assert taken.lease_owner == "b"
-        store.release_lease(taken, "b")
-        assert store.get(job.job_id).lease_owner is None
-        assert store.take_lease("no-such-job", "c", now=now, lease_s=30) is None
+    # --- the due list ---------------------------------------------------------------
 
     def test_the_due_list_holds_due_jobs_at_runway_not_queued_or_later_ones(self, store: Store) -> None:
         now = T0.timestamp()

@@ -240,25 +240,6 @@ class FakeJobStore:
 
     # --- leases and the poller's view --------------------------------------------------------
 
-    def take_lease(self, job_id: str, owner: str, *, now: float, lease_s: float) -> Job | None:
-        with self._lock:
-            self.failures.check("take_lease")
-            stored = self._jobs.get(job_id)
-            if stored is None:
-                return None
-            if stored.lease_owner is not None and (stored.lease_expires_at or 0.0) >= now:
-                return None
-            leased = stored.model_copy(update={"lease_owner": owner, "lease_expires_at": now + lease_s})
-            self._jobs[job_id] = leased
-            return leased.model_copy(deep=True)
-
-    def release_lease(self, job: Job, owner: str) -> None:
-        with self._lock:
-            stored = self._jobs.get(job.job_id)
-            if stored is None or stored.lease_owner != owner:
-                return
-            self._jobs[job.job_id] = stored.model_copy(update={"lease_owner": None, "lease_expires_at": None})
-
     def due_job_ids(self, *, now: float, limit: int) -> list[str]:
         with self._lock:
             due = sorted(

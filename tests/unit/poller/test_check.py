@@ -133,16 +133,43 @@ def test_an_unknown_runway_status_changes_nothing_but_the_next_look(h: Harness) 
     assert (outcome, after.status) == (Outcome.UNKNOWN_STATUS, JobStatus.PENDING)
 
 
-def test_a_job_leased_by_another_worker_or_not_yet_due_is_skipped(h: Harness) -> None:
+def test_a_look_costs_one_write_and_a_job_not_yet_due_is_skipped(h: Harness) -> None:
     job, task_id = _running(h)
-    h.jobs.take_lease(job.job_id, "other-run", now=h.now(), lease_s=60)
-    assert h.poller.check(job.job_id, "run-1").outcome is Outcome.SKIPPED
-    h.clock.advance(61)  # the other worker's lease expired
     h.runway.tasks[task_id] = [task(task_id, "RUNNING", progress=0.2)]
+    writes: list[str] = []
+    reads = {"get", "due_job_ids", "earliest_due_at", "runway_in_flight", "in_flight", "outbox_events"}
+    for name in [n for n in dir(h.jobs) if not n.startswith("_") and callable(getattr(h.jobs, n))]:
+        if name in reads or name.startswith(("list_", "queued_", "tenant_")):
+            continue
+        real = getattr(h.jobs, name)
+
+        def counted(*args: object, _real: object = real, _name: str = name, **kwargs: object) -> object:
+            writes.append(_name)
+            return _real(*args, **kwargs)  # type: ignore[operator]
+
+        setattr(h.jobs, name, counted)
     assert h.poller.check(job.job_id, "run-1").outcome is Outcome.RESCHEDULED
+    assert writes == ["transition"]  # no lease taken and released around it
     assert h.poller.check(job.job_id, "run-1").outcome is Outcome.SKIPPED  # no longer due
     assert h.poller.check("no-such-job", "run-1").outcome is Outcome.SKIPPED
     assert h.runway.gets == [task_id]
+
+
+def test_of_two_overlapping_looks_at_one_job_one_is_stored_and_one_hands_it_to_the_copy(h: Harness) -> None:
+    job, task_id = _running(h)
+    h.runway.tasks[task_id] = [task(task_id, "SUCCEEDED", output=["https://cdn.runway.test/o.mp4"])]
+    # A second run read the job just before this look wrote it: its own write must be refused.
+    stale = h.jobs.get(job.job_id)
+    assert h.poller.check(job.job_id, "run-1").outcome is Outcome.COPY
+    real_get = h.jobs.get
+    h.jobs.get = lambda job_id: stale if job_id == job.job_id else real_get(job_id)  # type: ignore[method-assign,assignment,return-value]
+    second = h.poller.check(job.job_id, "run-2")
+    h.jobs.get = real_get  # type: ignore[method-assign]
+    assert (second.outcome, second.detail) == (Outcome.SKIPPED, "changed meanwhile")
+    after = h.jobs.get(job.job_id)
+    assert after is not None
+    assert after.status is JobStatus.COPYING
+    assert after.version == job.version + 1  # one write stood
 
 
 def test_a_queued_job_is_sent_by_the_poller_and_a_429_holds_the_queue(h: Harness) -> None:

@@ -129,7 +129,7 @@ def test_a_single_jump_is_not_trusted_like_steady_progress() -> None:
     assert jumped[-1][1] == pytest.approx(steady[-1][1])
     after_jump = POLICY.next_poll_delay("RUNNING", MODEL, 25, jumped, 25, rng=random.Random(2))
     after_steady = POLICY.next_poll_delay("RUNNING", MODEL, 25, steady, 25, rng=random.Random(2))
-    assert after_jump >= after_steady + 2.0
+    assert after_jump >= 1.5 * after_steady  # the jump alone is not taken as a rate
 
 
 def test_a_jump_followed_by_a_stall_does_not_stay_in_the_dense_phase() -> None:

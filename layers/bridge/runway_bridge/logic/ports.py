@@ -74,12 +74,6 @@ class JobStore(Protocol):
     def delete(self, job: Job) -> None:
         """Delete the job and every item under its partition (events, attempts), if still `job.version`."""
 
-    def take_lease(self, job_id: str, owner: str, *, now: float, lease_s: float) -> Job | None:
-        """Take the job's lease if free or expired; None if another worker holds it."""
-        ...
-
-    def release_lease(self, job: Job, owner: str) -> None: ...
-
     def due_job_ids(self, *, now: float, limit: int) -> list[str]:
         """Ids of non-terminal jobs whose `nextPollAt` has passed, over every due shard."""
         ...

@@ -382,39 +382,7 @@ class DynamoJobStore:
                 break
         return JobPage(jobs=jobs, cursor=_encode_cursor(last_key, scope) if last_key else None)
 
-    # --- Leases and the poller's view (issue 5) ----------------------------------------------
-
-    def take_lease(self, job_id: str, owner: str, *, now: float, lease_s: float) -> Job | None:
-        try:
-            with _store_errors("could not take the job's lease"):
-                answer = self._client.update_item(
-                    TableName=self._table,
-                    Key=_serialize_item({"pk": job_pk(job_id), "sk": JOB_SK}),
-                    UpdateExpression="SET leaseOwner = :owner, leaseExpiresAt = :expires",
-                    ConditionExpression=(
-                        "attribute_exists(pk) AND (attribute_not_exists(leaseOwner) OR leaseExpiresAt < :now)"
-                    ),
-                    ExpressionAttributeValues=_serialize_item(
-                        {":owner": owner, ":expires": now + lease_s, ":now": now}
-                    ),
-                    ReturnValues="ALL_NEW",
-                )
-        except StoreConditionFailedError:
-            return None  # held by a live lease, or the job is gone
-        return Job.model_validate(_deserialize_item(answer["Attributes"]))
-
-    def release_lease(self, job: Job, owner: str) -> None:
-        try:
-            with _store_errors("could not release the job's lease"):
-                self._client.update_item(
-                    TableName=self._table,
-                    Key=_serialize_item({"pk": job_pk(job.job_id), "sk": JOB_SK}),
-                    UpdateExpression="REMOVE leaseOwner, leaseExpiresAt",
-                    ConditionExpression="leaseOwner = :owner",
-                    ExpressionAttributeValues=_serialize_item({":owner": owner}),
-                )
-        except StoreConditionFailedError:
-            return  # expired and taken by someone else: theirs now
+    # --- The poller's view -----------------------------------------------------------------------
 
     def due_job_ids(self, *, now: float, limit: int) -> list[str]:
         job_ids: list[str] = []

@@ -3,7 +3,6 @@ copy queue, cancel or time out at Runway, send a queued job's create."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -79,29 +78,26 @@ class JobChecker(PollerCore):
                 return CheckResult(job_id, Outcome.SUBMITTED, resolved.status.value)
             return CheckResult(job_id, Outcome.SKIPPED, job.status.value, "create still in flight")
 
-        owner = f"{run_id}/{uuid.uuid4().hex[:12]}"
         now = self._now()
-        leased = self._jobs.take_lease(job_id, owner, now=now, lease_s=self._settings.poller_lease_s)
-        if leased is None:
-            return CheckResult(job_id, Outcome.SKIPPED, job.status.value, "leased by another worker")
         due_by = now + self._settings.poller_early_s  # a round takes jobs due within this
-        if leased.status in TERMINAL or leased.next_poll_at is None or leased.next_poll_at > due_by:
+        if job.next_poll_at is None or job.next_poll_at > due_by:
             # Another run handled it since this round listed it.
-            self._jobs.release_lease(leased, owner)
-            return CheckResult(job_id, Outcome.SKIPPED, leased.status.value, "no longer due")
+            return CheckResult(job_id, Outcome.SKIPPED, job.status.value, "no longer due")
         try:
-            return self._check_leased(leased, owner, queue_waiting=queue_waiting)
+            return self._check_due(job, queue_waiting=queue_waiting)
         except StoreConditionFailedError:
-            # Changed meanwhile (e.g. the caller cancelled it): the next round reads it afresh.
-            self._release_quietly(leased, owner)
+            # Another look (an overlapping run) or the caller (a cancel) wrote it since it was read:
+            # that write stands, and the next round reads the job afresh.
             return CheckResult(job_id, Outcome.SKIPPED, detail="changed meanwhile")
-        except BaseException:
-            self._release_quietly(leased, owner)
-            raise
 
-    def _check_leased(self, job: Job, owner: str, *, queue_waiting: bool = False) -> CheckResult:
+    def _check_due(self, job: Job, *, queue_waiting: bool = False) -> CheckResult:
+        """One look, written with one conditional write (the job's version as read): no lease is
+        taken, so a look costs one write; of two overlapping looks one write wins and the other is
+        refused (`StoreConditionFailedError`). Runway's side needs no lease either: a GET or a
+        DELETE twice is harmless, and a queued job's create is guarded by its own QUEUED ->
+        SUBMITTING write."""
         if job.status is JobStatus.QUEUED:
-            return self._submit_queued(job, owner)
+            return self._submit_queued(job)
         if job.status is JobStatus.COPYING:
             # The copy has not finished long after the hand-off: hand it off again (idempotent).
             self._jobs.update(
@@ -112,7 +108,6 @@ class JobChecker(PollerCore):
             logger.warning("copy not finished in time: handed off again", extra={"job_id": job.job_id})
             return CheckResult(job.job_id, Outcome.COPY, job.status.value)
         if job.status not in AT_RUNWAY or job.runway_task_id is None:
-            self._jobs.release_lease(job, owner)
             logger.error("due job in an unexpected state", extra={"job_id": job.job_id, "status": job.status})
             return CheckResult(job.job_id, Outcome.SKIPPED, job.status.value, "unexpected state")
 
@@ -286,11 +281,10 @@ class JobChecker(PollerCore):
         )
         return CheckResult(job.job_id, Outcome.RETRY_LATER, job.status.value, reason)
 
-    def _submit_queued(self, job: Job, owner: str) -> CheckResult:
-        # The lease guards this job against other poller workers; the create itself is guarded by
-        # the QUEUED -> SUBMITTING conditional write (at most one create, whoever tries).
+    def _submit_queued(self, job: Job) -> CheckResult:
+        # The create is guarded by the QUEUED -> SUBMITTING conditional write (at most one create,
+        # whoever tries: another poller, or the API's own path).
         after = self._submission.submit_queued(job.job_id, budget_s=self._settings.poller_submit_budget_s)
-        self._jobs.release_lease(job, owner)
         if after is None:
             return CheckResult(job.job_id, Outcome.SKIPPED, detail="no such job")
         if (
@@ -326,9 +320,3 @@ class JobChecker(PollerCore):
         future = job.model_copy(update={**changes, "status": status})
         self._jobs.transition(job, status, changes=changes, remove=LEASE_FIELDS, event=terminal_event(future))
         return CheckResult(job.job_id, Outcome.TERMINAL, status.value)
-
-    def _release_quietly(self, job: Job, owner: str) -> None:
-        try:
-            self._jobs.release_lease(job, owner)
-        except Exception:  # noqa: BLE001 - the lease expires by itself; the original error matters
-            logger.exception("could not release a lease", extra={"job_id": job.job_id})

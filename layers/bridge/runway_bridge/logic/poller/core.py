@@ -36,7 +36,7 @@ class Outcome(StrEnum):
     UNKNOWN_STATUS = "UNKNOWN_STATUS"  # a status this code does not know: rescheduled and logged
     SUBMITTED = "SUBMITTED"  # a QUEUED job's create was sent (or it stays queued after a 429)
     RETRY_LATER = "RETRY_LATER"  # Runway could not be read now: looked at again soon
-    SKIPPED = "SKIPPED"  # leased by another worker, no longer due, finished, or gone
+    SKIPPED = "SKIPPED"  # no longer due, changed meanwhile, finished, or gone
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,7 @@ class PollingPolicy(BaseModel):
     uncertainty_at_start: float = Field(default=0.6, ge=0)
     uncertainty_at_end: float = Field(default=0.7, ge=0)
     # Seconds of notice delay one GET is worth: larger means fewer GETs, later notice.
-    get_worth_s: float = Field(default=0.6, gt=0)
+    get_worth_s: float = Field(default=1.0, gt=0)
     # Progress Runway reports just before SUCCEEDED (the status, not progress=1, marks the end).
     finish_progress: float = Field(default=0.98, gt=0, le=1.0)
     # While running, never wait longer than this fraction of the task's age: estimates made from

@@ -22,7 +22,7 @@ class RoundRunner(RoundPlanner, JobChecker):
         return the run's next state: `copyJobIds` (jobs Runway finished, for the copy queue),
         `waitSeconds` until the next job falls due, `done`, and `checks` (one per job looked at).
 
-        A check that raises leaves its job due (its lease expires) and never fails the round. No
+        A check that raises leaves its job due and never fails the round. No
         check starts after `poller_round_max_s`, nor when the invocation has less time left than a
         check may take (`time_left_s`): the jobs left are still due, so the next round starts at
         once.

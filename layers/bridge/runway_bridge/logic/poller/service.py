@@ -8,10 +8,10 @@ and the seconds until the next job falls due (the ASL's Wait). Everything a roun
 on the job (status, `nextPollAt`), so a crashed step, function or run loses nothing: the job stays
 due and a later round looks again.
 
-- Leases: `check` takes the job's lease (conditional write with expiry) before it acts, and
-  re-checks that the job is still due, so two overlapping runs never work on one job at once and an
-  id listed by a slower run is skipped once another run has handled it. A crashed worker's lease
-  expires by itself.
+- One write per look: `check` reads the job, skips it when it is no longer due (another run handled
+  it since this round listed it), and stores what it saw with one write conditioned on the job's
+  version as read; of two overlapping looks one write stands and the other is dropped. No lease is
+  taken (Runway's side is safe twice: a GET, a DELETE; a queued create has its own guard).
 - Every terminal status is written by `JobStore.transition` in one transaction with its outbox
   event (stable id), so a job ends exactly once, with exactly one event.
 - Timeouts: a job past `timeoutAt` is read once more (GET before DELETE: a task that just succeeded
