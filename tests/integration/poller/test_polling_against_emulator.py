@@ -42,7 +42,7 @@ WORKLOAD: list[tuple[Operation, dict[str, Any], str, int]] = [
 ]
 
 
-def test_adaptive_polling_notices_finished_tasks_soon_with_fewer_gets_than_a_6s_loop() -> None:
+def test_adaptive_polling_notices_finished_tasks_sooner_than_a_6s_loop_with_no_more_gets() -> None:
     policy = PollingPolicy()
     rng = random.Random(8)
     # Durations capped at 90 s keep the test short; progress is as uneven as ever.
