@@ -1,4 +1,5 @@
-"""Copier function: one SQS message `{"jobId": "<id>"}` per job the poller moved to COPYING.
+"""Copier function: one SQS message `{"jobId": "<id>", "outputs": [...]}` per job the poller moved
+to COPYING (`outputs`: the URLs Runway answered then; absent when a COPYING job is handed off again).
 
 Each record is handled on its own (Powertools `BatchProcessor`, partial batch failures): a record
 whose copy failed transiently is reported failed and comes back (sooner than the queue's long
@@ -14,11 +15,12 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from runway_bridge.errors import StoreUnavailableError
 from runway_bridge.logic.copy.job import CopyResult, CopyRetryLater
 from runway_bridge.logic.retry import backoff_delay_s
+from runway_bridge.models.copy import CopyMessage
 from runway_bridge.observability import logger, metrics, tracer
 from runway_bridge.settings import get_settings
 from runway_bridge.wiring.copy import get_copier
@@ -28,15 +30,9 @@ processor = BatchProcessor(event_type=EventType.SQS)
 RESERVED_S = 5.0
 
 
-class CopyRequest(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
-
-    job_id: str = Field(alias="jobId", min_length=1, max_length=128)
-
-
 def copy_record(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
     try:
-        request = CopyRequest.model_validate_json(record.body)
+        request = CopyMessage.model_validate_json(record.body)
     except ValidationError:
         # Unreadable: no retry can help. Back at once, so its deliveries run out quickly and it
         # waits in the dead-letter queue for a human.
@@ -51,7 +47,11 @@ def copy_record(record: SQSRecord, lambda_context: LambdaContext | None = None) 
         budget_s = max(1.0, min(budget_s, lambda_context.get_remaining_time_in_millis() / 1000 - RESERVED_S))
     try:
         outcome = get_copier().service.copy(
-            request.job_id, runway_budget_s=budget_s, last_attempt=delivery >= settings.copy_max_deliveries
+            request.job_id,
+            runway_budget_s=budget_s,
+            last_attempt=delivery >= settings.copy_max_deliveries,
+            output_urls=request.outputs,
+            first_delivery=delivery == 1,
         )
     except CopyRetryLater as exc:
         delay = backoff_delay_s(delivery, base_s=settings.copy_retry_base_s, cap_s=settings.copy_retry_max_s)

@@ -2,7 +2,7 @@
 
 Input: the run's state (`runId`, `startedAt`, `round`, optional `helper`). Checks every due job
 (jobs at Runway, plus QUEUED ones admitted in turns across tenants while Runway has room) and
-answers that state plus `copyJobIds` (jobs Runway finished, for the copy queue), `waitSeconds`
+answers that state plus `copies` (a copy message per job Runway finished), `waitSeconds`
 until the next job falls due, `done`, and `checks` (per job: outcome and status). Errors are
 raised: the state machine retries the round, and a run that cannot poll ends; the next tick starts
 a fresh one.
@@ -32,7 +32,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             "run_id": state["runId"],
             "round": state["round"],
             "checked": len(state["checks"]),
-            "copies": len(state["copyJobIds"]),
+            "copies": len(state["copies"]),
             "wait_s": state["waitSeconds"],
             "done": state["done"],
             "reason": state.get("reason"),

@@ -62,7 +62,7 @@ def test_each_sample_event_runs_through_its_function(
     polled = invoke(stack, "PollDueFunction", sample("poll_due/round.json"))
     assert polled["runId"] == "sample-run-1"
     assert isinstance(polled["checks"], list)
-    assert isinstance(polled["copyJobIds"], list)
+    assert isinstance(polled["copies"], list)
     for logical_id, name in (
         ("CopyOutputsFunction", "copy_outputs/sqs.json"),
         ("DeliverWebhookFunction", "deliver_webhook/sqs.json"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import pytest
 
@@ -63,6 +64,32 @@ def test_outputs_are_copied_and_the_job_succeeds_with_one_event(w: World) -> Non
     assert (output.sha256, output.size) == (hashlib.sha256(VIDEO).hexdigest(), len(VIDEO))
     assert w.store.bodies[f"outputs/{job.job_id}/0.mp4"] == VIDEO
     assert [event.type for event in w.jobs.outbox_events(job.job_id)] == ["task.succeeded"]
+
+
+def test_the_pollers_first_hand_off_with_runways_urls_reads_neither_the_task_nor_the_bucket(w: World) -> None:
+    job = w.copying()
+    w.source.answers[URL] = [VIDEO]
+    listings: list[str] = []
+    for name in ("list_keys", "abort_unfinished"):
+        real = getattr(w.store, name)
+
+        def noted(prefix: str, _real: Any = real, _name: str = name) -> Any:
+            listings.append(_name)
+            return _real(prefix)
+
+        setattr(w.store, name, noted)
+    outcome = w.copier.copy(
+        job.job_id, runway_budget_s=5, last_attempt=False, output_urls=[URL], first_delivery=True
+    )
+    assert outcome.result is CopyResult.SUCCEEDED
+    assert w.runway.gets == []  # the URLs came with the message
+    assert listings == []  # no earlier copy of this job can exist
+    # A redelivery (or the watchdog's second hand-off, without URLs) looks for what an earlier try left.
+    again = w.copying()
+    w.copier.copy(
+        again.job_id, runway_budget_s=5, last_attempt=False, output_urls=[URL], first_delivery=False
+    )
+    assert listings == ["list_keys", "abort_unfinished"]
 
 
 def test_a_duplicate_message_after_success_is_skipped(w: World) -> None:

@@ -32,7 +32,8 @@ def test_one_round_checks_every_due_job_and_answers_the_finished_ones_for_the_co
     h.runway.tasks[done_task] = [task(done_task, "SUCCEEDED", output=["https://cdn.runway.test/o.mp4"])]
     h.runway.tasks[running_task] = [task(running_task, "RUNNING", progress=0.3)]
     state = _round(h)
-    assert state["copyJobIds"] == [done_id]
+    # The copy message carries the output URLs Runway answered: the copier need not read the task.
+    assert state["copies"] == [{"jobId": done_id, "outputs": ["https://cdn.runway.test/o.mp4"]}]
     assert state["hasCopies"] is True
     outcomes = {check["jobId"]: check["outcome"] for check in state["checks"]}  # type: ignore[attr-defined]
     assert outcomes == {done_id: Outcome.COPY.value, running_id: Outcome.RESCHEDULED.value}
@@ -86,7 +87,7 @@ def test_a_check_that_fails_leaves_its_job_due_and_the_others_are_still_checked(
     h.jobs.get = failing_get  # type: ignore[method-assign]
     state = _round(h)
     h.jobs.get = real_get  # type: ignore[method-assign]
-    assert state["copyJobIds"] == [fine_id]
+    assert [copy["jobId"] for copy in state["copies"]] == [fine_id]  # type: ignore[attr-defined]
     broken = h.jobs.get(broken_id)
     assert broken is not None
     assert broken.next_poll_at is not None
@@ -104,7 +105,7 @@ def test_a_round_short_of_time_starts_no_check_and_leaves_the_jobs_due_for_the_n
     job = h.jobs.get(job_id)
     assert job is not None
     assert job.status is JobStatus.PENDING
-    assert _round(h)["copyJobIds"] == [job_id]
+    assert [copy["jobId"] for copy in _round(h)["copies"]] == [job_id]  # type: ignore[attr-defined]
 
 
 def test_runway_unreadable_in_a_round_is_looked_at_again_later_not_dropped(h: Harness) -> None:

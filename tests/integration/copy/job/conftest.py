@@ -115,10 +115,9 @@ class Bridge:
             return True
         return False
 
-    def send_copy(self, job_id: str) -> None:
-        self.client("sqs").send_message(
-            QueueUrl=self.physical("CopyQueue"), MessageBody=json.dumps({"jobId": job_id})
-        )
+    def send_copy(self, job_id: str, outputs: list[str] | None = None) -> None:
+        message: dict[str, object] = {"jobId": job_id, **({"outputs": outputs} if outputs else {})}
+        self.client("sqs").send_message(QueueUrl=self.physical("CopyQueue"), MessageBody=json.dumps(message))
 
     def finished(self, job_id: str, *, timeout_s: float = 20.0) -> Job:
         def probe() -> Job | None:

@@ -62,6 +62,24 @@ def test_a_copying_job_ends_succeeded_with_the_bytes_runway_served(
         assert httpx.get(url).content == body
 
 
+def test_a_message_with_runways_output_urls_is_copied_without_reading_the_task_again(
+    bridge: Bridge, api: httpx.Client, tenant: Tenant
+) -> None:
+    job_id = bridge.submit(tenant, api)
+    copying = bridge.finished_at_runway(job_id)
+    urls = list(bridge.runway_task(copying)["output"])  # what the poller's look answered
+    if not bridge.to_copying(job_id, copying, send=False):
+        pytest.skip("a poller run handed the job to the copier first")
+    runway_gets = bridge.emulator.counters().get("GET /v1/tasks/{id}", 0)
+    bridge.send_copy(job_id, outputs=urls)
+
+    job = bridge.finished(job_id)
+
+    assert bridge.emulator.counters().get("GET /v1/tasks/{id}", 0) == runway_gets  # Runway not asked
+    assert job.status is JobStatus.SUCCEEDED
+    assert [bridge.stored(output.s3_uri) for output in job.outputs] == bridge.served_bytes(copying)
+
+
 def test_a_duplicate_message_after_success_changes_nothing(
     bridge: Bridge, api: httpx.Client, tenant: Tenant
 ) -> None:

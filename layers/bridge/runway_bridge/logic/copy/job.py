@@ -88,9 +88,21 @@ class CopyJobService:
         self._policy = policy
         self._clock = clock
 
-    def copy(self, job_id: str, *, runway_budget_s: float, last_attempt: bool) -> CopyOutcome:
+    def copy(
+        self,
+        job_id: str,
+        *,
+        runway_budget_s: float,
+        last_attempt: bool,
+        output_urls: Sequence[str] = (),
+        first_delivery: bool = False,
+    ) -> CopyOutcome:
         """Copy `job_id`'s outputs. `runway_budget_s` bounds each Runway GET; `last_attempt` says
-        the queue will not deliver this message again (a transient failure then fails the job).
+        the queue will not deliver this message again (a transient failure then fails the job);
+        `output_urls` are the URLs Runway answered when the poller saw the task finish (the task is
+        read again only without them, or when they have expired). `first_delivery` with
+        `output_urls`: the poller's hand-off arriving for the first time, so no earlier copy of the
+        job can exist (a watchdog's second hand-off carries no URLs).
 
         Raises `CopyRetryLater` when the message should come back; `StoreUnavailableError` when
         DynamoDB failed (the message comes back too)."""
@@ -100,7 +112,9 @@ class CopyJobService:
         if job.status is not JobStatus.COPYING:
             return self._not_copying(job)
         try:
-            outputs = self._copy_outputs(job, runway_budget_s)
+            outputs = self._copy_outputs(
+                job, runway_budget_s, output_urls, first_attempt=first_delivery and bool(output_urls)
+            )
         except _PermanentCopyFailure as exc:
             return self._fail(job, str(exc))
         except (RunwayError, OutputCopyError) as exc:
@@ -112,7 +126,9 @@ class CopyJobService:
 
     # --- the copy -----------------------------------------------------------------------------
 
-    def _copy_outputs(self, job: Job, runway_budget_s: float) -> list[JobOutput]:
+    def _copy_outputs(
+        self, job: Job, runway_budget_s: float, known_urls: Sequence[str], *, first_attempt: bool
+    ) -> list[JobOutput]:
         task_id = job.runway_task_id
         if task_id is None:
             raise _PermanentCopyFailure("The job has no Runway task to copy outputs from.")
@@ -124,12 +140,13 @@ class CopyJobService:
             return copy_task_outputs(
                 job_id=job.job_id,
                 task_id=task_id,
-                output_urls=current_urls(),
+                output_urls=list(known_urls) or current_urls(),
                 refresh_urls=current_urls,
                 source=self._source,
                 store=self._store,
                 recorded=job.outputs,
                 policy=self._policy,
+                first_attempt=first_attempt,
             )
         except OutputExpiredError as exc:
             raise _PermanentCopyFailure(

@@ -165,11 +165,14 @@ def copy_task_outputs(
     store: MultipartStore,
     recorded: Sequence[JobOutput] = (),
     policy: CopyPolicy | None = None,
+    first_attempt: bool = False,
 ) -> list[JobOutput]:
     """Copy each output URL of `task_id` to `outputs/<job_id>/<index>.<ext>`; return one JobOutput
     per output, in order. `refresh_urls()` GETs the task again and returns its fresh output URLs
     (called when a URL answers 403/404). `recorded` are outputs the job already holds: an object
-    that matches them is not copied again.
+    that matches them is not copied again. `first_attempt`: no copy of this job can have run
+    before, so the bucket is not searched for one that finished or died part-way (two listings
+    saved per job; the bucket's lifecycle rule aborts an upload left open anyway).
 
     Raises OutputExpiredError (still expired after the allowed refreshes), OutputFetchError (not
     retryable, or out of attempts), ObjectStoreError (S3 failed after botocore's retries).
@@ -182,6 +185,7 @@ def copy_task_outputs(
         source=source,
         store=store,
         policy=policy or CopyPolicy(),
+        first_attempt=first_attempt,
     )
     recorded_by_index = {output.index: output for output in recorded}
     return [copier.copy(index, recorded_by_index.get(index)) for index in range(len(copier.urls))]
@@ -196,17 +200,20 @@ class _TaskCopier:
     source: OutputSource
     store: MultipartStore
     policy: CopyPolicy
+    first_attempt: bool = False
 
     def copy(self, index: int, recorded: JobOutput | None) -> JobOutput:
         stem = output_key_stem(self.job_id, index)
-        kept = (
-            self._verified(index, recorded) if recorded is not None else self._finished_earlier(index, stem)
-        )
+        if recorded is not None:
+            kept = self._verified(index, recorded)
+        else:
+            kept = None if self.first_attempt else self._finished_earlier(index, stem)
         if kept is not None:
             return kept
-        # A copy that died mid-way left its upload open: abort it so it neither costs storage nor
-        # races the copy below.
-        self.store.abort_unfinished(stem + ".")
+        if not self.first_attempt:
+            # A copy that died mid-way left its upload open: abort it so it neither costs storage
+            # nor races the copy below.
+            self.store.abort_unfinished(stem + ".")
         fetch_failures = 0
         refreshes = 0
         while True:

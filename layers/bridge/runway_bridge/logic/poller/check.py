@@ -151,7 +151,7 @@ class JobChecker(PollerCore):
                 },
                 remove=LEASE_FIELDS,
             )
-            return CheckResult(job.job_id, Outcome.COPY, JobStatus.COPYING.value)
+            return CheckResult(job.job_id, Outcome.COPY, JobStatus.COPYING.value, outputs=tuple(task.output))
         if isinstance(task, FailedTask):
             return self._finish(
                 job,

@@ -18,6 +18,7 @@ from runway_bridge.logic.ports import (
     RunwayFactory,
 )
 from runway_bridge.logic.submission.service import SubmissionService
+from runway_bridge.models.copy import CopyMessage
 from runway_bridge.models.job import (
     Job,
 )
@@ -45,15 +46,18 @@ class CheckResult:
     outcome: Outcome
     status: str | None = None
     detail: str | None = None
+    # COPY: the output URLs Runway answered with (none when a COPYING job is handed off again).
+    outputs: tuple[str, ...] = ()
 
     def to_state(self) -> dict[str, Any]:
-        """The Map iteration's state (small: Express caps state at 256 KB)."""
+        """What the round reports of this check (small: no URLs)."""
         state: dict[str, Any] = {"jobId": self.job_id, "outcome": self.outcome.value}
         if self.status is not None:
             state["status"] = self.status
-        if self.outcome is Outcome.COPY:
-            state["copyMessage"] = {"jobId": self.job_id}
         return state
+
+    def copy_message(self) -> CopyMessage:
+        return CopyMessage(job_id=self.job_id, outputs=list(self.outputs))
 
 
 class PollerCore:

@@ -19,7 +19,8 @@ class RoundRunner(RoundPlanner, JobChecker):
         self, run: Mapping[str, Any], *, time_left_s: Callable[[], float] | None = None
     ) -> dict[str, Any]:
         """Plan a round, check every due job it lists (`poller_check_concurrency` at a time), and
-        return the run's next state: `copyJobIds` (jobs Runway finished, for the copy queue),
+        return the run's next state: `copies` (a copy message per job Runway finished, with the
+        output URLs it answered),
         `waitSeconds` until the next job falls due, `done`, and `checks` (one per job looked at).
 
         A check that raises leaves its job due and never fails the round. No
@@ -61,11 +62,11 @@ class RoundRunner(RoundPlanner, JobChecker):
 
 
 def _round_state(plan: Mapping[str, Any], results: list[CheckResult]) -> dict[str, Any]:
-    copies = [result.job_id for result in results if result.outcome is Outcome.COPY]
+    copies = [result.copy_message().body() for result in results if result.outcome is Outcome.COPY]
     state = {key: value for key, value in plan.items() if key not in {"jobIds", "hasJobs", "queueDueAt"}}
     return {
         **state,
-        "copyJobIds": copies,
+        "copies": copies,
         "hasCopies": bool(copies),
         "checks": [result.to_state() for result in results],
     }
