@@ -97,6 +97,10 @@ class RoundPlanner(PollerCore):
                 or helper
                 or not self._state.claim_run(run_id, now=self._now(), hold_s=settings.poller_run_hold_s)
             ):
+                if not helper and earliest is not None:
+                    # Due just after this run's end: the next run starts now (its first round waits
+                    # for it) rather than at the next minute tick.
+                    self._hand_over(run_id, now)
                 return {**plan, "done": True, "waitSeconds": 0, "reason": "nothing due before the run ends"}
             plan = {**plan, "heldUntil": self._now() + settings.poller_run_hold_s}
         # The first whole second at which the next job is within `poller_early_s` of due: each job
