@@ -24,22 +24,17 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import threading
 import time
 import warnings
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import httpx
-from standardwebhooks import Webhook
 
 from runway_bridge_dev.emulator import EmulatorConfig
 from runway_bridge_dev.local import metering
 from runway_bridge_dev.local.sqs_poller import SqsPoller
 from runway_bridge_dev.local.stack import LocalStack
+from runway_bridge_dev.webhooks import WebhookArrivals, webhook_receiver
 
 MODEL = "gen4.5"
 BODY = {"model": MODEL, "promptText": "a red fox in snow", "ratio": "1280:720", "duration": 5}
@@ -95,43 +90,7 @@ S3_PUT_CLASS = frozenset(
     }
 )
 S3_FREE = frozenset({"DeleteObject", "DeleteObjects", "AbortMultipartUpload"})
-
-
-class Arrivals:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.events: dict[str, tuple[str, str]] = {}  # event id -> (type, job id)
-
-    def note(self, event_id: str, event_type: str, job_id: str) -> None:
-        with self._lock:
-            self.events.setdefault(event_id, (event_type, job_id))
-
-    def succeeded(self) -> set[str]:
-        with self._lock:
-            return {job for kind, job in self.events.values() if kind == "task.succeeded"}
-
-
-@contextmanager
-def receiver(secret: str, arrivals: Arrivals) -> Iterator[str]:
-    verifier = Webhook(secret)
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length") or 0))
-            payload = verifier.verify(body, {k.lower(): v for k, v in self.headers.items()})
-            arrivals.note(payload["id"], payload["type"], payload["data"]["jobId"])
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-    finally:
-        server.shutdown()
+SUCCEEDED = frozenset({"task.succeeded"})
 
 
 # --- waiting for a quiet stack ----------------------------------------------------------------------
@@ -409,8 +368,8 @@ def main() -> None:
             fires = usage.schedule_fires[logical_id]
             print(f"idle tick {logical_id}: {fires} firing(s) measured", flush=True)
 
-        arrivals = Arrivals()
-        with receiver(created.webhook_secret or "", arrivals) as url:
+        arrivals = WebhookArrivals()
+        with webhook_receiver(created.webhook_secret or "", arrivals) as url:
             headers = {"Authorization": f"Bearer {created.api_key}"}
             with httpx.Client(base_url=stack.api_url, timeout=30, headers=headers) as api:
                 before, express_before = meter.snapshot(), len(metering.express_runs())
@@ -424,16 +383,19 @@ def main() -> None:
                     submitted.append(answer.json()["id"])
                 print(f"{args.jobs} jobs submitted", flush=True)
                 deadline = time.monotonic() + args.timeout_s
-                while not set(submitted) <= arrivals.succeeded():
+                while not set(submitted) <= set(arrivals.first_by_job(SUCCEEDED)):
                     if time.monotonic() > deadline:
-                        raise SystemExit(f"timed out: {len(arrivals.succeeded())} of {args.jobs} webhooks")
+                        arrived = len(arrivals.first_by_job(SUCCEEDED))
+                        raise SystemExit(f"timed out: {arrived} of {args.jobs} webhooks")
                     time.sleep(0.5)
                 wait_quiet(meter)
                 run_s = time.monotonic() - run_started
                 usage = meter.snapshot() - before
                 jobs = Phase(usage, express_since(express_before), stack, api_requests=args.jobs)
                 statuses = Counter(api.get(f"/v1/tasks/{job}").json()["status"] for job in submitted)
-        print(f"jobs done in {run_s:.0f} s: {dict(statuses)}, webhooks {len(arrivals.events)}")
+        print(
+            f"jobs done in {run_s:.0f} s: {dict(statuses)}, webhooks {len(arrivals.first_by_job(SUCCEEDED))}"
+        )
         if statuses != {"SUCCEEDED": args.jobs}:
             raise SystemExit("not every job SUCCEEDED")
         report(stack, args, jobs, ticks, run_s)

@@ -21,70 +21,28 @@ import statistics
 import threading
 import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import httpx
-from standardwebhooks import Webhook
 
 from runway_bridge_dev.emulator import EmulatorConfig
 from runway_bridge_dev.local.stack import LocalStack
+from runway_bridge_dev.webhooks import Arrival, WebhookArrivals, webhook_receiver
 
+SUCCEEDED = frozenset({"task.succeeded"})
 BODY = {"model": "gen4.5", "promptText": "a red fox in snow", "ratio": "1280:720", "duration": 5}
 
 
-class Arrivals:
-    """Event id -> (type, job id, epoch seconds of first arrival), shared by a receiver and a reader."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.seen: dict[str, tuple[str, str, float]] = {}
-
-    def note(self, event_id: str, event_type: str, job_id: str, at: float) -> None:
-        with self._lock:
-            self.seen.setdefault(event_id, (event_type, job_id, at))
-
-    def succeeded(self) -> dict[str, float]:
-        with self._lock:
-            return {job: at for kind, job, at in self.seen.values() if kind == "task.succeeded"}
-
-
-@contextmanager
-def receiver(secret: str, arrivals: Arrivals) -> Iterator[str]:
-    verifier = Webhook(secret)
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            at = time.time()
-            body = self.rfile.read(int(self.headers.get("content-length") or 0))
-            payload = verifier.verify(body, {k.lower(): v for k, v in self.headers.items()})
-            arrivals.note(payload["id"], payload["type"], payload["data"]["jobId"], at)
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-    finally:
-        server.shutdown()
-
-
-def read_queue(stack: LocalStack, queue_url: str, arrivals: Arrivals, stop: threading.Event) -> None:
+def read_queue(stack: LocalStack, queue_url: str, arrivals: WebhookArrivals, stop: threading.Event) -> None:
     sqs = stack.aws.boto3_client("sqs")
     while not stop.is_set():
         batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
         at = time.time()
         for message in batch.get("Messages", []):
             notification = json.loads(message["Body"])
-            arrivals.note(notification["id"], notification["type"], notification["data"]["jobId"], at)
+            arrivals.note(
+                notification["id"], Arrival(notification["type"], notification["data"]["jobId"], at)
+            )
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
@@ -136,10 +94,10 @@ def main() -> None:
         from runway_bridge_dev.keys_cli import create_key  # noqa: PLC0415  (needs the stack's environment)
 
         created = create_key("bench-lag", "bench")
-        on_sns, webhook = Arrivals(), Arrivals()
+        on_sns, webhook = WebhookArrivals(), WebhookArrivals()
         queue_url = subscribed_queue(stack)
         threading.Thread(target=read_queue, args=(stack, queue_url, on_sns, stop), daemon=True).start()
-        with receiver(created.webhook_secret or "", webhook) as url:
+        with webhook_receiver(created.webhook_secret or "", webhook) as url:
             headers = {"Authorization": f"Bearer {created.api_key}"}
             with httpx.Client(base_url=stack.api_url, timeout=30, headers=headers) as api:
                 submitted: dict[str, float] = {}
@@ -151,16 +109,19 @@ def main() -> None:
                 print(f"{args.jobs} jobs submitted", flush=True)
                 deadline = time.monotonic() + args.timeout_s
                 shown = ""
-                while len(webhook.succeeded()) < args.jobs or len(on_sns.succeeded()) < args.jobs:
+                while (
+                    len(webhook.first_by_job(SUCCEEDED)) < args.jobs
+                    or len(on_sns.first_by_job(SUCCEEDED)) < args.jobs
+                ):
                     if time.monotonic() > deadline:
                         raise SystemExit(
-                            f"timed out: {len(webhook.succeeded())} webhooks, "
-                            f"{len(on_sns.succeeded())} SNS messages of {args.jobs}"
+                            f"timed out: {len(webhook.first_by_job({'task.succeeded'}))} webhooks, "
+                            f"{len(on_sns.first_by_job({'task.succeeded'}))} SNS messages of {args.jobs}"
                         )
                     time.sleep(0.2)
                     progress = (
-                        f"  webhooks {len(webhook.succeeded())}/{args.jobs}"
-                        f"  SNS {len(on_sns.succeeded())}/{args.jobs}"
+                        f"  webhooks {len(webhook.first_by_job({'task.succeeded'}))}/{args.jobs}"
+                        f"  SNS {len(on_sns.first_by_job({'task.succeeded'}))}/{args.jobs}"
                     )
                     if progress != shown:
                         print(f"\r{progress}", end="", flush=True)
@@ -172,7 +133,7 @@ def main() -> None:
                     ).timestamp()
                     for job_id in submitted
                 }
-        hooks, sns = webhook.succeeded(), on_sns.succeeded()
+        hooks, sns = webhook.first_by_job(SUCCEEDED), on_sns.first_by_job(SUCCEEDED)
         print(summary("outputs in S3 -> webhook arrives", [hooks[j] - stored_at[j] for j in submitted]))
         print(summary("outputs in S3 -> SNS message in SQS", [sns[j] - stored_at[j] for j in submitted]))
         print(summary("submit -> webhook arrives", [hooks[j] - submitted[j] for j in submitted]))

@@ -31,20 +31,17 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, get_args
 
 import httpx
 import runwayml
-from standardwebhooks import Webhook, WebhookVerificationError
 
 from runway_bridge_dev.emulator import EmulatorConfig
 from runway_bridge_dev.emulator.config import LifeKind
 from runway_bridge_dev.local.stack import LocalStack
+from runway_bridge_dev.webhooks import WebhookArrivals, webhook_receiver
 
 MODEL: Literal["gen4.5"] = "gen4.5"
 RATIO: Literal["1280:720"] = "1280:720"
@@ -71,59 +68,6 @@ class Side:
     lag_s: float
     gets: int
     detection_s: float | None = None
-
-
-class Arrivals:
-    """Job id -> wall-clock moment its first final webhook arrived (signature verified)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._final: dict[str, float] = {}
-        self.rejected = 0
-
-    def note(self, event_type: str, job_id: str, at: float) -> None:
-        with self._lock:
-            if event_type in FINAL_EVENTS:
-                self._final.setdefault(job_id, at)
-
-    def reject(self) -> None:
-        with self._lock:
-            self.rejected += 1
-
-    def final(self) -> dict[str, float]:
-        with self._lock:
-            return dict(self._final)
-
-
-@contextmanager
-def receiver(secret: str, arrivals: Arrivals) -> Iterator[str]:
-    verifier = Webhook(secret)
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            at = time.time()
-            body = self.rfile.read(int(self.headers.get("content-length") or 0))
-            try:
-                payload = verifier.verify(body, {k.lower(): v for k, v in self.headers.items()})
-            except WebhookVerificationError:  # refuse it, count it
-                arrivals.reject()
-                self.send_response(400)
-                self.end_headers()
-                return
-            arrivals.note(payload["type"], payload["data"]["jobId"], at)
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-    finally:
-        server.shutdown()
 
 
 def run_pair(pair: Pair, api: httpx.Client, sdk: runwayml.RunwayML, callback_url: str) -> None:
@@ -293,14 +237,14 @@ def main() -> None:
         from runway_bridge_dev.keys_cli import create_key  # noqa: PLC0415  (needs the stack's environment)
 
         created = create_key("bench-stack-lag", "bench")
-        arrivals = Arrivals()
+        arrivals = WebhookArrivals()
         pairs = [
             Pair(index, kind, f"[life:{kind}] bench pair {index} seed {args.seed}: a lighthouse at dusk")
             for index, kind in enumerate(kinds[index % len(kinds)] for index in range(args.pairs))
         ]
         headers = {"Authorization": f"Bearer {created.api_key}"}
         with (
-            receiver(created.webhook_secret or "", arrivals) as url,
+            webhook_receiver(created.webhook_secret or "", arrivals) as url,
             httpx.Client(base_url=stack.api_url, timeout=30, headers=headers) as api,
             runwayml.RunwayML(api_key=emulator.api_key, base_url=emulator.base_url) as sdk,
         ):
@@ -315,7 +259,7 @@ def main() -> None:
             deadline = time.monotonic() + args.timeout_s
             shown = progress = ""
             while time.monotonic() < deadline:
-                hooks = len(arrivals.final())
+                hooks = len(arrivals.first_by_job(FINAL_EVENTS))
                 sdk_back = sum(1 for thread in threads if not thread.is_alive())
                 progress = f"  webhooks {hooks}/{len(pairs)}  SDK loops back {sdk_back}/{len(pairs)}"
                 if progress != shown and sys.stdout.isatty():
@@ -326,7 +270,7 @@ def main() -> None:
                 time.sleep(0.5)
             # On a terminal the last count is on screen already; in a log it is printed once.
             print("" if sys.stdout.isatty() else progress.strip())
-            webhooks = arrivals.final()
+            webhooks = arrivals.first_by_job(FINAL_EVENTS)
             reports = emulator.tasks()
         print(
             f"run took {time.monotonic() - started:.0f} s; load average now: "
