@@ -1,5 +1,5 @@
 """The poller end to end: `LocalStack` over the real `template.yaml` (the real ASL executed by moto,
-poll_due/check_job/copier handlers in-process, the local API Gateway) and the Runway emulator.
+poll_due/copier handlers in-process, the local API Gateway) and the Runway emulator.
 
 Jobs are submitted through the API; the submit path starts a poller run (the scheduler's clock is
 off: `fire_now` starts the minute tick's run on demand). Rounds wait 1 s (`PollerWaitSeconds`).
