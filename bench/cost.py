@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import time
 import warnings
 from collections import Counter
@@ -34,7 +33,7 @@ from runway_bridge_dev.emulator import EmulatorConfig
 from runway_bridge_dev.local import metering
 from runway_bridge_dev.local.sqs_poller import SqsPoller
 from runway_bridge_dev.local.stack import LocalStack
-from runway_bridge_dev.webhooks import WebhookArrivals, webhook_receiver
+from runway_bridge_dev.webhooks import WebhookArrivals, allow_loopback_callbacks, webhook_receiver
 
 MODEL = "gen4.5"
 BODY = {"model": MODEL, "promptText": "a red fox in snow", "ratio": "1280:720", "duration": 5}
@@ -334,9 +333,7 @@ def main() -> None:
     parser.add_argument("--timeout-s", type=float, default=600)
     args = parser.parse_args()
 
-    os.environ.setdefault("BRIDGE_ALLOW_PRIVATE_CALLBACKS", "true")
-    os.environ.setdefault("BRIDGE_ALLOW_HTTP_CALLBACKS", "true")
-    os.environ.setdefault("BRIDGE_ALLOW_ANY_CALLBACK_PORT", "true")
+    allow_loopback_callbacks()
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     meter = metering.start()
     meter.quiet_functions = True  # counted, not shown

@@ -27,7 +27,7 @@ import httpx
 
 from runway_bridge_dev.emulator import EmulatorConfig
 from runway_bridge_dev.local.stack import LocalStack
-from runway_bridge_dev.webhooks import Arrival, WebhookArrivals, webhook_receiver
+from runway_bridge_dev.webhooks import Arrival, WebhookArrivals, allow_loopback_callbacks, webhook_receiver
 
 SUCCEEDED = frozenset({"task.succeeded"})
 BODY = {"model": "gen4.5", "promptText": "a red fox in snow", "ratio": "1280:720", "duration": 5}
@@ -78,9 +78,7 @@ def main() -> None:
     args = parser.parse_args()
 
     # The receiver is plain HTTP on loopback, as with `make dev`.
-    os.environ.setdefault("BRIDGE_ALLOW_PRIVATE_CALLBACKS", "true")
-    os.environ.setdefault("BRIDGE_ALLOW_HTTP_CALLBACKS", "true")
-    os.environ.setdefault("BRIDGE_ALLOW_ANY_CALLBACK_PORT", "true")
+    allow_loopback_callbacks()
     started = time.monotonic()
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # no EMF lines between the figures
     warnings.filterwarnings("ignore", message="No application metrics to publish")

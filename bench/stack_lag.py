@@ -42,7 +42,7 @@ import runwayml
 from runway_bridge_dev.emulator import EmulatorConfig
 from runway_bridge_dev.emulator.config import LifeKind
 from runway_bridge_dev.local.stack import LocalStack
-from runway_bridge_dev.webhooks import WebhookArrivals, webhook_receiver
+from runway_bridge_dev.webhooks import WebhookArrivals, allow_loopback_callbacks, webhook_receiver
 
 MODEL: Literal["gen4.5"] = "gen4.5"
 RATIO: Literal["1280:720"] = "1280:720"
@@ -253,9 +253,7 @@ def main() -> None:
         parser.error(f"--lives: unknown kinds {unknown}; known: {', '.join(get_args(LifeKind))}")
 
     # The receiver is plain HTTP on loopback, as with `make dev`.
-    os.environ.setdefault("BRIDGE_ALLOW_PRIVATE_CALLBACKS", "true")
-    os.environ.setdefault("BRIDGE_ALLOW_HTTP_CALLBACKS", "true")
-    os.environ.setdefault("BRIDGE_ALLOW_ANY_CALLBACK_PORT", "true")
+    allow_loopback_callbacks()
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # no EMF lines between the figures
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     print(f"load average at start: {' '.join(f'{load:.2f}' for load in os.getloadavg())}", flush=True)

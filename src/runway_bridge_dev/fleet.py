@@ -36,6 +36,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from runway_bridge_dev.emulator import EmulatorConfig
 from runway_bridge_dev.local.stack import LocalStack
+from runway_bridge_dev.webhooks import LOOPBACK_CALLBACKS
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "SUBMISSION_UNKNOWN"})
 TERMINAL_EVENTS = frozenset(
@@ -296,14 +297,9 @@ class Receiver:
 # --- the stack ----------------------------------------------------------------------------------------
 
 
-# Local receivers listen on http://127.0.0.1, which the bridge's SSRF guard refuses by default; the
+# Local receivers listen on http://127.0.0.1 (the bridge's SSRF guard refuses it by default); the
 # functions' metrics would only add lines between the figures.
-STACK_ENVIRONMENT = {
-    "BRIDGE_ALLOW_PRIVATE_CALLBACKS": "true",
-    "BRIDGE_ALLOW_HTTP_CALLBACKS": "true",
-    "BRIDGE_ALLOW_ANY_CALLBACK_PORT": "true",
-    "POWERTOOLS_METRICS_DISABLED": "true",
-}
+STACK_ENVIRONMENT = {**LOOPBACK_CALLBACKS, "POWERTOOLS_METRICS_DISABLED": "true"}
 
 
 @contextlib.contextmanager

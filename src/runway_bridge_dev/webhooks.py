@@ -4,6 +4,7 @@ answered 400 and counted)."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Collection, Iterator
@@ -13,6 +14,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from standardwebhooks import Webhook, WebhookVerificationError
+
+# The receiver listens on http://127.0.0.1, which the bridge's SSRF guard refuses by default.
+LOOPBACK_CALLBACKS = {
+    "BRIDGE_ALLOW_PRIVATE_CALLBACKS": "true",
+    "BRIDGE_ALLOW_HTTP_CALLBACKS": "true",
+    "BRIDGE_ALLOW_ANY_CALLBACK_PORT": "true",
+}
+
+
+def allow_loopback_callbacks() -> None:
+    """Let the local stack (started after this, in this process) call back to the receiver."""
+    for name, value in LOOPBACK_CALLBACKS.items():
+        os.environ.setdefault(name, value)
 
 
 @dataclass(frozen=True)
