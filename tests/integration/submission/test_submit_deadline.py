@@ -58,7 +58,7 @@ def test_too_little_time_before_the_create_leaves_the_job_queued_and_the_poller_
     assert job is not None
     assert job.next_poll_at is not None
     bridge.clock.advance(job.next_poll_at - bridge.clock().timestamp() + 1)
-    assert poller_of(bridge).check(result.job_id, "run-1").outcome is Outcome.SUBMITTED
+    assert poller_of(bridge).check(result.job_id).outcome is Outcome.SUBMITTED
     assert bridge.jobs.get(result.job_id).status is JobStatus.PENDING  # type: ignore[union-attr]
     assert bridge.creates() == 1
 
@@ -111,9 +111,9 @@ def test_a_hanging_task_id_write_answers_in_time_and_the_poller_recovers_the_sam
 
     # Once the submit's lease has expired, the poller records the task from the hand-off.
     poller = poller_of(bridge)
-    assert poller.check(result.job_id, "run-1").outcome is Outcome.SKIPPED  # lease still live
+    assert poller.check(result.job_id).outcome is Outcome.SKIPPED  # lease still live
     bridge.clock.advance(budget_s + bridge.settings.submit_lease_margin_s + 1)
-    assert poller.check(result.job_id, "run-1").outcome is Outcome.SUBMITTED
+    assert poller.check(result.job_id).outcome is Outcome.SUBMITTED
     job = bridge.jobs.get(result.job_id)
     assert job is not None
     assert job.status is JobStatus.PENDING
@@ -122,7 +122,7 @@ def test_a_hanging_task_id_write_answers_in_time_and_the_poller_recovers_the_sam
 
     # And it finishes normally: Runway's success moves it on to the copy, with no second create.
     wait_for_runway_status(bridge, task["id"], "SUCCEEDED")
-    assert poller.check(result.job_id, "run-1").outcome is Outcome.COPY
+    assert poller.check(result.job_id).outcome is Outcome.COPY
     assert bridge.jobs.get(result.job_id).status is JobStatus.COPYING  # type: ignore[union-attr]
     assert bridge.jobs.outbox_events(result.job_id) == []  # no SUBMISSION_UNKNOWN on the way
     assert bridge.creates() == 1

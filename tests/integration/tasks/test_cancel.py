@@ -71,13 +71,13 @@ def test_a_cancel_runway_refuses_is_recorded_answered_and_finished_by_the_poller
 
     # Due soon; while Runway still refuses, the poller tries again later.
     due(bridge, result.job_id)
-    assert poller.check(result.job_id, "run-1").outcome is Outcome.RETRY_LATER
+    assert poller.check(result.job_id).outcome is Outcome.RETRY_LATER
     assert refusing.refused == 2
 
     # Runway confirms: cancelled there, and the job ends CANCELLED with one event.
     refusing.refuse = False
     due(bridge, result.job_id)
-    check = poller.check(result.job_id, "run-1")
+    check = poller.check(result.job_id)
     assert check.outcome is Outcome.TERMINAL
     assert check.status == "CANCELLED"
     wait_for_runway_status(bridge, task_id, "CANCELLED")
@@ -105,7 +105,7 @@ def test_a_task_that_finished_before_the_pollers_cancel_is_handled_as_finished(b
     due(bridge, result.job_id)
 
     # GET before DELETE: the finished task's outputs are copied, not destroyed.
-    assert poller.check(result.job_id, "run-1").outcome is Outcome.COPY
+    assert poller.check(result.job_id).outcome is Outcome.COPY
     assert bridge.jobs.get(result.job_id).status is JobStatus.COPYING  # type: ignore[union-attr]
     assert bridge.emulator.counters().get(DELETES, 0) == 0
 
@@ -153,7 +153,7 @@ def test_a_cancel_during_the_create_is_kept_and_done_once_the_task_id_is_recorde
 
     bridge.submission._runway_factory = lambda: inner
     due(bridge, job_id)
-    assert poller_of(bridge).check(job_id, "run-1").outcome is Outcome.TERMINAL
+    assert poller_of(bridge).check(job_id).outcome is Outcome.TERMINAL
     wait_for_runway_status(bridge, result.runway_task_id, "CANCELLED")
     assert bridge.jobs.get(job_id).status is JobStatus.CANCELLED  # type: ignore[union-attr]
     assert [event.type for event in bridge.jobs.outbox_events(job_id)] == ["task.cancelled"]

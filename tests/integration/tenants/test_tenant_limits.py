@@ -122,9 +122,9 @@ def test_jobs_over_the_in_flight_limit_wait_queued_and_are_admitted_in_order(bri
     planned = rounds.plan_round({"runId": "r1"})["jobIds"]
     assert second.job_id in planned  # the older one first: one place, one admission
     assert third.job_id not in planned
-    assert rounds.check(second.job_id, "r1").status == JobStatus.PENDING.value
+    assert rounds.check(second.job_id).status == JobStatus.PENDING.value
     assert bridge.creates() == 2
-    assert rounds.check(third.job_id, "r1").status == JobStatus.QUEUED.value  # no place left
+    assert rounds.check(third.job_id).status == JobStatus.QUEUED.value  # no place left
     assert bridge.creates() == 2
     assert usage(bridge, "acme")["inFlight"] == 1
 
@@ -179,7 +179,7 @@ def test_a_known_runway_concurrency_is_never_exceeded_and_freed_places_are_share
     bridge.tasks.delete("big", sent[0].job_id)
     planned = rounds.plan_round({"runId": "r1", "round": 0})["jobIds"]
     assert len(planned) == 1  # one place freed, one admission
-    assert rounds.check(planned[0], "r1").status == JobStatus.PENDING.value
+    assert rounds.check(planned[0]).status == JobStatus.PENDING.value
     assert bridge.jobs.runway_in_flight() == 2
     # The next freed place goes to the other tenant: turns, not arrival order.
     bridge.tasks.delete("big", sent[1].job_id)
@@ -205,15 +205,15 @@ def test_while_jobs_wait_for_runways_places_running_tasks_are_looked_at_sooner(
     assert running.job_id in plan["jobIds"]
     wait_for_runway_status(bridge, str(running.runway_task_id), "RUNNING", timeout_s=60)
 
-    rounds.check(running.job_id, "r1", queue_waiting=True)
+    rounds.check(running.job_id, queue_waiting=True)
     job = bridge.jobs.get(running.job_id)
     assert job is not None
     assert job.next_poll_at is not None
     assert job.next_poll_at - bridge.clock().timestamp() <= bridge.settings.poller_busy_poll_s
 
-    rounds.check(running.job_id, "r1")  # nobody waits: the adaptive policy's own pace
+    rounds.check(running.job_id)  # nobody waits: the adaptive policy's own pace
     bridge.clock.advance(bridge.settings.poller_busy_poll_s + 1)
-    rounds.check(running.job_id, "r1")
+    rounds.check(running.job_id)
     relaxed = bridge.jobs.get(running.job_id)
     assert relaxed is not None
     assert relaxed.next_poll_at is not None

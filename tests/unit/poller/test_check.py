@@ -24,7 +24,7 @@ def _running(h: Harness) -> tuple[Job, str]:
 
 
 def _check(h: Harness, job: Job) -> tuple[Outcome, Job]:
-    result = h.poller.check(job.job_id, "run-1")
+    result = h.poller.check(job.job_id)
     after = h.jobs.get(job.job_id)
     assert after is not None
     assert after.lease_owner is None  # every path lets the lease go
@@ -148,10 +148,10 @@ def test_a_look_costs_one_write_and_a_job_not_yet_due_is_skipped(h: Harness) -> 
             return _real(*args, **kwargs)  # type: ignore[operator]
 
         setattr(h.jobs, name, counted)
-    assert h.poller.check(job.job_id, "run-1").outcome is Outcome.RESCHEDULED
+    assert h.poller.check(job.job_id).outcome is Outcome.RESCHEDULED
     assert writes == ["transition"]  # no lease taken and released around it
-    assert h.poller.check(job.job_id, "run-1").outcome is Outcome.SKIPPED  # no longer due
-    assert h.poller.check("no-such-job", "run-1").outcome is Outcome.SKIPPED
+    assert h.poller.check(job.job_id).outcome is Outcome.SKIPPED  # no longer due
+    assert h.poller.check("no-such-job").outcome is Outcome.SKIPPED
     assert h.runway.gets == [task_id]
 
 
@@ -160,10 +160,10 @@ def test_of_two_overlapping_looks_at_one_job_one_is_stored_and_one_hands_it_to_t
     h.runway.tasks[task_id] = [task(task_id, "SUCCEEDED", output=["https://cdn.runway.test/o.mp4"])]
     # A second run read the job just before this look wrote it: its own write must be refused.
     stale = h.jobs.get(job.job_id)
-    assert h.poller.check(job.job_id, "run-1").outcome is Outcome.COPY
+    assert h.poller.check(job.job_id).outcome is Outcome.COPY
     real_get = h.jobs.get
     h.jobs.get = lambda job_id: stale if job_id == job.job_id else real_get(job_id)  # type: ignore[method-assign,assignment,return-value]
-    second = h.poller.check(job.job_id, "run-2")
+    second = h.poller.check(job.job_id)
     h.jobs.get = real_get  # type: ignore[method-assign]
     assert (second.outcome, second.detail) == (Outcome.SKIPPED, "changed meanwhile")
     after = h.jobs.get(job.job_id)
@@ -176,7 +176,7 @@ def test_a_queued_job_is_sent_by_the_poller_and_a_429_holds_the_queue(h: Harness
     h.runway.create_answers = [rate_limited(30), rate_limited(30)]
     job_id = h.submission.submit(TENANT, "text_to_video", TEXT_TO_VIDEO, "k").job_id
     h.clock.advance(31)
-    result = h.poller.check(job_id, "run-1")
+    result = h.poller.check(job_id)
     after = h.jobs.get(job_id)
     assert after is not None
     assert (result.outcome, after.status, after.queue_reason) == (
@@ -186,7 +186,7 @@ def test_a_queued_job_is_sent_by_the_poller_and_a_429_holds_the_queue(h: Harness
     )
     assert h.state.blocked_until == after.next_poll_at
     h.clock.advance(31)
-    result = h.poller.check(job_id, "run-1")
+    result = h.poller.check(job_id)
     assert (result.outcome, result.status) == (Outcome.SUBMITTED, "PENDING")
     assert len(h.runway.creates) == 3
 
@@ -197,9 +197,9 @@ def test_a_submitting_job_whose_lease_expired_ends_unknown_at_the_next_look(h: H
     job_id = h.submission.submit(TENANT, "text_to_video", TEXT_TO_VIDEO, "k").job_id
     h.jobs.failures.pending.clear()
     h.objects.handoff_fails = False
-    assert h.poller.check(job_id, "run-1").outcome is Outcome.SKIPPED  # its submitter may still answer
+    assert h.poller.check(job_id).outcome is Outcome.SKIPPED  # its submitter may still answer
     h.clock.advance(h.settings.api_submit_budget_s + h.settings.submit_lease_margin_s + 1)
-    result = h.poller.check(job_id, "run-1")
+    result = h.poller.check(job_id)
     assert (result.outcome, result.status) == (Outcome.TERMINAL, "SUBMISSION_UNKNOWN")
     assert len(h.runway.creates) == 1
 

@@ -152,7 +152,7 @@ def test_the_bridge_learns_how_long_a_kind_of_task_takes_and_looks_sooner_at_qui
         h.clock.advance(age_s - (h.now() - job.created_at.timestamp()))
         h.jobs.update(job, changes={"next_poll_at": h.now()})
         h.runway.tasks[task_id] = [task(task_id, "RUNNING")]
-        h.poller.check(job_id, "run-1")
+        h.poller.check(job_id)
         after = h.jobs.get(job_id)
         assert after is not None
         assert after.next_poll_at is not None
@@ -166,7 +166,7 @@ def test_the_bridge_learns_how_long_a_kind_of_task_takes_and_looks_sooner_at_qui
         assert job is not None
         h.jobs.update(job, changes={"next_poll_at": h.now()})
         h.runway.tasks[task_id] = [task(task_id, "SUCCEEDED", output=["https://cdn.runway.test/o.mp4"])]
-        assert h.poller.check(job_id, "run-1").outcome is Outcome.COPY
+        assert h.poller.check(job_id).outcome is Outcome.COPY
     after = silent_wait_at(10.0)
     # Waits at age 10 s, within the policy's jitter (8%):
     assert before > 25.0  # the table's prior: nothing before ~38 s

@@ -166,7 +166,7 @@ def test_a_cancel_during_the_create_is_carried_out_once_the_task_id_is_recorded(
     assert (job.status, job.runway_task_id) == (JobStatus.PENDING, task_id)
     assert job.cancel_requested_at is not None
     h.clock.advance(h.settings.first_poll_delay_s + 1)
-    h.poller.check(result.job_id, "run-1")
+    h.poller.check(result.job_id)
     ended = h.jobs.get(result.job_id)
     assert ended is not None
     assert ended.status is JobStatus.CANCELLED

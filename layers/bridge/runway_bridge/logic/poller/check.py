@@ -59,7 +59,7 @@ TIMED_OUT_MESSAGE: Final = (
 class JobChecker(PollerCore):
     # --- one job ----------------------------------------------------------------------------
 
-    def check(self, job_id: str, run_id: str, *, queue_waiting: bool = False) -> CheckResult:
+    def check(self, job_id: str, *, queue_waiting: bool = False) -> CheckResult:
         """Look at one due job and store what follows (see the module docs). Raises only when the
         jobs table (or, for an expired SUBMITTING lease, the hand-off bucket) is unavailable: the
         job then stays due and a later round looks again."""
@@ -260,7 +260,7 @@ class JobChecker(PollerCore):
         return CheckResult(job.job_id, outcome, status.value)
 
     def _learned_prior(self, job: Job) -> DurationPrior | None:
-        return learned_prior(self._state.duration_counts(prior_key(job.model, _clip_seconds(job))))
+        return learned_prior(self._state.duration_counts(_kind(job)))
 
     def _learn_duration(self, job: Job, now: float) -> None:
         """Count how long this task took (submit to Runway's finish, which fell between the last
@@ -268,7 +268,7 @@ class JobChecker(PollerCore):
         last_look = job.progress_history[-1][0] if job.progress_history else now
         finished_at = (min(last_look, now) + now) / 2
         took = max(finished_at - job.created_at.timestamp(), 0.0)
-        self._state.record_duration(prior_key(job.model, _clip_seconds(job)), duration_bucket(took))
+        self._state.record_duration(_kind(job), duration_bucket(took))
 
     def _retry_later(self, job: Job, *, reason: str) -> CheckResult:
         logger.warning(
@@ -320,3 +320,8 @@ class JobChecker(PollerCore):
         future = job.model_copy(update={**changes, "status": status})
         self._jobs.transition(job, status, changes=changes, remove=LEASE_FIELDS, event=terminal_event(future))
         return CheckResult(job.job_id, Outcome.TERMINAL, status.value)
+
+
+def _kind(job: Job) -> str:
+    """The learned prior this job's task reads and counts towards."""
+    return prior_key(job.model, _clip_seconds(job))

@@ -48,7 +48,7 @@ class RoundRunner(RoundPlanner, JobChecker):
             if time.monotonic() >= stop_at or (time_left_s is not None and time_left_s() < longest_check_s):
                 return None  # still due: the next round (at once) takes it
             try:
-                return self.check(job_id, run_id, queue_waiting=queue_waiting)
+                return self.check(job_id, queue_waiting=queue_waiting)
             except Exception:  # noqa: BLE001 - the job stays due; the other checks go on
                 logger.exception(
                     "check failed; the job stays due", extra={"job_id": job_id, "run_id": run_id}
