@@ -100,7 +100,7 @@ class RoundPlanner(PollerCore):
                 if not helper and earliest is not None:
                     # Due just after this run's end: the next run starts now (its first round waits
                     # for it) rather than at the next minute tick.
-                    self._hand_over(run_id, now)
+                    self._hand_over(run_id, now, due_at=earliest)
                 return {**plan, "done": True, "waitSeconds": 0, "reason": "nothing due before the run ends"}
             plan = {**plan, "heldUntil": self._now() + settings.poller_run_hold_s}
         # The first whole second at which the next job is within `poller_early_s` of due: each job
@@ -113,11 +113,13 @@ class RoundPlanner(PollerCore):
             wait = min(wait, max(math.floor(settings.poller_busy_poll_s), 1))
         return {**plan, "waitSeconds": wait}
 
-    def _hand_over(self, run_id: str, now: float) -> None:
+    def _hand_over(self, run_id: str, now: float, due_at: float | None = None) -> None:
         """A run lasts `poller_run_max_s` (an Express execution may not pass 5 minutes). When jobs
         are due before the next scheduled tick (or wait queued), the ending run starts its
-        successor now instead of leaving them up to a minute without a look."""
-        due_at = self._state.earliest_due_at()
+        successor now instead of leaving them up to a minute without a look. `due_at`: the earliest
+        due moment when the caller has just read it (else it is read here)."""
+        if due_at is None:
+            due_at = self._state.earliest_due_at()
         due_soon = due_at is not None and due_at <= now + self._settings.poller_handover_window_s
         if not due_soon and not self._state.queued_tenants():
             return
