@@ -119,15 +119,19 @@ def test_each_turn_goes_to_the_tenant_with_fewest_jobs_in_flight() -> None:
     assert rotated == [["a1"], ["b1"]]  # ties move every round
 
 
-def test_a_run_ending_with_a_job_due_just_after_its_time_starts_the_next_one() -> None:
-    h = build(poller_run_max_s=240.0)
-    started_at = h.now()
+def _one_job_next_looked_at(h: Harness, at: float) -> None:
     job_id = h.submission.submit("tenant-a", "text_to_video", TEXT_TO_VIDEO, "k").job_id
     job = h.jobs.get(job_id)
     assert job is not None
-    h.clock.advance(230)
+    h.jobs.update(job, changes={"next_poll_at": at})
+
+
+def test_a_run_ending_with_a_job_due_just_after_its_time_starts_the_next_one() -> None:
+    h = build(poller_run_max_s=240.0)
+    started_at = h.now()
     # Its next look falls 20 s after the run's last moment: no round of this run can take it.
-    h.jobs.update(job, changes={"next_poll_at": started_at + 260})
+    _one_job_next_looked_at(h, started_at + 260)
+    h.clock.advance(230)
     plan = h.poller.plan_round({"runId": "run-1", "startedAt": started_at})
     assert (plan["done"], plan["reason"]) == (True, "nothing due before the run ends")
     assert _successors(h) == ["after-run-1"]  # not left up to a minute for the tick
@@ -136,10 +140,7 @@ def test_a_run_ending_with_a_job_due_just_after_its_time_starts_the_next_one() -
 def test_a_run_ending_with_nothing_due_for_minutes_leaves_it_to_the_tick() -> None:
     h = build(poller_run_max_s=240.0)
     started_at = h.now()
-    job_id = h.submission.submit("tenant-a", "text_to_video", TEXT_TO_VIDEO, "k").job_id
-    job = h.jobs.get(job_id)
-    assert job is not None
-    h.jobs.update(job, changes={"next_poll_at": started_at + 600})
+    _one_job_next_looked_at(h, started_at + 600)
     h.jobs.roster.clear()  # no tenant has a queue waiting either
     plan = h.poller.plan_round({"runId": "run-1", "startedAt": started_at})
     assert plan["done"] is True
