@@ -789,21 +789,10 @@ class DynamoJobStore:
         """The JOB items named by `index_items` (pk/sk), read in batches, in the same order; an
         item deleted since the index listed it is left out."""
         keys = [{"pk": item["pk"], "sk": item["sk"]} for item in index_items]
-        found: dict[tuple[str, str], dict[str, Any]] = {}
-        for start in range(0, len(keys), BATCH_GET_MAX):
-            pending: dict[str, Any] = {self._table: {"Keys": keys[start : start + BATCH_GET_MAX]}}
-            for _ in range(BATCH_GET_ROUNDS):
-                try:
-                    answer = self._client.batch_get_item(RequestItems=pending)
-                except (BotoCoreError, ClientError) as exc:
-                    raise StoreUnavailableError("could not list jobs") from exc
-                for item in answer.get("Responses", {}).get(self._table, []):
-                    found[(item["pk"]["S"], item["sk"]["S"])] = item
-                pending = answer.get("UnprocessedKeys") or {}
-                if not pending:
-                    break
-            if pending:
-                raise StoreUnavailableError("could not list jobs (reads throttled)")
+        items, complete = batch_get_items(self._client, self._table, keys, failure="could not list jobs")
+        if not complete:
+            raise StoreUnavailableError("could not list jobs (reads throttled)")
+        found = {(item["pk"]["S"], item["sk"]["S"]): item for item in items}
         ordered = [found.get((key["pk"]["S"], key["sk"]["S"])) for key in keys]
         return [Job.model_validate(_deserialize_item(item)) for item in ordered if item is not None]
 
@@ -820,6 +809,33 @@ class DynamoJobStore:
                     self._client.batch_write_item(RequestItems=answer["UnprocessedItems"])
             except (BotoCoreError, ClientError) as exc:
                 raise StoreUnavailableError("could not delete the job's items") from exc
+
+
+def batch_get_items(
+    client: Any, table: str, keys: list[dict[str, Any]], *, failure: str, consistent: bool = False
+) -> tuple[list[dict[str, Any]], bool]:
+    """The items of `table` under `keys` (serialized), read `BATCH_GET_MAX` at a time; keys
+    DynamoDB leaves unprocessed (throttling) are asked again up to `BATCH_GET_ROUNDS` times (the
+    client's own retries back off). Returns the items found, in no order, and whether every key was
+    read; `StoreUnavailableError(failure)` when a read fails."""
+    found: list[dict[str, Any]] = []
+    complete = True
+    for start in range(0, len(keys), BATCH_GET_MAX):
+        batch: dict[str, Any] = {"Keys": keys[start : start + BATCH_GET_MAX]}
+        if consistent:
+            batch["ConsistentRead"] = True
+        pending: dict[str, Any] = {table: batch}
+        for _ in range(BATCH_GET_ROUNDS):
+            try:
+                answer = client.batch_get_item(RequestItems=pending)
+            except (BotoCoreError, ClientError) as exc:
+                raise StoreUnavailableError(failure) from exc
+            found.extend(answer.get("Responses", {}).get(table, []))
+            pending = answer.get("UnprocessedKeys") or {}
+            if not pending:
+                break
+        complete = complete and not pending
+    return found, complete
 
 
 def _day_expiry(day: str) -> int:

@@ -29,7 +29,13 @@ from typing import Any, Final
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runway_bridge.adapters.jobs.store import QUEUE_ROSTER_PK, TENANT_INFLIGHT_SK, queue_partition, tenant_pk
+from runway_bridge.adapters.jobs.store import (
+    QUEUE_ROSTER_PK,
+    TENANT_INFLIGHT_SK,
+    batch_get_items,
+    queue_partition,
+    tenant_pk,
+)
 from runway_bridge.errors import PollerStartError, StoreUnavailableError
 from runway_bridge.observability import logger
 
@@ -38,8 +44,6 @@ PRIOR_PK: Final = "POLLER#PRIOR"
 # Learned duration counts are read again after this long (they change slowly).
 PRIOR_CACHE_S: Final = 60.0
 CAPACITY_KEY: Final = {"pk": {"S": "POLLER#CAPACITY"}, "sk": {"S": "RUNWAY"}}
-BATCH_GET_MAX: Final = 100
-BATCH_GET_ROUNDS: Final = 3
 # Writers' clocks may differ by this much: a roster entry touched this close to a read is kept.
 ROSTER_SKEW_S: Final = 2.0
 
@@ -232,26 +236,17 @@ class DynamoPollerState:
 
     def in_flight(self, tenant_ids: Sequence[str]) -> dict[str, tuple[int, int | None]]:
         """Tenant -> (jobs in flight, its in-flight limit or None), for tenants that ever sent one."""
+        keys = [{"pk": {"S": tenant_pk(tenant)}, "sk": {"S": TENANT_INFLIGHT_SK}} for tenant in tenant_ids]
+        # A counter still unread after the retries counts as none: the tenant is looked at next round.
+        items, _ = batch_get_items(
+            self._client, self._table, keys, failure="could not read in-flight counters", consistent=True
+        )
         found: dict[str, tuple[int, int | None]] = {}
-        for start in range(0, len(tenant_ids), BATCH_GET_MAX):
-            keys = [
-                {"pk": {"S": tenant_pk(tenant)}, "sk": {"S": TENANT_INFLIGHT_SK}}
-                for tenant in tenant_ids[start : start + BATCH_GET_MAX]
-            ]
-            request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
-            for _ in range(BATCH_GET_ROUNDS):
-                try:
-                    answer = self._client.batch_get_item(RequestItems=request)
-                except (BotoCoreError, ClientError) as exc:
-                    raise StoreUnavailableError("could not read in-flight counters") from exc
-                for item in answer.get("Responses", {}).get(self._table, []):
-                    tenant = item["pk"]["S"].removeprefix("TENANT#")
-                    used = int(float(item.get("inFlight", {}).get("N", "0")))
-                    limit = int(float(item["maxInFlight"]["N"])) if "maxInFlight" in item else None
-                    found[tenant] = (used, limit)
-                request = answer.get("UnprocessedKeys") or {}
-                if not request:
-                    break
+        for item in items:
+            tenant = item["pk"]["S"].removeprefix("TENANT#")
+            used = int(float(item.get("inFlight", {}).get("N", "0")))
+            limit = int(float(item["maxInFlight"]["N"])) if "maxInFlight" in item else None
+            found[tenant] = (used, limit)
         return found
 
     # --- what is due ------------------------------------------------------------------------
