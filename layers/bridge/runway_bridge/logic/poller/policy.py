@@ -123,7 +123,7 @@ class PollingPolicy(BaseModel):
             base = self.typical_durations_s[max(matches, key=len)]
         else:
             base = self.operation_typical_durations_s.get(operation or "", self.default_typical_duration_s)
-        return base * (self.long_clip_factor if clip_seconds is not None and clip_seconds >= 10 else 1.0)
+        return base * (self.long_clip_factor if _long_clip(clip_seconds) else 1.0)
 
     def first_poll_delay(
         self, model: str, clip_seconds: int | None = None, rng: random.Random | None = None
@@ -315,7 +315,7 @@ class DurationPrior(BaseModel):
 
 def prior_key(model: str, clip_seconds: int | None) -> str:
     """Which learned prior a task counts towards: its model, long clips apart."""
-    return f"{model}|{'long' if clip_seconds is not None and clip_seconds >= 10 else 'short'}"
+    return f"{model}|{'long' if _long_clip(clip_seconds) else 'short'}"
 
 
 def duration_bucket(seconds: float) -> int:
@@ -344,3 +344,8 @@ def learned_prior(counts: Mapping[int, int]) -> DurationPrior | None:
         return _bucket_middle_s(max(counts))
 
     return DurationPrior(typical_s=quantile(0.5), earliest_s=quantile(EARLIEST_QUANTILE))
+
+
+def _long_clip(clip_seconds: int | None) -> bool:
+    """10 s clips take markedly longer than 5 s ones (the prior's factor, and a kind of their own)."""
+    return clip_seconds is not None and clip_seconds >= 10
