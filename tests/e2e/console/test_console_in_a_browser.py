@@ -1,0 +1,289 @@
+"""The tenant console in headless Chromium against `runway-bridge dev`: sign in (a wrong key is
+refused), a job submitted through the API reaches SUCCEEDED in the list without a reload, its page
+plays the video and lists the webhook attempts, a redelivery adds one, the secret rotates, usage
+shows the tenant's counters; another tenant's job stays invisible, a reference holding HTML stays
+text, and a phone-wide window needs no horizontal scroll. Screenshots of the four main pages are
+written on the way (conftest.screenshot).
+
+The tests share one stack, one browser and one job, and run in file order (one xdist group)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from selenium.webdriver.common.by import By
+
+from tests.e2e.console.conftest import Receiver, Stack, screenshot, text_of_page, wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.xdist_group("console-browser")]
+
+XSS_REFERENCE = '<img src=x onerror="window.__xss = 1">'
+KEY_ITEM = "runway-bridge.key"
+
+
+@pytest.fixture(scope="module")
+def console_url(stack: Stack) -> str:
+    return f"{stack.api_url}/console"
+
+
+@pytest.fixture(scope="module")
+def job(stack: Stack, receiver: Receiver, browser: Any, console_url: str) -> dict[str, Any]:
+    """The module's job: submitted through the API once the browser shows the (signed-in) list."""
+    sign_in(browser, console_url, stack.key)
+    wait_until(browser, lambda d: d.find_elements(By.ID, "jobs-body"), "the jobs list")
+    browser.execute_script("window.__sameDocument = true;")
+    body = {
+        "model": "veo3",
+        "promptText": "a paper boat drifting down a rain gutter",
+        "ratio": "1280:720",
+        "duration": 5,
+        "reference": XSS_REFERENCE,
+        "callbackUrl": receiver.url,
+    }
+    with stack.api() as api:
+        answer = api.post("/v1/text_to_video", json=body)
+    assert answer.status_code in (200, 201), answer.text
+    return {"id": answer.json()["id"]}
+
+
+def sign_in(driver: Any, console_url: str, key: str) -> None:
+    driver.get(console_url)
+    field = wait_until(driver, lambda d: visible(d, "key"), "the sign-in form")
+    field.clear()
+    field.send_keys(key)
+    driver.find_element(By.CSS_SELECTOR, "#signin-form button[type=submit]").click()
+    wait_until(driver, lambda d: visible(d, "nav") and visible(d, "page-title"), "signed in")
+
+
+def visible(driver: Any, element_id: str) -> Any:
+    found = driver.find_elements(By.ID, element_id)
+    return found[0] if found and found[0].is_displayed() else None
+
+
+def without_query(url: str) -> str:
+    return urlsplit(url)._replace(query="", fragment="").geturl()
+
+
+def api_view(stack: Stack, job_id: str) -> dict[str, Any]:
+    with stack.api() as api:
+        answer = api.get(f"/v1/tasks/{job_id}")
+    assert answer.status_code == 200, answer.text
+    view: dict[str, Any] = answer.json()
+    return view
+
+
+# --- the tests, in order --------------------------------------------------------------------------------
+
+
+def test_the_page_is_served_with_a_strict_policy(stack: Stack, console_url: str) -> None:
+    answer = httpx.get(console_url, timeout=30, trust_env=False)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/html")
+    policy = answer.headers["content-security-policy"]
+    assert "script-src 'self'" in policy
+    assert "'unsafe-inline'" not in policy
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["referrer-policy"] == "no-referrer"
+    assert answer.headers["cache-control"] == "no-store"
+
+
+def test_a_wrong_key_is_refused_and_nothing_is_kept(browser: Any, console_url: str) -> None:
+    browser.get(console_url)
+    field = wait_until(browser, lambda d: visible(d, "key"), "the sign-in form")
+    field.send_keys("rwb_not-a-key")
+    field.submit()
+    error = wait_until(
+        browser,
+        lambda d: d.find_element(By.ID, "signin-error").text or None,
+        "the refusal",
+    )
+    assert error == "That key was refused."
+    assert browser.execute_script(f"return sessionStorage.getItem('{KEY_ITEM}')") is None
+    assert not browser.find_element(By.ID, "nav").is_displayed()
+    assert "rwb_not-a-key" not in browser.current_url
+
+
+def test_sign_in_then_the_job_reaches_succeeded_in_the_list_without_a_reload(
+    browser: Any, stack: Stack, job: dict[str, Any]
+) -> None:
+    # The key is in this tab's storage only: not in the URL, no cookie.
+    assert browser.execute_script(f"return sessionStorage.getItem('{KEY_ITEM}')") == stack.key
+    assert stack.key not in browser.current_url
+    assert browser.get_cookies() == []
+    row = f"tr[data-job-id='{job['id']}']"
+    wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, row), "the new job in the list")
+    wait_until(
+        browser,
+        lambda d: d.find_elements(By.CSS_SELECTOR, f"{row}[data-status='SUCCEEDED']"),
+        "the job SUCCEEDED in the list",
+    )
+    assert browser.execute_script("return window.__sameDocument === true"), "the page was reloaded"
+    cells = browser.find_element(By.CSS_SELECTOR, row).find_elements(By.TAG_NAME, "td")
+    assert [cell.text for cell in cells[1:4]] == ["SUCCEEDED", "text_to_video", "veo3"]
+    screenshot(browser, "jobs")
+
+
+def test_a_reference_holding_html_is_shown_as_text(browser: Any, job: dict[str, Any]) -> None:
+    cell = browser.find_element(By.CSS_SELECTOR, f"tr[data-job-id='{job['id']}'] td.reference")
+    assert cell.text == XSS_REFERENCE
+    assert cell.find_elements(By.TAG_NAME, "img") == []
+    assert browser.execute_script("return window.__xss === undefined")
+
+
+def test_the_job_page_plays_the_video_and_lists_the_webhook_attempt(
+    browser: Any, stack: Stack, job: dict[str, Any], receiver: Receiver
+) -> None:
+    browser.find_element(By.CSS_SELECTOR, f"tr[data-job-id='{job['id']}'] a").click()
+    wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#job-outputs video"), "the video")
+    state = wait_until(
+        browser,
+        lambda d: d.execute_script(
+            "const v = document.querySelector('#job-outputs video');"
+            "return v && v.readyState >= 3 && v.error === null && v.duration > 0"
+            " ? {readyState: v.readyState, duration: v.duration, src: v.currentSrc} : null;"
+        ),
+        "the video playable",
+    )
+    assert state["duration"] > 0
+    view = api_view(stack, job["id"])
+    output = view["bridge"]["outputs"][0]
+    # The stable link when the API gives one, else the presigned URL (signed anew on each GET).
+    assert without_query(state["src"]) == without_query(output.get("link") or output["url"])
+    assert browser.find_element(By.CSS_SELECTOR, "[data-fact='sha256']").text == output["sha256"]
+    assert browser.find_element(By.CSS_SELECTOR, "[data-fact='size']").get_attribute("data-bytes") == str(
+        output["size"]
+    )
+    with httpx.Client(trust_env=False, timeout=30, follow_redirects=True) as plain:
+        fetched = plain.get(state["src"])
+    assert hashlib.sha256(fetched.content).hexdigest() == output["sha256"]
+    assert (
+        browser.find_element(By.CSS_SELECTOR, "[data-fact='Runway task']").text
+        == view["bridge"]["runwayTaskId"]
+    )
+    wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#attempts tbody tr"), "a webhook attempt")
+    first = browser.find_element(By.CSS_SELECTOR, "#attempts tbody tr").text
+    assert "200" in first
+    assert "task.succeeded" in first
+    assert any(body.get("type") == "task.succeeded" for body in receiver.bodies)
+    screenshot(browser, "job")
+
+
+def test_redeliver_adds_an_attempt(browser: Any, receiver: Receiver) -> None:
+    before = len(browser.find_elements(By.CSS_SELECTOR, "#attempts tbody tr"))
+    received = len(receiver.bodies)
+    browser.find_element(By.ID, "redeliver").click()
+    wait_until(
+        browser,
+        lambda d: "Redelivery queued" in d.find_element(By.ID, "redeliver-result").text,
+        "the redelivery accepted",
+    )
+    wait_until(
+        browser,
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, "#attempts tbody tr")) > before,
+        "a new attempt row",
+    )
+    assert len(receiver.bodies) > received
+
+
+def test_the_secret_is_revealed_on_click_and_rotates(browser: Any, stack: Stack, receiver: Receiver) -> None:
+    browser.find_element(By.CSS_SELECTOR, "#nav a[data-page='webhooks']").click()
+    reveal = wait_until(browser, lambda d: visible(d, "reveal-secret"), "the webhooks page")
+    assert not browser.find_element(By.ID, "secret-value").is_displayed()
+    reveal.click()
+    first = wait_until(
+        browser,
+        lambda d: visible(d, "secret-value") and d.find_element(By.ID, "secret-value").text,
+        "the secret",
+    )
+    with stack.api() as api:
+        assert api.get("/v1/webhooks/secret").json()["secret"] == first
+    browser.find_element(By.ID, "rotate-secret").click()
+    second = wait_until(
+        browser,
+        lambda d: (text := d.find_element(By.ID, "secret-value").text) != first and text,
+        "the rotated secret",
+    )
+    with stack.api() as api:
+        assert api.get("/v1/webhooks/secret").json()["secret"] == second
+    assert "previous secret still verifies" in browser.find_element(By.ID, "secret-note").text
+
+    field = browser.find_element(By.ID, "test-url")
+    field.send_keys(receiver.url)
+    browser.find_element(By.CSS_SELECTOR, "#test-form button[type=submit]").click()
+    wait_until(
+        browser, lambda d: d.find_elements(By.CSS_SELECTOR, "[data-fact='delivered']"), "the test answer"
+    )
+    assert browser.find_element(By.CSS_SELECTOR, "[data-fact='delivered']").text == "yes"
+    assert browser.find_element(By.CSS_SELECTOR, "[data-fact='statusCode']").text == "200"
+    wait_until(browser, lambda d: d.find_element(By.ID, "dead-letters").text, "the dead letters")
+    # The shown secret must not end up in the docs' screenshot.
+    browser.find_element(By.ID, "reveal-secret").click()
+    wait_until(
+        browser, lambda d: not d.find_element(By.ID, "secret-value").is_displayed(), "the secret hidden"
+    )
+    screenshot(browser, "webhooks")
+
+
+def test_usage_shows_the_tenants_counters(browser: Any, stack: Stack) -> None:
+    browser.find_element(By.CSS_SELECTOR, "#nav a[data-page='usage']").click()
+    wait_until(browser, lambda d: d.find_elements(By.ID, "usage-table"), "the usage page")
+    assert browser.find_element(By.ID, "usage-tenant").text == stack.tenant_id
+    jobs_today = browser.find_element(By.CSS_SELECTOR, "tr[data-counter='Jobs today'] td").text
+    assert int(jobs_today) >= 1
+    screenshot(browser, "usage")
+
+
+def test_another_tenants_job_is_not_shown(
+    browser: Any, stack: Stack, other_key: str, console_url: str
+) -> None:
+    with stack.api(other_key) as api:
+        answer = api.post(
+            "/v1/text_to_video",
+            json={"model": "veo3", "promptText": "not yours", "ratio": "1280:720", "duration": 5},
+        )
+    assert answer.status_code in (200, 201), answer.text
+    foreign = answer.json()["id"]
+    browser.find_element(By.CSS_SELECTOR, "#nav a[data-page='jobs']").click()
+    wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#jobs-body tr"), "the jobs list")
+    shown = [
+        row.get_attribute("data-job-id") for row in browser.find_elements(By.CSS_SELECTOR, "#jobs-body tr")
+    ]
+    assert foreign not in shown
+    browser.get(f"{console_url}#/jobs/{foreign}")
+    wait_until(browser, lambda d: visible(d, "job-missing"), f"'No such job' for {foreign}")
+    assert "not yours" not in text_of_page(browser)
+
+
+@pytest.mark.parametrize("page", ["jobs", "job", "webhooks", "usage"])
+def test_a_phone_wide_window_needs_no_horizontal_scroll(
+    browser: Any, console_url: str, job: dict[str, Any], page: str
+) -> None:
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True},
+    )
+    try:
+        fragment = {
+            "jobs": "#/jobs",
+            "job": f"#/jobs/{job['id']}",
+            "webhooks": "#/webhooks",
+            "usage": "#/usage",
+        }[page]
+        browser.get(f"{console_url}{fragment}")
+        wait_until(browser, lambda d: visible(d, "page-title"), f"the {page} page")
+        ready = {
+            "jobs": "#jobs-body tr",
+            "job": "#job-outputs video",
+            "webhooks": "#dead-letters p, #letters",
+            "usage": "#usage-table",
+        }
+        wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ready[page]), f"the {page} content")
+        widths = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+        assert widths[1] == 390
+        assert widths[0] <= widths[1], f"{page}: {widths[0]} px wide in a {widths[1]} px window"
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
