@@ -109,8 +109,8 @@
 
   function api(method, path, body) {
     return call(method, path, body).catch((error) => {
-      if (error instanceof ApiError && (error.status === 401 || error.status === 403) && !error.code) {
-        signOut("Your key was refused; sign in again.");
+      if (error instanceof ApiError && error.status === 401) {
+        signOut("Your key was refused; sign in again."); // revoked while the tab was open
       }
       throw error;
     });
@@ -552,7 +552,8 @@
         answer = await api("GET", "/v1/webhooks/dead-letters");
       } catch (error) {
         if (mine !== generation) return;
-        clear(letters).append(el("p", { text: error instanceof ApiError && error.status === 404
+        const absent = error instanceof ApiError && (error.status === 404 || error.code === "not_found");
+        clear(letters).append(el("p", { text: absent
           ? "This bridge does not list dead letters; redrive still works."
           : "Could not list the dead letters: " + error.message }));
         return;
