@@ -20,9 +20,7 @@ UV := $(TOOLS)/uv/bin/uv
 SAM := $(TOOLS)/sam/bin/sam
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 UV_VERSION := 0.13.8
-# loadgroup: the tests of one `xdist_group` (e.g. the browser module: one dev stack, one Chromium)
-# run in one worker; every other test is shared out as with plain `-n`.
-PYTEST_ARGS ?= -n 2 --dist loadgroup
+PYTEST_ARGS ?= -n 2
 # Debian's Chromium and its matching ChromeDriver drive the console's browser tests (tests/e2e/console).
 CHROMEDRIVER := /usr/bin/chromedriver
 BROWSER_PACKAGES := chromium chromium-driver fonts-dejavu-core

@@ -48,6 +48,7 @@ class Receiver:
 @dataclass(frozen=True)
 class Stack:
     api_url: str
+    console_url: str  # as the banner prints it
     key: str
     tenant_id: str
     emulator_url: str
@@ -70,10 +71,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env = {**clean, "RUNWAY_BRIDGE_HOME": str(workdir / "state")}
     process = Process(["dev", "--port", "0"], env, workdir)
     try:
-        process.wait_for_line(lambda line: "Ctrl-C stops." in line, timeout_s=180)
+        banner = process.wait_for_line(lambda line: "web console:" in line, timeout_s=180)
+        process.wait_for_line(lambda line: "Ctrl-C stops." in line, timeout_s=60)
         profile = read_profile(env)
         yield Stack(
             api_url=profile["api_url"].rstrip("/"),
+            console_url=banner.split("web console:", 1)[1].split()[0],
             key=profile["api_key"],
             tenant_id=profile["tenant_id"],
             emulator_url=profile["emulator_url"],

@@ -5,39 +5,52 @@ shows the tenant's counters; another tenant's job stays invisible, a reference h
 text, and a phone-wide window needs no horizontal scroll. Screenshots of the four main pages are
 written on the way (conftest.screenshot).
 
-The tests share one stack, one browser and one job, and run in file order (one xdist group)."""
+The checks share one stack, one browser and one job and depend on their order, so they run as the
+steps of one test: xdist never hands a test's steps to two workers (which would start a second stack
+and browser)."""
 
 from __future__ import annotations
 
 import hashlib
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
+from tests.e2e.cli.conftest import run
 from tests.e2e.console.conftest import Receiver, Stack, screenshot, text_of_page, wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.xdist_group("console-browser")]
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
+JOB_MODEL = "veo3"
+# Long enough that the signed-in list surely shows the job unfinished first, even on a loaded machine.
+JOB_SECONDS = 25.0
 XSS_REFERENCE = '<img src=x onerror="window.__xss = 1">'
 KEY_ITEM = "runway-bridge.key"
+UNFINISHED = {"QUEUED", "SUBMITTING", "PENDING", "THROTTLED", "RUNNING", "COPYING"}
 
 
 @pytest.fixture(scope="module")
 def console_url(stack: Stack) -> str:
-    return f"{stack.api_url}/console"
+    assert stack.console_url == f"{stack.api_url}/console"
+    return stack.console_url
 
 
 @pytest.fixture(scope="module")
-def job(stack: Stack, receiver: Receiver, browser: Any, console_url: str) -> dict[str, Any]:
-    """The module's job: submitted through the API once the browser shows the (signed-in) list."""
-    sign_in(browser, console_url, stack.key)
-    wait_until(browser, lambda d: d.find_elements(By.ID, "jobs-body"), "the jobs list")
-    browser.execute_script("window.__sameDocument = true;")
+def job(stack: Stack, receiver: Receiver) -> dict[str, Any]:
+    """The module's job, submitted through the API; its model runs for JOB_SECONDS at the emulator,
+    so the console first shows it unfinished and then has to update by itself."""
+    with httpx.Client(trust_env=False, timeout=30) as plain:
+        plain.patch(
+            f"{stack.emulator_url}/_emulator/config", json={"durations": {JOB_MODEL: JOB_SECONDS}}
+        ).raise_for_status()
     body = {
-        "model": "veo3",
+        "model": JOB_MODEL,
         "promptText": "a paper boat drifting down a rain gutter",
         "ratio": "1280:720",
         "duration": 5,
@@ -79,7 +92,7 @@ def api_view(stack: Stack, job_id: str) -> dict[str, Any]:
 # --- the tests, in order --------------------------------------------------------------------------------
 
 
-def test_the_page_is_served_with_a_strict_policy(stack: Stack, console_url: str) -> None:
+def check_the_page_is_served_with_a_strict_policy(stack: Stack, console_url: str) -> None:
     answer = httpx.get(console_url, timeout=30, trust_env=False)
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/html")
@@ -91,7 +104,7 @@ def test_the_page_is_served_with_a_strict_policy(stack: Stack, console_url: str)
     assert answer.headers["cache-control"] == "no-store"
 
 
-def test_a_wrong_key_is_refused_and_nothing_is_kept(browser: Any, console_url: str) -> None:
+def check_a_wrong_key_is_refused_and_nothing_is_kept(browser: Any, console_url: str) -> None:
     browser.get(console_url)
     field = wait_until(browser, lambda d: visible(d, "key"), "the sign-in form")
     field.send_keys("rwb_not-a-key")
@@ -107,34 +120,57 @@ def test_a_wrong_key_is_refused_and_nothing_is_kept(browser: Any, console_url: s
     assert "rwb_not-a-key" not in browser.current_url
 
 
-def test_sign_in_then_the_job_reaches_succeeded_in_the_list_without_a_reload(
-    browser: Any, stack: Stack, job: dict[str, Any]
+def check_sign_in_then_the_job_reaches_succeeded_in_the_list_without_a_reload(
+    browser: Any, stack: Stack, job: dict[str, Any], console_url: str
 ) -> None:
+    sign_in(browser, console_url, stack.key)
     # The key is in this tab's storage only: not in the URL, no cookie.
     assert browser.execute_script(f"return sessionStorage.getItem('{KEY_ITEM}')") == stack.key
     assert stack.key not in browser.current_url
     assert browser.get_cookies() == []
     row = f"tr[data-job-id='{job['id']}']"
-    wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, row), "the new job in the list")
+    wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, row), "the job in the list")
+    # Each state the row shows from now on (a progress bar too), in order; and a marker that a
+    # reload would wipe.
+    browser.execute_script(
+        """
+        window.__sameDocument = true;
+        window.__seen = [];
+        const body = document.getElementById('jobs-body');
+        const note = () => {
+          const row = body.querySelector(`tr[data-job-id="${arguments[0]}"]`);
+          if (!row) return;
+          const state = row.dataset.status + (row.querySelector('progress') ? '+progress' : '');
+          if (window.__seen[window.__seen.length - 1] !== state) window.__seen.push(state);
+        };
+        note();
+        new MutationObserver(note).observe(body, {childList: true, subtree: true});
+        """,
+        job["id"],
+    )
     wait_until(
         browser,
         lambda d: d.find_elements(By.CSS_SELECTOR, f"{row}[data-status='SUCCEEDED']"),
         "the job SUCCEEDED in the list",
     )
     assert browser.execute_script("return window.__sameDocument === true"), "the page was reloaded"
+    seen = browser.execute_script("return window.__seen")
+    print(f"statuses the list showed: {seen}")
+    assert seen[0].split("+")[0] in UNFINISHED, seen
+    assert seen[-1] == "SUCCEEDED"
     cells = browser.find_element(By.CSS_SELECTOR, row).find_elements(By.TAG_NAME, "td")
-    assert [cell.text for cell in cells[1:4]] == ["SUCCEEDED", "text_to_video", "veo3"]
+    assert [cell.text for cell in cells[1:4]] == ["SUCCEEDED", "text_to_video", JOB_MODEL]
     screenshot(browser, "jobs")
 
 
-def test_a_reference_holding_html_is_shown_as_text(browser: Any, job: dict[str, Any]) -> None:
+def check_a_reference_holding_html_is_shown_as_text(browser: Any, job: dict[str, Any]) -> None:
     cell = browser.find_element(By.CSS_SELECTOR, f"tr[data-job-id='{job['id']}'] td.reference")
     assert cell.text == XSS_REFERENCE
     assert cell.find_elements(By.TAG_NAME, "img") == []
     assert browser.execute_script("return window.__xss === undefined")
 
 
-def test_the_job_page_plays_the_video_and_lists_the_webhook_attempt(
+def check_the_job_page_plays_the_video_and_lists_the_webhook_attempt(
     browser: Any, stack: Stack, job: dict[str, Any], receiver: Receiver
 ) -> None:
     browser.find_element(By.CSS_SELECTOR, f"tr[data-job-id='{job['id']}'] a").click()
@@ -172,7 +208,7 @@ def test_the_job_page_plays_the_video_and_lists_the_webhook_attempt(
     screenshot(browser, "job")
 
 
-def test_redeliver_adds_an_attempt(browser: Any, receiver: Receiver) -> None:
+def check_redeliver_adds_an_attempt(browser: Any, receiver: Receiver) -> None:
     before = len(browser.find_elements(By.CSS_SELECTOR, "#attempts tbody tr"))
     received = len(receiver.bodies)
     browser.find_element(By.ID, "redeliver").click()
@@ -189,7 +225,7 @@ def test_redeliver_adds_an_attempt(browser: Any, receiver: Receiver) -> None:
     assert len(receiver.bodies) > received
 
 
-def test_the_secret_is_revealed_on_click_and_rotates(browser: Any, stack: Stack, receiver: Receiver) -> None:
+def check_the_secret_is_revealed_on_click_and_rotates(browser: Any, stack: Stack, receiver: Receiver) -> None:
     browser.find_element(By.CSS_SELECTOR, "#nav a[data-page='webhooks']").click()
     reveal = wait_until(browser, lambda d: visible(d, "reveal-secret"), "the webhooks page")
     assert not browser.find_element(By.ID, "secret-value").is_displayed()
@@ -228,7 +264,7 @@ def test_the_secret_is_revealed_on_click_and_rotates(browser: Any, stack: Stack,
     screenshot(browser, "webhooks")
 
 
-def test_usage_shows_the_tenants_counters(browser: Any, stack: Stack) -> None:
+def check_usage_shows_the_tenants_counters(browser: Any, stack: Stack) -> None:
     browser.find_element(By.CSS_SELECTOR, "#nav a[data-page='usage']").click()
     wait_until(browser, lambda d: d.find_elements(By.ID, "usage-table"), "the usage page")
     assert browser.find_element(By.ID, "usage-tenant").text == stack.tenant_id
@@ -237,7 +273,7 @@ def test_usage_shows_the_tenants_counters(browser: Any, stack: Stack) -> None:
     screenshot(browser, "usage")
 
 
-def test_another_tenants_job_is_not_shown(
+def check_another_tenants_job_is_not_shown(
     browser: Any, stack: Stack, other_key: str, console_url: str
 ) -> None:
     with stack.api(other_key) as api:
@@ -258,8 +294,7 @@ def test_another_tenants_job_is_not_shown(
     assert "not yours" not in text_of_page(browser)
 
 
-@pytest.mark.parametrize("page", ["jobs", "job", "webhooks", "usage"])
-def test_a_phone_wide_window_needs_no_horizontal_scroll(
+def check_a_phone_wide_window_needs_no_horizontal_scroll(
     browser: Any, console_url: str, job: dict[str, Any], page: str
 ) -> None:
     browser.execute_cdp_cmd(
@@ -287,3 +322,104 @@ def test_a_phone_wide_window_needs_no_horizontal_scroll(
         assert widths[0] <= widths[1], f"{page}: {widths[0]} px wide in a {widths[1]} px window"
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def check_every_control_of_the_jobs_page_is_reached_by_keyboard_with_a_visible_focus(
+    browser: Any, console_url: str, job: dict[str, Any]
+) -> None:
+    browser.get(f"{console_url}#/jobs")
+    wait_until(
+        browser, lambda d: d.find_elements(By.CSS_SELECTOR, f"tr[data-job-id='{job['id']}']"), "the list"
+    )
+    browser.execute_script("document.activeElement && document.activeElement.blur()")
+    reached: list[str] = []
+    for _ in range(20):
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        focused = browser.execute_script(
+            """
+            const e = document.activeElement;
+            if (!e || e === document.body) return null;
+            const style = getComputedStyle(e);
+            const name = e.id || e.getAttribute('href') || e.textContent.trim();
+            return [name, style.outlineStyle, style.outlineWidth];
+            """
+        )
+        if focused is None:
+            continue
+        name, outline, width = focused
+        assert outline != "none", f"{name} has no visible focus"
+        assert width != "0px", f"{name} has no visible focus"
+        reached.append(name)
+    expected = {"#main", "#/jobs", "#/webhooks", "#/usage", "sign-out", "filter-status", "filter-operation"}
+    expected |= {"filter-model", "filter-reference", f"#/jobs/{job['id']}"}
+    assert expected <= set(reached), reached
+    assert "Apply filters" in reached
+
+
+def check_a_key_revoked_while_the_tab_is_open_signs_the_tab_out(
+    browser: Any, stack: Stack, other_key: str, console_url: str
+) -> None:
+    browser.get(console_url)
+    wait_until(browser, lambda d: visible(d, "sign-out"), "signed in")
+    browser.find_element(By.ID, "sign-out").click()
+    wait_until(browser, lambda d: visible(d, "key"), "signed out")
+    assert browser.execute_script(f"return sessionStorage.getItem('{KEY_ITEM}')") is None
+    sign_in(browser, console_url, other_key)
+    wait_until(
+        browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#jobs-body tr"), "the other tenant's jobs"
+    )
+    revoked = run(["keys", "revoke", other_key], stack.env, stack.workdir)
+    assert revoked.returncode == 0, revoked.stderr
+    message = wait_until(
+        browser,
+        lambda d: visible(d, "key") and d.find_element(By.ID, "signin-error").text,
+        "signed out by a 401",
+    )
+    assert message == "Your key was refused; sign in again."
+    assert browser.execute_script(f"return sessionStorage.getItem('{KEY_ITEM}')") is None
+
+
+@pytest.mark.timeout(900)
+def test_the_console_in_a_browser(
+    browser: Any, stack: Stack, receiver: Receiver, other_key: str, console_url: str, job: dict[str, Any]
+) -> None:
+    timings: list[str] = []
+
+    def step(check: Any, *args: Any) -> None:
+        started = time.monotonic()
+        check(*args)
+        timings.append(f"{time.monotonic() - started:6.1f} s  {check.__name__.removeprefix('check_')}")
+
+    try:
+        step(check_the_page_is_served_with_a_strict_policy, stack, console_url)
+        step(check_a_wrong_key_is_refused_and_nothing_is_kept, browser, console_url)
+        step(
+            check_sign_in_then_the_job_reaches_succeeded_in_the_list_without_a_reload,
+            browser,
+            stack,
+            job,
+            console_url,
+        )
+        step(check_a_reference_holding_html_is_shown_as_text, browser, job)
+        step(check_the_job_page_plays_the_video_and_lists_the_webhook_attempt, browser, stack, job, receiver)
+        step(check_redeliver_adds_an_attempt, browser, receiver)
+        step(check_the_secret_is_revealed_on_click_and_rotates, browser, stack, receiver)
+        step(check_usage_shows_the_tenants_counters, browser, stack)
+        step(check_another_tenants_job_is_not_shown, browser, stack, other_key, console_url)
+        for page in ("jobs", "job", "webhooks", "usage"):
+            step(check_a_phone_wide_window_needs_no_horizontal_scroll, browser, console_url, job, page)
+        step(
+            check_every_control_of_the_jobs_page_is_reached_by_keyboard_with_a_visible_focus,
+            browser,
+            console_url,
+            job,
+        )
+        step(
+            check_a_key_revoked_while_the_tab_is_open_signs_the_tab_out,
+            browser,
+            stack,
+            other_key,
+            console_url,
+        )
+    finally:
+        print("console browser steps:\n" + "\n".join(timings))
