@@ -21,6 +21,7 @@ import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select
 
 from tests.e2e.cli.conftest import run
 from tests.e2e.console.conftest import Receiver, Stack, screenshot, text_of_page, wait_until
@@ -161,6 +162,29 @@ def check_sign_in_then_the_job_reaches_succeeded_in_the_list_without_a_reload(
     cells = browser.find_element(By.CSS_SELECTOR, row).find_elements(By.TAG_NAME, "td")
     assert [cell.text for cell in cells[1:4]] == ["SUCCEEDED", "text_to_video", JOB_MODEL]
     screenshot(browser, "jobs")
+
+
+def check_the_status_filter_narrows_the_list(browser: Any, job: dict[str, Any]) -> None:
+    def apply(status: str) -> None:
+        Select(browser.find_element(By.ID, "filter-status")).select_by_value(status)
+        browser.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
+
+    apply("FAILED")
+    wait_until(
+        browser,
+        lambda d: "No jobs match these filters." in d.find_element(By.ID, "jobs-note").text,
+        "no FAILED job",
+    )
+    apply("SUCCEEDED")
+    wait_until(
+        browser,
+        lambda d: d.find_elements(By.CSS_SELECTOR, f"tr[data-job-id='{job['id']}']"),
+        "the SUCCEEDED job",
+    )
+    apply("")
+    wait_until(
+        browser, lambda d: d.find_elements(By.CSS_SELECTOR, f"tr[data-job-id='{job['id']}']"), "all jobs"
+    )
 
 
 def check_a_reference_holding_html_is_shown_as_text(browser: Any, job: dict[str, Any]) -> None:
@@ -400,6 +424,7 @@ def test_the_console_in_a_browser(
             job,
             console_url,
         )
+        step(check_the_status_filter_narrows_the_list, browser, job)
         step(check_a_reference_holding_html_is_shown_as_text, browser, job)
         step(check_the_job_page_plays_the_video_and_lists_the_webhook_attempt, browser, stack, job, receiver)
         step(check_redeliver_adds_an_attempt, browser, receiver)
