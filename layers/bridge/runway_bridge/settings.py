@@ -149,6 +149,9 @@ class BridgeSettings(BaseSettings):
     # tenant's destination may name (template parameter OutputBuckets; empty: none). Their objects
     # get the bucket's default encryption, never `output_kms_key_id`.
     output_buckets: BucketNames = frozenset()
+    # Only for the key setup (`runway-bridge keys ... --output`): the copier function (name or ARN;
+    # stack output CopyOutputsFunctionName) asked to check it can write to a tenant's destination.
+    copy_function_name: str | None = None
     # Output URLs (and their redirects) pass the SSRF guard: https and public addresses only.
     # True only for a local Runway (the emulator on loopback http; the local runtime sets it).
     allow_local_outputs: bool = False

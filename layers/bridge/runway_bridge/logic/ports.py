@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from runway_bridge.models.copy import DestinationCheck
 from runway_bridge.models.job import Job, JobStatus
 from runway_bridge.models.notification import Notification, WebhookMessage
 from runway_bridge.models.operations import Operation
@@ -205,6 +206,13 @@ class TenantDirectory(Protocol):
 
     def set_output_destination(self, tenant_id: str, destination: OutputDestination | None) -> None:
         """Set (None: remove) the tenant's output destination; its limits are kept."""
+        ...
+
+
+class DestinationChecker(Protocol):
+    def check(self, destination: OutputDestination) -> DestinationCheck:
+        """Ask the copier (with its own role) whether it may and can write outputs to
+        `destination`. Raises StoreUnavailableError when the copier could not be asked."""
         ...
 
 
