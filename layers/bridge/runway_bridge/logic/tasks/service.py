@@ -156,14 +156,14 @@ class TaskService:
     def delete(self, tenant_id: str, job_id: str, *, budget_s: float | None = None) -> None:
         """`DELETE /v1/tasks/{id}`, answered like Runway (no error once the job is found): a
         finished job is deleted with its S3 objects (then 404; outputs copied to its tenant's own
-        bucket stay there); a QUEUED one is cancelled at once
-        (never sent); a SUBMITTING or submitted one first records the cancel request
-        (`cancelRequestedAt`), then a submitted one gets one Runway DELETE within `budget_s`
-        (default `delete_budget_s`): confirmed (or already gone) ends it CANCELLED now, otherwise
-        the poller keeps cancelling it at Runway (see logic/poller/service.py). A SUBMITTING job is
-        cancelled by the poller once its task id is recorded. `IdempotencyConflictError` (409)
-        only while its outputs are being copied: Runway already finished it, nothing runs or is
-        charged any more, and a retry a little later deletes it."""
+        bucket stay there); a QUEUED one is cancelled at once (never sent); a SUBMITTING or
+        submitted one first records the cancel request (`cancelRequestedAt`), then a submitted one
+        gets one Runway DELETE within `budget_s` (default `delete_budget_s`): confirmed (or already
+        gone) ends it CANCELLED now, otherwise the poller keeps cancelling it at Runway (see
+        logic/poller/service.py). A SUBMITTING job is cancelled by the poller once its task id is
+        recorded. `IdempotencyConflictError` (409) only while its outputs are being copied: Runway
+        already finished it, nothing runs or is charged any more, and a retry a little later
+        deletes it."""
         budget = self._settings.delete_budget_s if budget_s is None else budget_s
         job = self.get_job(tenant_id, job_id)
         first = True
