@@ -184,3 +184,14 @@ def test_deleting_a_finished_job_leaves_its_outputs_in_the_tenants_bucket(h: Har
     h.tasks.delete(TENANT, job.job_id)
     assert h.jobs.get(job.job_id) is None
     assert h.objects.deleted == ["requests/x.json"]
+
+
+def test_the_write_check_refuses_a_bucket_in_another_region_before_writing() -> None:
+    w = World()
+    w.tenant_stores["t-out"].region_error = ObjectStoreError(
+        "bucket t-out is in eu-west-1 and the bridge in us-east-1", retryable=False
+    )
+    check = w.copier.check_destination(DESTINATION)
+    assert check.code == "not_writable"
+    assert "eu-west-1" in check.message
+    assert w.tenant_stores["t-out"].objects == {}

@@ -87,3 +87,11 @@ def test_the_write_check_passes_on_a_bucket_the_copier_can_write(s3: Any) -> Non
 def test_the_write_check_names_what_s3_refused_for_a_missing_bucket(s3: Any) -> None:
     with pytest.raises(ObjectStoreError, match="NoSuchBucket"):
         check_writable(S3MultipartStore.for_tenant_bucket(s3, f"missing-{uuid.uuid4().hex[:12]}"), "p/")
+
+
+def test_the_write_check_refuses_a_bucket_in_another_region_and_writes_nothing(s3: Any) -> None:
+    bucket = f"tenant-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    with pytest.raises(ObjectStoreError, match="is in eu-west-1 and the bridge in us-east-1"):
+        check_writable(S3MultipartStore.for_tenant_bucket(s3, bucket), "p/")
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)

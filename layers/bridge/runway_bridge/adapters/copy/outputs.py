@@ -231,6 +231,29 @@ class S3MultipartStore:
     def s3_uri(self, key: str) -> str:
         return f"s3://{self._bucket}/{key}"
 
+    def check_region(self) -> None:
+        """ObjectStoreError unless the bucket exists in this client's region (the bridge's): a
+        presigned output URL is signed for the bridge's region and fails for a bucket elsewhere."""
+        own = self._client.meta.region_name
+        failure = f"could not look up bucket {self._bucket}"
+        try:
+            answer = self._client.head_bucket(Bucket=self._bucket)
+            region = answer.get("BucketRegion") or _region_header(answer)
+        except ClientError as exc:
+            # S3 answers another region's bucket with 301 and names the region in a header.
+            region = _region_header(exc.response)
+            if region is None or region == own:
+                code = _HEAD_BUCKET_CODES.get(_why(exc), _why(exc))
+                raise ObjectStoreError(f"{failure} ({code})", retryable=True) from exc
+        except BotoCoreError as exc:
+            raise ObjectStoreError(f"{failure} ({_why(exc)})", retryable=True) from exc
+        if region and own and region != own:
+            raise ObjectStoreError(
+                f"bucket {self._bucket} is in {region} and the bridge in {own}: output URLs are presigned "
+                "for the bridge's region",
+                retryable=False,
+            )
+
     def find(self, key: str) -> StoredObject | None:
         try:
             head = self._client.head_object(Bucket=self._bucket, Key=key)
@@ -356,6 +379,15 @@ class S3MultipartStore:
             )
         except (BotoCoreError, ClientError) as exc:
             raise ObjectStoreError(f"could not tag {key} ({_why(exc)})", retryable=True) from exc
+
+
+# HeadBucket answers have no body: S3's status stands for its error code.
+_HEAD_BUCKET_CODES: Final = {"404": "NoSuchBucket", "403": "AccessDenied"}
+
+
+def _region_header(answer: Mapping[str, Any]) -> str | None:
+    region = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-bucket-region")
+    return str(region) if region else None
 
 
 def _why(exc: Exception) -> str:

@@ -99,6 +99,7 @@ class StoredObjectView(Protocol):
 
 class MultipartStore(Protocol):
     def s3_uri(self, key: str) -> str: ...
+    def check_region(self) -> None: ...  # ObjectStoreError unless the bucket is in the bridge's region
     def find(self, key: str) -> StoredObjectView | None: ...
     def abort_unfinished(self, key: str) -> int: ...
     def start(self, key: str, *, content_type: str, metadata: Mapping[str, str]) -> str: ...
@@ -362,10 +363,12 @@ _WRITE_CHECK_BODY: Final = b"runway-bridge checks it can write here; safe to del
 
 
 def check_writable(store: MultipartStore, prefix: str) -> str:
-    """Run every S3 call a copy makes, on one small object under `prefix`: list open uploads, start
-    an upload, send a part with its SHA-256 checksum, complete it, tag it, read it and its tags back,
-    list the prefix. Returns the check object's S3 URI; raises ObjectStoreError at the first call
-    refused (so the caller learns what the copier could not do)."""
+    """Check the bucket is in the bridge's region (output URLs are presigned there), then run every
+    S3 call a copy makes, on one small object under `prefix`: list open uploads, start an upload,
+    send a part with its SHA-256 checksum, complete it, tag it, read it and its tags back, list the
+    prefix. Returns the check object's S3 URI; raises ObjectStoreError at the first call refused
+    (so the caller learns what the copier could not do)."""
+    store.check_region()
     key = prefix + WRITE_CHECK_KEY
     store.abort_unfinished(key)
     upload_id = store.start(key, content_type="text/plain", metadata={"purpose": "write-check"})
