@@ -4,9 +4,21 @@ process; tests call `get_settings.cache_clear()` after changing the environment.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _bucket_list(value: Any) -> Any:
+    """A CloudFormation CommaDelimitedList arrives joined by commas ("" when empty)."""
+    if isinstance(value, str):
+        return frozenset(name.strip() for name in value.split(",") if name.strip())
+    return value
+
+
+# Bucket names from a comma-separated environment variable (not JSON).
+BucketNames = Annotated[frozenset[str], NoDecode, BeforeValidator(_bucket_list)]
 
 
 class BridgeSettings(BaseSettings):
@@ -133,6 +145,13 @@ class BridgeSettings(BaseSettings):
     copy_read_timeout_s: float = 30.0
     # Unset: SSE-S3 (AES256); set: SSE-KMS with this key.
     output_kms_key_id: str | None = None
+    # Tenants' own output buckets (docs/tenants.md, "Output destination"): the only buckets a
+    # tenant's destination may name (template parameter OutputBuckets; empty: none). Their objects
+    # get the bucket's default encryption, never `output_kms_key_id`.
+    output_buckets: BucketNames = frozenset()
+    # Only for the key setup (`runway-bridge keys ... --output`): the copier function (name or ARN;
+    # stack output CopyOutputsFunctionName) asked to check it can write to a tenant's destination.
+    copy_function_name: str | None = None
     # Output URLs (and their redirects) pass the SSRF guard: https and public addresses only.
     # True only for a local Runway (the emulator on loopback http; the local runtime sets it).
     allow_local_outputs: bool = False

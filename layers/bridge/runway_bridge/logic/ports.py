@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from runway_bridge.models.copy import DestinationCheck
 from runway_bridge.models.job import Job, JobStatus
 from runway_bridge.models.notification import Notification, WebhookMessage
 from runway_bridge.models.operations import Operation
@@ -21,7 +22,7 @@ from runway_bridge.models.records import (
     JobPage,
 )
 from runway_bridge.models.runway import RunwayModel, Task, UploadResponse
-from runway_bridge.models.tenant import DailyUsage, TenantLimits
+from runway_bridge.models.tenant import DailyUsage, OutputDestination, TenantLimits, TenantProfile
 
 # Aware UTC "now"; injected so tests can move time (lease expiry) without sleeping.
 Clock = Callable[[], datetime]
@@ -184,7 +185,8 @@ class ApiKeyStore(Protocol):
 
 
 class TenantDirectory(Protocol):
-    """Which tenants exist, and each tenant's limits, kept with its keys (the API key store)."""
+    """Which tenants exist, and each tenant's limits and output destination, kept with its keys (the
+    API key store)."""
 
     def tenant_active(self, tenant_id: str) -> bool:
         """True when the tenant holds at least one unrevoked key."""
@@ -194,7 +196,24 @@ class TenantDirectory(Protocol):
         """The tenant's limits (all unlimited when none were set)."""
         ...
 
-    def set_limits(self, tenant_id: str, limits: TenantLimits) -> None: ...
+    def set_limits(self, tenant_id: str, limits: TenantLimits) -> None:
+        """Replace the tenant's limits (its output destination is kept)."""
+        ...
+
+    def profile(self, tenant_id: str) -> TenantProfile:
+        """The tenant's limits and output destination, in one read (a submit needs both)."""
+        ...
+
+    def set_output_destination(self, tenant_id: str, destination: OutputDestination | None) -> None:
+        """Set (None: remove) the tenant's output destination; its limits are kept."""
+        ...
+
+
+class DestinationChecker(Protocol):
+    def check(self, destination: OutputDestination) -> DestinationCheck:
+        """Ask the copier (with its own role) whether it may and can write outputs to
+        `destination`. Raises StoreUnavailableError when the copier could not be asked."""
+        ...
 
 
 class TenantSecrets(Protocol):

@@ -23,7 +23,7 @@ from runway_bridge.models.limits import (
     compact_json_size,
 )
 from runway_bridge.models.operations import Operation
-from runway_bridge.models.tenant import UsageCharge
+from runway_bridge.models.tenant import OutputDestination, UsageCharge
 
 
 class JobStatus(StrEnum):
@@ -229,6 +229,9 @@ class Job(BaseModel):
     # When its tenant asked to cancel it (DELETE) and Runway had not confirmed yet: the poller keeps
     # cancelling it at Runway until Runway confirms or the task ends.
     cancel_requested_at: datetime | None = Field(default=None, alias="cancelRequestedAt")
+    # Where its outputs are copied when its tenant has its own destination (None: the bridge's
+    # bucket). Taken from the tenant at create, so a later change never splits one job's outputs.
+    output_destination: OutputDestination | None = Field(default=None, alias="outputDestination")
 
     @property
     def is_terminal(self) -> bool:

@@ -55,7 +55,9 @@ class ApiSubmission(SubmissionCore):
             if existing is not None:
                 return self._replay(existing, request)
 
-        limits = self._tenants.limits(tenant_id)
+        # One read for both: the limits, and where the job's outputs go (kept on the job).
+        profile = self._tenants.profile(tenant_id)
+        limits = profile.limits
         charge = charge_for(
             request.operation,
             request.model,
@@ -65,7 +67,15 @@ class ApiSubmission(SubmissionCore):
         )
         self._refuse_over_daily_limit(tenant_id, limits, charge, DailyUsage(day=charge.day))
         hold = self._hold_reason(tenant_id, limits)
-        job = self._new_job(job_id, tenant_id, request, idempotency_key, charge=charge, hold=hold)
+        job = self._new_job(
+            job_id,
+            tenant_id,
+            request,
+            idempotency_key,
+            charge=charge,
+            hold=hold,
+            output_destination=profile.output_destination,
+        )
         try:
             self._jobs.create(job, limits=limits)
         except UsageLimitReachedError:

@@ -82,6 +82,7 @@ from runway_bridge.models.runway import describe_validation_error
 from runway_bridge.models.tenant import (
     DAILY_LIMIT_CODES,
     DailyUsage,
+    OutputDestination,
     TenantLimits,
     UsageCharge,
     exceeded_limit,
@@ -294,6 +295,7 @@ class SubmissionCore:
         *,
         charge: UsageCharge,
         hold: str | None,
+        output_destination: OutputDestination | None = None,
     ) -> Job:
         now = self._clock()
         body_bytes = len(json.dumps(request.runway_body, separators=(",", ":")).encode())
@@ -323,6 +325,7 @@ class SubmissionCore:
             next_poll_at=now.timestamp() + (0.0 if hold else self._settings.submit_lease_margin_s),
             charge=charge,
             queue_reason=hold,
+            output_destination=output_destination,
         )
 
     def _replay(self, existing: Job, request: _PreparedRequest) -> SubmitResult:

@@ -155,14 +155,15 @@ class TaskService:
 
     def delete(self, tenant_id: str, job_id: str, *, budget_s: float | None = None) -> None:
         """`DELETE /v1/tasks/{id}`, answered like Runway (no error once the job is found): a
-        finished job is deleted with its S3 objects (then 404); a QUEUED one is cancelled at once
-        (never sent); a SUBMITTING or submitted one first records the cancel request
-        (`cancelRequestedAt`), then a submitted one gets one Runway DELETE within `budget_s`
-        (default `delete_budget_s`): confirmed (or already gone) ends it CANCELLED now, otherwise
-        the poller keeps cancelling it at Runway (see logic/poller/service.py). A SUBMITTING job is
-        cancelled by the poller once its task id is recorded. `IdempotencyConflictError` (409)
-        only while its outputs are being copied: Runway already finished it, nothing runs or is
-        charged any more, and a retry a little later deletes it."""
+        finished job is deleted with its S3 objects (then 404; outputs copied to its tenant's own
+        bucket stay there); a QUEUED one is cancelled at once (never sent); a SUBMITTING or
+        submitted one first records the cancel request (`cancelRequestedAt`), then a submitted one
+        gets one Runway DELETE within `budget_s` (default `delete_budget_s`): confirmed (or already
+        gone) ends it CANCELLED now, otherwise the poller keeps cancelling it at Runway (see
+        logic/poller/service.py). A SUBMITTING job is cancelled by the poller once its task id is
+        recorded. `IdempotencyConflictError` (409) only while its outputs are being copied: Runway
+        already finished it, nothing runs or is charged any more, and a retry a little later
+        deletes it."""
         budget = self._settings.delete_budget_s if budget_s is None else budget_s
         job = self.get_job(tenant_id, job_id)
         first = True
@@ -317,7 +318,9 @@ class TaskService:
         )
 
     def _delete_finished(self, job: Job) -> None:
-        objects = [output.s3_uri for output in job.outputs]
+        # Outputs in the tenant's own bucket are the tenant's: they stay (its lifecycle rules apply;
+        # the bridge holds no delete permission there). Those in the bridge's bucket go with the job.
+        objects = [] if job.output_destination else [output.s3_uri for output in job.outputs]
         if job.request_s3_key is not None:
             objects.append(job.request_s3_key)
         if objects:
