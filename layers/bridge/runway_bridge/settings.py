@@ -3,10 +3,12 @@ process; tests call `get_settings.cache_clear()` after changing the environment.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class BridgeSettings(BaseSettings):
@@ -73,6 +75,22 @@ class BridgeSettings(BaseSettings):
     # Seconds a DELETE of an unfinished task spends on Runway's cancel before answering; an
     # unconfirmed cancel is recorded and the poller keeps sending it.
     delete_budget_s: float = 5.0
+
+    # s3:// inputs (docs/s3-inputs.md). The buckets an input URI may name (template parameter
+    # InputBuckets; comma-separated or a JSON list in BRIDGE_INPUT_BUCKETS); empty: none may.
+    input_buckets: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Life of the presigned GET that replaces an s3:// input in the create sent to Runway (it also
+    # ends with the signing role's session, whichever comes first).
+    input_url_ttl_s: int = Field(default=12 * 3600, gt=0, le=7 * 86400)
+
+    @field_validator("input_buckets", mode="before")
+    @classmethod
+    def _bucket_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            parts = json.loads(text) if text.startswith("[") else text.split(",")
+            return [str(part).strip() for part in parts if str(part).strip()]
+        return value
 
     # Poller (Step Functions loop; see statemachine/poller.asl.json and logic/poller/service.py)
     # A run's next round starts when its next job falls due (whole seconds), and never waits

@@ -18,6 +18,7 @@ from runway_bridge.models.records import (
     DeliveryAttempt,
     DeliveryResult,
     EventMarker,
+    InputObject,
     JobPage,
 )
 from runway_bridge.models.runway import RunwayModel, Task, UploadResponse
@@ -119,6 +120,18 @@ class ObjectStore(Protocol):
 
     def get_submit_handoff(self, job_id: str) -> str | None:
         """The task id `put_submit_handoff` noted for `job_id`, or None."""
+
+
+class InputObjects(Protocol):
+    """Objects named by `s3://` inputs, in the buckets the operator allowed."""
+
+    def head(self, bucket: str, key: str) -> InputObject:
+        """Raises InputObjectMissingError, InputObjectForbiddenError or StoreUnavailableError."""
+        ...
+
+    def presign_get(self, bucket: str, key: str, *, expires_in_s: int) -> str:
+        """A GET URL of the object anyone holding it may fetch until it expires (no request made)."""
+        ...
 
 
 class RunwayApi(Protocol):
