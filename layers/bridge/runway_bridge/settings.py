@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -82,6 +82,10 @@ class BridgeSettings(BaseSettings):
     # Life of the presigned GET that replaces an s3:// input in the create sent to Runway (it also
     # ends with the signing role's session, whichever comes first).
     input_url_ttl_s: int = Field(default=12 * 3600, gt=0, le=7 * 86400)
+    # How an s3:// input reaches Runway: "presign" (a presigned GET in the create), or "upload"
+    # (its bytes go through Runway's upload flow at each send, as a runway:// URI that lasts 24 h
+    # whatever the role's session; costs the send's time and the object's size in memory).
+    input_delivery: Literal["presign", "upload"] = "presign"
 
     @field_validator("input_buckets", mode="before")
     @classmethod

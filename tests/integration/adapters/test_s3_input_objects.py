@@ -51,3 +51,14 @@ def test_s3_refusing_the_role_is_forbidden_and_a_failure_is_unavailable(
         stub.add_client_error("head_object", service_error_code=code, http_status_code=status)
         with pytest.raises(expected):
             objects.head(aws.bucket, "a.png")
+
+
+def test_read_answers_the_bytes_up_to_a_cap(aws: Aws) -> None:
+    aws.s3.put_object(Bucket=aws.bucket, Key="in/a.mp3", Body=b"ID3" + b"\0" * 97, ContentType="audio/mpeg")
+    objects = S3InputObjects(aws.s3)
+    content, found = objects.read(aws.bucket, "in/a.mp3", max_bytes=100)
+    assert (content[:3], found) == (b"ID3", InputObject(size=100, content_type="audio/mpeg"))
+    with pytest.raises(StoreUnavailableError, match="over 99"):
+        objects.read(aws.bucket, "in/a.mp3", max_bytes=99)
+    with pytest.raises(InputObjectMissingError):
+        objects.read(aws.bucket, "in/none.mp3", max_bytes=100)

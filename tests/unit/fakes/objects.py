@@ -58,11 +58,19 @@ class FakeInputObjects:
         self.forbidden: set[str] = set()
         self.heads: list[tuple[str, str]] = []
         self.presigned: list[tuple[str, str, int]] = []
+        self.reads: list[tuple[str, str]] = []
 
     def put(self, uri: str, *, size: int = 1000, content_type: str | None = "image/png") -> str:
         bucket, _, key = uri.removeprefix("s3://").partition("/")
         self.objects[(bucket, key)] = InputObject(size=size, content_type=content_type)
         return uri
+
+    def read(self, bucket: str, key: str, *, max_bytes: int) -> tuple[bytes, InputObject]:
+        found = self.head(bucket, key)
+        if found.size > max_bytes:
+            raise StoreUnavailableError(f"s3://{bucket}/{key} is over {max_bytes} bytes")
+        self.reads.append((bucket, key))
+        return b"\0" * found.size, found
 
     def head(self, bucket: str, key: str) -> InputObject:
         self.heads.append((bucket, key))

@@ -13,7 +13,7 @@ from runway_bridge.models.job import BRIDGE_INPUT_MISSING, BRIDGE_INPUT_REFUSED,
 from runway_bridge.models.records import ApiKeyRecord
 from runway_bridge.models.runway import URL_INPUT_MAX_BYTES
 from tests.unit.fakes.clock import T0
-from tests.unit.fakes.runway import rate_limited
+from tests.unit.fakes.runway import rate_limited, unavailable
 from tests.unit.harness import TENANT, Harness, build
 
 IMAGE = "s3://in-ok/frames/first.png"
@@ -162,3 +162,35 @@ def test_a_deferred_send_whose_object_changed_kind_fails_the_job_unsent(h: Harne
     assert ended is not None
     assert (ended.status, ended.failure_code) == (JobStatus.FAILED, BRIDGE_INPUT_REFUSED)
     assert len(h.runway.creates) == 1
+
+
+# --- input_delivery "upload": Runway's upload flow instead of a presigned GET ------------------------
+
+
+def test_upload_delivery_sends_the_bytes_through_runways_upload_flow() -> None:
+    h = build(input_buckets=["in-ok"], input_delivery="upload")
+    h.inputs.put(IMAGE, size=1234, content_type="image/png")
+    h.inputs.put("s3://in-ok/frames/no-extension", size=10, content_type="image/webp")
+    result = h.submission.submit(TENANT, "image_to_video", _image_body(), "k")
+    assert result.status is JobStatus.PENDING
+    ((_, sent),) = h.runway.creates
+    assert sent["promptImage"] == "runway://uploads/first.png"
+    assert h.runway.uploaded == [("first.png", "image/png", 1234)]
+    assert h.inputs.presigned == []
+    job = h.jobs.get(result.job_id)
+    assert job is not None
+    assert job.request_body is not None
+    assert job.request_body["promptImage"] == IMAGE
+    # A key Runway would not take as a file name is named after its content type.
+    h.submission.submit(TENANT, "image_to_video", _image_body("s3://in-ok/frames/no-extension"), "k2")
+    assert h.runway.uploaded[-1] == ("input.webp", "image/webp", 10)
+
+
+def test_an_upload_that_fails_sends_no_create_and_leaves_the_job_queued() -> None:
+    h = build(input_buckets=["in-ok"], input_delivery="upload")
+    h.inputs.put(IMAGE)
+    h.runway.upload_answer = unavailable()
+    result = h.submission.submit(TENANT, "image_to_video", _image_body(), "k")
+    assert result.status is JobStatus.QUEUED
+    assert h.runway.creates == []
+    assert h.starter.started == [result.job_id]  # the poller sends it when it can

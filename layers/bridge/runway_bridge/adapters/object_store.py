@@ -143,3 +143,27 @@ class S3InputObjects:
             "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in_s
         )
         return url
+
+    def read(self, bucket: str, key: str, *, max_bytes: int) -> tuple[bytes, InputObject]:
+        try:
+            answer = self._client.get_object(Bucket=bucket, Key=key)
+            size = int(answer.get("ContentLength", 0))
+            if size > max_bytes:
+                answer["Body"].close()
+                raise StoreUnavailableError(f"s3://{bucket}/{key} is {size} bytes, over {max_bytes}")
+            content = answer["Body"].read(max_bytes + 1)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in _MISSING_CODES:
+                raise InputObjectMissingError(f"s3://{bucket}/{key} does not exist") from exc
+            if code in ("AccessDenied", "403"):
+                raise InputObjectForbiddenError(f"s3://{bucket}/{key} cannot be read ({code})") from exc
+            raise StoreUnavailableError(f"could not read s3://{bucket}/{key}") from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailableError(f"could not read s3://{bucket}/{key}") from exc
+        if len(content) > max_bytes:
+            raise StoreUnavailableError(f"s3://{bucket}/{key} grew over {max_bytes} bytes while read")
+        content_type = answer.get("ContentType")
+        return content, InputObject(
+            size=len(content), content_type=str(content_type) if content_type else None
+        )

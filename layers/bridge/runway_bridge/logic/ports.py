@@ -133,6 +133,11 @@ class InputObjects(Protocol):
         """A GET URL of the object anyone holding it may fetch until it expires (no request made)."""
         ...
 
+    def read(self, bucket: str, key: str, *, max_bytes: int) -> tuple[bytes, InputObject]:
+        """The object's bytes and what S3 says of it. Raises InputObjectMissingError,
+        InputObjectForbiddenError, or StoreUnavailableError (also when it is over `max_bytes`)."""
+        ...
+
 
 class RunwayApi(Protocol):
     """The part of `RunwayClient` logic uses (see adapters/runway/client.py for the retry rules)."""
@@ -151,6 +156,10 @@ class RunwayApi(Protocol):
     def delete_task(self, task_id: str, *, budget_s: float) -> None: ...
 
     def create_upload(self, filename: str, *, budget_s: float) -> UploadResponse: ...
+
+    def upload(self, filename: str, content: bytes, content_type: str, *, budget_s: float) -> str:
+        """Runway's upload flow for `content`; the runway:// URI (usable for 24 h)."""
+        ...
 
 
 # Returns the process's client (the Runway key comes from Secrets Manager, cached).

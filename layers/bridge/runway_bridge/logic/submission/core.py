@@ -176,6 +176,7 @@ class SubmissionCore:
             input_objects if input_objects is not None else _NO_INPUT_OBJECTS,
             allowed_buckets=settings.input_buckets if input_objects is not None else (),
             url_ttl_s=settings.input_url_ttl_s,
+            delivery=settings.input_delivery,
         )
         self._monotonic = monotonic
         self._sleep = sleep
@@ -369,11 +370,14 @@ class SubmissionCore:
         self, job: Job, runway_body: Mapping[str, Any], *, budget_s: float, limits: TenantLimits
     ) -> Job:
         deadline = Deadline(budget_s, monotonic=self._monotonic)
-        # Get the client (and the Runway key), and presign s3:// inputs, before SUBMITTING: a
-        # failure here provably sent nothing, so the job simply stays QUEUED for the poller. The
-        # presigned URLs go to Runway only; the job keeps its s3:// body.
+        # Get the client (and the Runway key), and turn s3:// inputs into what Runway can fetch,
+        # before SUBMITTING: a failure here provably sent no create, so the job simply stays QUEUED
+        # for the poller. Only Runway sees the presigned URLs (or runway:// uploads); the job keeps
+        # its s3:// body.
         runway = self._runway_factory()
-        runway_body = self._inputs.presigned(job.operation, runway_body)
+        runway_body = self._inputs.for_runway(
+            job.operation, runway_body, runway, budget_s=deadline.remaining()
+        )
         if deadline.remaining() < self._settings.submit_min_send_s:
             # Too little time to send the create and record its answer before this call must
             # answer: the job stays QUEUED (recorded) and the poller sends it.
@@ -627,6 +631,9 @@ class _NoInputObjects:
         raise AssertionError("no s3:// input bucket is allowed")
 
     def presign_get(self, bucket: str, key: str, *, expires_in_s: int) -> str:
+        raise AssertionError("no s3:// input bucket is allowed")
+
+    def read(self, bucket: str, key: str, *, max_bytes: int) -> tuple[bytes, Any]:
         raise AssertionError("no s3:// input bucket is allowed")
 
 

@@ -3,18 +3,22 @@ turned into presigned GETs only in the body sent to Runway.
 
 The job keeps the `s3://` body (its stored body and its idempotency fingerprint), so a retry with
 the same Idempotency-Key matches, and no expiring URL is ever stored or shown. Each send presigns
-afresh; a deferred send (the poller's, for a queued job) looks at each object again first.
+afresh (or, with `input_delivery` "upload", streams each object through Runway's upload flow and
+sends the `runway://` URI); a deferred send (the poller's, for a queued job) looks at each object
+again first.
 """
 
 from __future__ import annotations
 
+import mimetypes
+import posixpath
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from runway_bridge.errors import InputObjectForbiddenError, InputObjectMissingError, InputRefusedError
-from runway_bridge.logic.ports import InputObjects
+from runway_bridge.logic.ports import InputObjects, RunwayApi
 from runway_bridge.models.operations import REGISTRY, InputUri
-from runway_bridge.models.runway import URL_INPUT_MAX_BYTES, MediaKind, split_s3_uri
+from runway_bridge.models.runway import URL_INPUT_MAX_BYTES, MediaKind, UploadRequest, split_s3_uri
 
 BUCKET_NOT_ALLOWED = "s3_bucket_not_allowed"
 INPUT_NOT_FOUND = "s3_input_not_found"
@@ -24,10 +28,18 @@ INPUT_WRONG_TYPE = "s3_input_wrong_type"
 
 
 class S3Inputs:
-    def __init__(self, objects: InputObjects, *, allowed_buckets: Collection[str], url_ttl_s: int) -> None:
+    def __init__(
+        self,
+        objects: InputObjects,
+        *,
+        allowed_buckets: Collection[str],
+        url_ttl_s: int,
+        delivery: Literal["presign", "upload"] = "presign",
+    ) -> None:
         self._objects = objects
         self._allowed = frozenset(allowed_buckets)
         self._ttl_s = url_ttl_s
+        self._delivery = delivery
 
     def check(self, operation: str, body: Mapping[str, Any]) -> None:
         """Raise InputRefusedError (400) for the first `s3://` input of `body` the bridge will not
@@ -39,13 +51,29 @@ class S3Inputs:
             if location is not None:
                 self._check_one(found, *location)
 
-    def presigned(self, operation: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
-        """`body` with each `s3://` input replaced by a presigned GET (local signing, no request);
-        `body` itself when it has none."""
+    def for_runway(
+        self, operation: str, body: Mapping[str, Any], runway: RunwayApi, *, budget_s: float
+    ) -> Mapping[str, Any]:
+        """`body` as Runway is sent it: each `s3://` input replaced by a presigned GET (local
+        signing, no request), or with `delivery` "upload" by the `runway://` URI of its bytes sent
+        through Runway's upload flow (within `budget_s`); `body` itself when it has none. Raises
+        (nothing was created at Runway) when an object cannot be read or uploaded."""
         spec = REGISTRY[operation]
         if not any(split_s3_uri(found.uri) for found in spec.input_uris(body)):
             return body
+        if self._delivery == "upload":
+            return spec.map_input_uris(body, lambda uri: self._upload(uri, runway, budget_s))
         return spec.map_input_uris(body, self._presign)
+
+    def _upload(self, uri: str, runway: RunwayApi, budget_s: float) -> str:
+        location = split_s3_uri(uri)
+        if location is None:
+            return uri
+        bucket, key = location
+        # The caps checked before the job was recorded bound what is held in memory here.
+        content, found = self._objects.read(bucket, key, max_bytes=max(URL_INPUT_MAX_BYTES.values()))
+        content_type = found.content_type or "application/octet-stream"
+        return runway.upload(_upload_filename(key, content_type), content, content_type, budget_s=budget_s)
 
     def _presign(self, uri: str) -> str:
         location = split_s3_uri(uri)
@@ -86,6 +114,16 @@ class S3Inputs:
                 f"{where}: {head.size} bytes is more than Runway takes for a {kind} ({cap} bytes)",
                 code=INPUT_TOO_LARGE,
             )
+
+
+def _upload_filename(key: str, content_type: str) -> str:
+    """A name Runway's upload takes (plain, with an extension) for the object at `key`."""
+    name = posixpath.basename(key)
+    try:
+        return UploadRequest(filename=name).filename
+    except ValueError:
+        extension = mimetypes.guess_extension(content_type.split(";", 1)[0].strip()) or ".bin"
+        return f"input{extension}"
 
 
 def _kind_of(content_type: str | None, kinds: tuple[MediaKind, ...]) -> MediaKind | None:
