@@ -1,7 +1,8 @@
 """`s3://` inputs through the whole local stack (template parameter `InputBuckets`, the real API
 function, moto's S3, the emulator fetching inputs as Runway does): an allowed object reaches Runway
 as a presigned GET that the emulator fetched, and the job succeeds; a bucket outside the allow-list,
-a missing object and an object of the wrong type are 400s with nothing stored and nothing sent."""
+a missing object and an object of the wrong type are 400s with nothing stored and nothing sent (a bus
+event gets the same code as its rejection); a queued job whose object vanished fails unsent."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from tests.e2e.api.conftest import (
     stored_job_items,
 )
 from tests.e2e.api.test_api_end_to_end import assert_error_shape
+from tests.e2e.api.test_event_submit import listen_for, put_request, receive_one
 
 SUFFIX = uuid.uuid4().hex[:8]
 ALLOWED = f"in-ok-{SUFFIX}"
@@ -147,3 +149,41 @@ def test_the_served_document_shows_s3_inputs(api: httpx.Client) -> None:
     document = api.get("/v1/openapi.json").json()
     body = document["paths"]["/v1/image_to_video"]["post"]["requestBody"]["content"]["application/json"]
     assert "s3://" in body["schema"]["properties"]["promptImage"]["pattern"]
+
+
+def test_an_event_naming_a_bucket_outside_the_list_is_rejected_with_its_code(
+    stack: Stack, tenant: Tenant
+) -> None:
+    rejections = listen_for(stack, "Generation Rejected")
+    before = (creates_sent(stack), len(emulator_of(stack).tasks()))
+    reference = f"order-{uuid.uuid4().hex[:8]}"
+    body = {**_image_to_video(f"s3://{NOT_ALLOWED}/x.png"), "reference": reference}
+    put_request(stack, {"tenantId": tenant.tenant_id, "operation": "image_to_video", "body": body})
+
+    rejection = receive_one(stack, rejections)
+    assert rejection["detail"]["code"] == "s3_bucket_not_allowed"
+    assert rejection["detail"]["reference"] == reference
+    assert (creates_sent(stack), len(emulator_of(stack).tasks())) == before
+
+
+# Last in the module: Runway's 429 holds every create for a while.
+def test_a_queued_job_whose_object_vanished_fails_unsent(
+    api: httpx.Client, stack: Stack, tenant: Tenant
+) -> None:
+    uri = _put(stack, ALLOWED, "frames/short-lived.png", PNG, "image/png")
+    emulator = emulator_of(stack)
+    # Runway answers the create 429 with a long Retry-After: the job waits QUEUED for the poller.
+    emulator.update(fail_next=[429], retry_after_s=20.0)
+    try:
+        answer = api.post("/v1/image_to_video", json=_image_to_video(uri), headers=tenant.bearer)
+        assert answer.status_code == 200, answer.text
+        job_id = answer.json()["id"]
+        stack.aws.boto3_client("s3").delete_object(Bucket=ALLOWED, Key="frames/short-lived.png")
+        tasks_before = len(emulator.tasks())
+        view = _wait_for_status(api, tenant, job_id, "FAILED")
+    finally:
+        emulator.update(retry_after_s=None)
+    assert view["bridge"]["status"] == "FAILED", view
+    assert view["failureCode"] == "BRIDGE.INPUT_MISSING"
+    assert "no such object" in view["failure"]
+    assert len(emulator.tasks()) == tasks_before  # the poller never sent it
