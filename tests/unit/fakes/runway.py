@@ -62,6 +62,7 @@ class ScriptedRunway:
         self.deletes: list[str] = []
         self.uploads: list[str] = []
         self.uploaded: list[tuple[str, str, int]] = []
+        self.upload_budgets: list[float] = []
         self.upload_answer: UploadResponse | RunwayError | None = None
         # Called during each create, before it answers (what happens meanwhile elsewhere).
         self.on_create: Callable[[], None] | None = None
@@ -115,6 +116,7 @@ class ScriptedRunway:
         """Both upload steps: records (filename, content type, size) in `uploaded`."""
         upload = self.create_upload(filename, budget_s=budget_s)
         self.uploaded.append((filename, content_type, len(content)))
+        self.upload_budgets.append(budget_s)
         return upload.runway_uri
 
     def create_upload(self, filename: str, *, budget_s: float) -> UploadResponse:

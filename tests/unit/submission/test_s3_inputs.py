@@ -176,6 +176,9 @@ def test_upload_delivery_sends_the_bytes_through_runways_upload_flow() -> None:
     ((_, sent),) = h.runway.creates
     assert sent["promptImage"] == "runway://uploads/first.png"
     assert h.runway.uploaded == [("first.png", "image/png", 1234)]
+    # The upload leaves the create its minimum time out of the submit's budget.
+    budget = h.settings.api_submit_budget_s - h.settings.submit_min_send_s
+    assert 0 < h.runway.upload_budgets[0] <= budget
     assert h.inputs.presigned == []
     job = h.jobs.get(result.job_id)
     assert job is not None

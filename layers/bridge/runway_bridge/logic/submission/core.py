@@ -376,7 +376,11 @@ class SubmissionCore:
         # its s3:// body.
         runway = self._runway_factory()
         runway_body = self._inputs.for_runway(
-            job.operation, runway_body, runway, budget_s=deadline.remaining()
+            job.operation,
+            runway_body,
+            runway,
+            # An upload leaves the create its minimum time (it is cut short otherwise: stays QUEUED).
+            budget_s=max(deadline.remaining() - self._settings.submit_min_send_s, 0.0),
         )
         if deadline.remaining() < self._settings.submit_min_send_s:
             # Too little time to send the create and record its answer before this call must
