@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -112,10 +112,13 @@ _MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
 
 class S3InputObjects:
     """HeadObject and presigned GETs of `s3://` inputs (the template grants s3:GetObject on
-    exactly the allowed buckets' objects; HeadObject needs that same permission)."""
+    exactly the allowed buckets' objects; HeadObject needs that same permission). `presigner`:
+    makes the client that signs the GETs Runway fetches (adapters.aws.s3_presigner), on the first
+    presign only (a submit without s3:// inputs never builds it); `client` signs when None."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, presigner: Callable[[], Any] | None = None) -> None:
         self._client = client
+        self._presigner = presigner or (lambda: client)
 
     def head(self, bucket: str, key: str) -> InputObject:
         try:
@@ -139,7 +142,7 @@ class S3InputObjects:
         )
 
     def presign_get(self, bucket: str, key: str, *, expires_in_s: int) -> str:
-        url: str = self._client.generate_presigned_url(
+        url: str = self._presigner().generate_presigned_url(
             "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in_s
         )
         return url
