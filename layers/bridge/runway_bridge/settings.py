@@ -4,7 +4,7 @@ process; tests call `get_settings.cache_clear()` after changing the environment.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -85,6 +85,17 @@ class BridgeSettings(BaseSettings):
     # Seconds a DELETE of an unfinished task spends on Runway's cancel before answering; an
     # unconfirmed cancel is recorded and the poller keeps sending it.
     delete_budget_s: float = 5.0
+
+    # s3:// inputs (docs/s3-inputs.md). The buckets an input URI may name (template parameter
+    # InputBuckets; comma-separated in BRIDGE_INPUT_BUCKETS); empty: none may.
+    input_buckets: BucketNames = frozenset()
+    # Life of the presigned GET that replaces an s3:// input in the create sent to Runway (it also
+    # ends with the signing role's session, whichever comes first).
+    input_url_ttl_s: int = Field(default=12 * 3600, gt=0, le=7 * 86400)
+    # How an s3:// input reaches Runway: "presign" (a presigned GET in the create), or "upload"
+    # (its bytes go through Runway's upload flow at each send, as a runway:// URI that lasts 24 h
+    # whatever the role's session; costs the send's time and the object's size in memory).
+    input_delivery: Literal["presign", "upload"] = "presign"
 
     # Poller (Step Functions loop; see statemachine/poller.asl.json and logic/poller/service.py)
     # A run's next round starts when its next job falls due (whole seconds), and never waits

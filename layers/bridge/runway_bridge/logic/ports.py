@@ -19,6 +19,7 @@ from runway_bridge.models.records import (
     DeliveryAttempt,
     DeliveryResult,
     EventMarker,
+    InputObject,
     JobPage,
 )
 from runway_bridge.models.runway import RunwayModel, Task, UploadResponse
@@ -122,6 +123,23 @@ class ObjectStore(Protocol):
         """The task id `put_submit_handoff` noted for `job_id`, or None."""
 
 
+class InputObjects(Protocol):
+    """Objects named by `s3://` inputs, in the buckets the operator allowed."""
+
+    def head(self, bucket: str, key: str) -> InputObject:
+        """Raises InputObjectMissingError, InputObjectForbiddenError or StoreUnavailableError."""
+        ...
+
+    def presign_get(self, bucket: str, key: str, *, expires_in_s: int) -> str:
+        """A GET URL of the object anyone holding it may fetch until it expires (no request made)."""
+        ...
+
+    def read(self, bucket: str, key: str, *, max_bytes: int) -> tuple[bytes, InputObject]:
+        """The object's bytes and what S3 says of it. Raises InputObjectMissingError,
+        InputObjectForbiddenError, or StoreUnavailableError (also when it is over `max_bytes`)."""
+        ...
+
+
 class RunwayApi(Protocol):
     """The part of `RunwayClient` logic uses (see adapters/runway/client.py for the retry rules)."""
 
@@ -139,6 +157,10 @@ class RunwayApi(Protocol):
     def delete_task(self, task_id: str, *, budget_s: float) -> None: ...
 
     def create_upload(self, filename: str, *, budget_s: float) -> UploadResponse: ...
+
+    def upload(self, filename: str, content: bytes, content_type: str, *, budget_s: float) -> str:
+        """Runway's upload flow for `content`; the runway:// URI (usable for 24 h)."""
+        ...
 
 
 # Returns the process's client (the Runway key comes from Secrets Manager, cached).

@@ -97,6 +97,9 @@ BRIDGE_SUBMISSION_UNKNOWN: Final = "BRIDGE.SUBMISSION_UNKNOWN"
 BRIDGE_TIMED_OUT: Final = "BRIDGE.TIMED_OUT"
 BRIDGE_RUNWAY_REJECTED: Final = "BRIDGE.RUNWAY_REJECTED"
 BRIDGE_INPUT_EXPIRED: Final = "BRIDGE.INPUT_EXPIRED"
+# A deferred send found an s3:// input gone (or unreadable), or no longer acceptable.
+BRIDGE_INPUT_MISSING: Final = "BRIDGE.INPUT_MISSING"
+BRIDGE_INPUT_REFUSED: Final = "BRIDGE.INPUT_REFUSED"
 BRIDGE_COPY_FAILED: Final = "BRIDGE.COPY_FAILED"
 
 # The job id of an idempotent request is derived from (tenant, key), so a retry after a Lambda

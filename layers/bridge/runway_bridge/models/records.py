@@ -28,6 +28,14 @@ class StreamChange:
 
 
 @dataclass(frozen=True)
+class InputObject:
+    """What HeadObject says about an `s3://` input: its size and its Content-Type (if any)."""
+
+    size: int
+    content_type: str | None
+
+
+@dataclass(frozen=True)
 class EventMarker:
     """What the bridge recorded for one source event (EventBridge delivers at least once)."""
 
