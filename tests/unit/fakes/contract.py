@@ -20,7 +20,7 @@ from runway_bridge.errors import (
     TenantAtCapacityError,
     UsageLimitReachedError,
 )
-from runway_bridge.models.job import JobStatus
+from runway_bridge.models.job import STATUS_HISTORY_MAX, JobStatus, StatusChange
 from runway_bridge.models.records import DeliveryAttempt, EventMarker
 from runway_bridge.models.tenant import TenantLimits
 from tests.unit.builders import charge, ending, new_job
@@ -226,3 +226,38 @@ class JobStoreContract:
         store.record_attempt(job.job_id, attempt)
         store.record_attempt(job.job_id, attempt)
         assert store.attempts(job.job_id) == [attempt]
+
+    # --- status history --------------------------------------------------------------------
+
+    def test_each_status_change_is_recorded_with_its_time(self, store: Store) -> None:
+        job = new_job(status_history=[StatusChange(status=JobStatus.QUEUED, at=T0)])
+        store.create(job)
+        sent = _submitting(store, job)  # no updated_at given: the store's own time
+        pending = store.transition(
+            sent,
+            JobStatus.PENDING,
+            changes={"runway_task_id": "t-1", "updated_at": T0 + timedelta(seconds=2)},
+        )
+        history = store.get(job.job_id).status_history
+        assert [entry.status for entry in history] == [
+            JobStatus.QUEUED,
+            JobStatus.SUBMITTING,
+            JobStatus.PENDING,
+        ]
+        assert history[0].at == T0
+        assert history[1].at > T0
+        assert history[2].at == T0 + timedelta(seconds=2)
+        assert pending.status_history == history
+
+    def test_the_status_history_keeps_only_the_newest_entries(self, store: Store) -> None:
+        job = new_job()
+        store.create(job)
+        current = store.transition(_submitting(store, job), JobStatus.RUNNING)
+        for second in range(STATUS_HISTORY_MAX + 5):
+            current = store.transition(
+                current, JobStatus.RUNNING, changes={"updated_at": T0 + timedelta(seconds=second)}
+            )
+        history = store.get(job.job_id).status_history
+        assert len(history) == STATUS_HISTORY_MAX
+        assert history[-1].at == T0 + timedelta(seconds=STATUS_HISTORY_MAX + 4)
+        assert all(entry.status is JobStatus.RUNNING for entry in history)

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from runway_bridge.errors import (
@@ -28,7 +28,7 @@ from runway_bridge.errors import (
     TenantAtCapacityError,
     UsageLimitReachedError,
 )
-from runway_bridge.models.job import Job, JobStatus, can_transition, is_terminal
+from runway_bridge.models.job import Job, JobStatus, can_transition, is_terminal, status_history_after
 from runway_bridge.models.outbox import OutboxEvent
 from runway_bridge.models.records import DeliveryAttempt, EventMarker, JobPage, StreamChange
 from runway_bridge.models.tenant import DailyUsage, TenantLimits, UsageCharge
@@ -127,6 +127,9 @@ class FakeJobStore:
         with self._lock:
             self.failures.check("transition")
             all_changes: dict[str, Any] = {**(changes or {}), "status": new_status}
+            all_changes["status_history"] = status_history_after(
+                job, new_status, all_changes.get("updated_at") or datetime.now(UTC)
+            )
             removed = remove | ({"next_poll_at"} if terminal else frozenset())
             takes_slot = new_status is JobStatus.SUBMITTING and not job.holds_slot
             gives_slot = job.holds_slot and (terminal or new_status is JobStatus.QUEUED)

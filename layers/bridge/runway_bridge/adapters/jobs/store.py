@@ -34,7 +34,7 @@ from runway_bridge.errors import (
     UsageLimitReachedError,
 )
 from runway_bridge.models.events import EventType
-from runway_bridge.models.job import Job, JobStatus, can_transition, is_terminal
+from runway_bridge.models.job import Job, JobStatus, can_transition, is_terminal, status_history_after
 from runway_bridge.models.notification import callback_wants
 from runway_bridge.models.outbox import OutboxEvent
 from runway_bridge.models.records import DeliveryAttempt, EventMarker, JobPage, StreamChange
@@ -236,6 +236,9 @@ class DynamoJobStore:
         if terminal and event is None:
             raise ValueError("a terminal status is written with its outbox event")
         all_changes: dict[str, Any] = {**(changes or {}), "status": new_status}
+        all_changes["status_history"] = status_history_after(
+            job, new_status, all_changes.get("updated_at") or datetime.now(UTC)
+        )
         # Finished jobs leave the poller's index.
         removed = remove | ({"next_poll_at"} if terminal else frozenset())
         extras: list[dict[str, Any]] = []

@@ -71,6 +71,7 @@ from runway_bridge.models.job import (
     BridgeFields,
     Job,
     JobStatus,
+    StatusChange,
     request_fingerprint,
 )
 from runway_bridge.models.operations import OPERATIONS, Operation, validate_create_request
@@ -323,6 +324,7 @@ class SubmissionCore:
             next_poll_at=now.timestamp() + (0.0 if hold else self._settings.submit_lease_margin_s),
             charge=charge,
             queue_reason=hold,
+            status_history=[StatusChange(status=JobStatus.QUEUED, at=now)],
         )
 
     def _replay(self, existing: Job, request: _PreparedRequest) -> SubmitResult:
