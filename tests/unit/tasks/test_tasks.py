@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from runway_bridge.errors import (
@@ -12,6 +14,7 @@ from runway_bridge.errors import (
     UpstreamUnavailableError,
 )
 from runway_bridge.models.job import JobOutput, JobStatus
+from runway_bridge.models.records import DeliveryAttempt
 from tests.unit.builders import TEXT_TO_VIDEO, ending, new_job
 from tests.unit.fakes.runway import rate_limited, unavailable
 from tests.unit.harness import TENANT, Harness
@@ -171,3 +174,57 @@ def test_a_cancel_during_the_create_is_carried_out_once_the_task_id_is_recorded(
     assert ended is not None
     assert ended.status is JobStatus.CANCELLED
     assert h.runway.deletes == [task_id]
+
+
+def test_the_single_view_tells_the_jobs_life_in_order(h: Harness) -> None:
+    job_id = _submit(h, "k", callbackUrl="https://hooks.example.com/x")
+    h.clock.advance(5)
+    job = h.jobs.get(job_id)
+    assert job is not None
+    assert job.status is JobStatus.PENDING
+    running = h.jobs.transition(job, JobStatus.RUNNING, changes={"updated_at": h.clock()})
+    h.clock.advance(5)
+    ended = h.jobs.transition(running, JobStatus.FAILED, **ending(running, JobStatus.FAILED))
+    event = h.jobs.outbox_events(job_id)[0]
+    h.jobs.record_attempt(
+        job_id,
+        DeliveryAttempt(
+            event_id=event.event_id,
+            event_type=event.type,
+            number=1,
+            at=event.created_at + timedelta(seconds=1),
+            url="https://hooks.example.com/x",
+            status_code=200,
+            latency_ms=35,
+            error=None,
+            outcome="delivered",
+        ),
+    )
+    timeline = h.tasks.get_view(TENANT, job_id).bridge.timeline
+    assert timeline is not None
+    assert [(entry.kind, entry.status or entry.event_type) for entry in timeline] == [
+        ("submitted", None),
+        ("status", "QUEUED"),
+        ("status", "SUBMITTING"),
+        ("status", "PENDING"),
+        ("runway_task", None),
+        ("status", "RUNNING"),
+        ("status", "FAILED"),
+        ("notification", "task.failed"),
+        ("webhook_attempt", "task.failed"),
+    ]
+    assert [entry.at for entry in timeline] == sorted(entry.at for entry in timeline)
+    assert timeline[4].detail == ended.runway_task_id
+    assert (timeline[-1].attempt, timeline[-1].detail) == (1, "HTTP 200 in 35 ms (delivered)")
+    assert all(task.bridge.timeline is None for task in h.tasks.list(TENANT).data)
+
+
+def test_a_job_recorded_before_the_history_shows_what_it_has(h: Harness) -> None:
+    job = new_job(TENANT, status=JobStatus.RUNNING, runway_task_id="t-old")
+    h.jobs.create(job)
+    timeline = h.tasks.get_view(TENANT, job.job_id).bridge.timeline
+    assert timeline is not None
+    assert [(entry.kind, entry.detail) for entry in timeline] == [
+        ("submitted", "text_to_video gen4.5"),
+        ("runway_task", "t-old"),
+    ]

@@ -100,6 +100,10 @@ class JobStore(Protocol):
         """The job's webhook attempts, oldest first."""
         ...
 
+    def outbox_events(self, job_id: str) -> list[OutboxEvent]:
+        """The job's notification events (published or not), in no particular order."""
+        ...
+
 
 class ObjectStore(Protocol):
     """The artifacts bucket: large request bodies and output copies."""

@@ -113,6 +113,24 @@ class DeliveryView(BaseModel):
     outcome: str
 
 
+TimelineKind = Literal["submitted", "runway_task", "status", "notification", "webhook_attempt"]
+
+
+class TimelineEntry(BaseModel):
+    """One moment of a job's life in `GET /v1/tasks/{id}` (`bridge.timeline`, sorted by `at`):
+    its creation, the Runway task id becoming known, each status it entered, each notification
+    event and each webhook attempt. Fields that do not apply to a kind are null."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    at: datetime
+    kind: TimelineKind
+    status: str | None = None
+    event_type: str | None = Field(default=None, alias="eventType")
+    attempt: int | None = None
+    detail: str | None = None
+
+
 class BridgeInfo(BaseModel):
     """The `bridge` object of a task view: what the bridge knows beyond Runway's task shape."""
 
@@ -135,6 +153,8 @@ class BridgeInfo(BaseModel):
     cancel_requested_at: datetime | None = Field(default=None, alias="cancelRequestedAt")
     # Webhook attempts, oldest first (only in `GET /v1/tasks/{id}`, not in lists).
     webhook_deliveries: list[DeliveryView] | None = Field(default=None, alias="webhookDeliveries")
+    # What happened to the job, oldest first (only in `GET /v1/tasks/{id}`, not in lists).
+    timeline: list[TimelineEntry] | None = None
 
 
 class TaskView(BaseModel):

@@ -8,7 +8,7 @@ another tenant's job id answers exactly like an unknown one (404).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from pydantic import ValidationError
@@ -36,6 +36,7 @@ from runway_bridge.models.api import (
     OutputView,
     TaskListPage,
     TaskView,
+    TimelineEntry,
     ViewStatus,
 )
 from runway_bridge.models.job import (
@@ -45,7 +46,8 @@ from runway_bridge.models.job import (
     Job,
     JobStatus,
 )
-from runway_bridge.models.outbox import terminal_event
+from runway_bridge.models.outbox import OutboxEvent, terminal_event
+from runway_bridge.models.records import DeliveryAttempt
 from runway_bridge.models.runway import UploadRequest, describe_validation_error
 from runway_bridge.observability import logger
 from runway_bridge.settings import BridgeSettings
@@ -105,6 +107,7 @@ class TaskService:
         """`GET /v1/tasks/{id}`: the job in Runway's task shape plus the `bridge` object."""
         job = self.get_job(tenant_id, job_id)
         view = self.view(job)
+        attempts = self._jobs.attempts(job.job_id) if job.bridge.callback_url else []
         if job.bridge.callback_url:
             view.bridge.webhook_deliveries = [
                 DeliveryView(
@@ -117,8 +120,9 @@ class TaskService:
                     error=attempt.error,
                     outcome=attempt.outcome,
                 )
-                for attempt in self._jobs.attempts(job.job_id)
+                for attempt in attempts
             ]
+        view.bridge.timeline = timeline(job, self._jobs.outbox_events(job.job_id), attempts)
         return view
 
     def list(
@@ -326,6 +330,65 @@ class TaskService:
         with contextlib.suppress(StoreConditionFailedError):
             self._jobs.delete(job)
         logger.info("finished job deleted by its tenant", extra={"job_id": job.job_id})
+
+
+# Order of entries recorded at the same instant.
+_TIMELINE_RANK: Final[dict[str, int]] = {
+    "submitted": 0,
+    "status": 1,
+    "runway_task": 2,
+    "notification": 3,
+    "webhook_attempt": 4,
+}
+
+
+def timeline(
+    job: Job, events: Sequence[OutboxEvent], attempts: Sequence[DeliveryAttempt]
+) -> list[TimelineEntry]:
+    """The job's life, oldest first: its creation, each status it entered (its `statusHistory`;
+    a job recorded before the history existed has none), when its Runway task id became known
+    (the first move to Runway's side after SUBMITTING), its notification events and its webhook
+    attempts."""
+    entries = [
+        TimelineEntry(at=job.created_at, kind="submitted", detail=f"{job.operation} {job.model}"),
+        *(
+            TimelineEntry(at=change.at, kind="status", status=change.status.value)
+            for change in job.status_history
+        ),
+        *(TimelineEntry(at=event.created_at, kind="notification", event_type=event.type) for event in events),
+        *(
+            TimelineEntry(
+                at=attempt.at,
+                kind="webhook_attempt",
+                event_type=attempt.event_type,
+                attempt=attempt.number,
+                detail=_attempt_detail(attempt),
+            )
+            for attempt in attempts
+        ),
+    ]
+    if job.runway_task_id is not None:
+        known = next(
+            (change.at for change in job.status_history if change.status in _WITH_TASK_ID),
+            job.created_at if not job.status_history else job.updated_at,
+        )
+        entries.append(TimelineEntry(at=known, kind="runway_task", detail=job.runway_task_id))
+    return sorted(entries, key=lambda entry: (entry.at, _TIMELINE_RANK[entry.kind]))
+
+
+# Statuses a job only enters once Runway accepted its create (and so its task id is recorded).
+_WITH_TASK_ID: Final = frozenset({*AT_RUNWAY, JobStatus.COPYING})
+
+
+def _attempt_detail(attempt: DeliveryAttempt) -> str:
+    answer = (
+        f"HTTP {attempt.status_code}" if attempt.status_code is not None else (attempt.error or "no answer")
+    )
+    return (
+        f"{answer} in {attempt.latency_ms} ms ({attempt.outcome})"
+        if attempt.outcome
+        else f"{answer} in {attempt.latency_ms} ms"
+    )
 
 
 def _plausible_id(job_id: str) -> bool:
