@@ -222,6 +222,7 @@ class JobStoreContract:
             latency_ms=12,
             error=None,
             outcome="retrying",
+            answer_excerpt="try again later",
         )
         store.record_attempt(job.job_id, attempt)
         store.record_attempt(job.job_id, attempt)

@@ -198,9 +198,12 @@ def test_the_single_view_tells_the_jobs_life_in_order(h: Harness) -> None:
             latency_ms=35,
             error=None,
             outcome="delivered",
+            answer_excerpt="thanks",
         ),
     )
-    timeline = h.tasks.get_view(TENANT, job_id).bridge.timeline
+    view = h.tasks.get_view(TENANT, job_id)
+    assert view.to_json()["bridge"]["webhookDeliveries"][0]["answerExcerpt"] == "thanks"
+    timeline = view.bridge.timeline
     assert timeline is not None
     assert [(entry.kind, entry.status or entry.event_type) for entry in timeline] == [
         ("submitted", None),

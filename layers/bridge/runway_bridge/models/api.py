@@ -111,6 +111,9 @@ class DeliveryView(BaseModel):
     latency_ms: int = Field(alias="latencyMs")
     error: str | None = None
     outcome: str
+    # The start of the receiver's answer (settings `webhook_answer_excerpt_bytes`), control
+    # characters stripped; null without an answer body.
+    answer_excerpt: str | None = Field(default=None, alias="answerExcerpt")
 
 
 TimelineKind = Literal["submitted", "runway_task", "status", "notification", "webhook_attempt"]

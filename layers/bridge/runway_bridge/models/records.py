@@ -74,6 +74,9 @@ class DeliveryResult:
     error: str | None = None
     refused: bool = False
     timed_out: bool = False
+    # The start of the receiver's answer body as readable text (control characters stripped), or
+    # None without an answer body; capped by settings `webhook_answer_excerpt_bytes`.
+    answer_excerpt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,3 +93,4 @@ class DeliveryAttempt:
     error: str | None
     # What the deliverer decided: "delivered", "retrying", "stopped" (410), "exhausted".
     outcome: str
+    answer_excerpt: str | None = None  # DeliveryResult.answer_excerpt

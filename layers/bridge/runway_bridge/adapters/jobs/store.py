@@ -525,6 +525,7 @@ class DynamoJobStore:
             "latencyMs": attempt.latency_ms,
             "error": attempt.error,
             "outcome": attempt.outcome,
+            "answerExcerpt": attempt.answer_excerpt,
         }
         with _store_errors("could not record the delivery attempt"):
             self._client.put_item(
@@ -543,6 +544,7 @@ class DynamoJobStore:
                 latency_ms=int(item.get("latencyMs", 0)),
                 error=item.get("error"),
                 outcome=str(item.get("outcome", "")),
+                answer_excerpt=item.get("answerExcerpt"),
             )
             for item in self._partition(job_pk(job_id))
             if str(item["sk"]).startswith("ATTEMPT#")

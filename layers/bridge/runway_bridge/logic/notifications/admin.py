@@ -115,7 +115,8 @@ class WebhookAdmin:
                 "test webhook failed",
                 extra={"tenant_id": tenant_id, "category": category, "detail": result.error},
             )
-        return replace(result, error=category)
+        # No answer excerpt either: it would hand any host's answer to the caller.
+        return replace(result, error=category, answer_excerpt=None)
 
     def redrive(self, tenant_id: str) -> int:
         if self._redriver is None:

@@ -119,6 +119,7 @@ class TaskService:
                     latency_ms=attempt.latency_ms,
                     error=attempt.error,
                     outcome=attempt.outcome,
+                    answer_excerpt=attempt.answer_excerpt,
                 )
                 for attempt in attempts
             ]
