@@ -62,6 +62,20 @@ def current_tenant() -> str:
     raise Unauthenticated
 
 
+def request_base_url() -> str | None:
+    """Where this request reached the API (`https://<domain>/<stage>`), for links the answer
+    carries. Behind a custom domain with a base path, set `BRIDGE_PUBLIC_BASE_URL` instead."""
+    request_context = app.current_event.request_context
+    domain, stage = request_context.domain_name, request_context.stage
+    if not domain:
+        return None
+    scheme = app.current_event.headers.get("X-Forwarded-Proto") or app.current_event.headers.get(
+        "x-forwarded-proto"
+    )
+    base = f"{'http' if scheme == 'http' else 'https'}://{domain}"
+    return f"{base}/{stage}" if stage and stage != "$default" else base
+
+
 def json_body() -> dict[str, Any]:
     """The request body as a JSON object, or a 400 naming what is wrong."""
     raw = app.current_event.body
@@ -171,7 +185,7 @@ TaskId = Annotated[str, Path(min_length=1, max_length=128)]
 
 @app.get("/v1/tasks/<task_id>", operation_id="get_task", tags=["tasks"])
 def get_task(task_id: TaskId) -> dict[str, Any]:
-    return services().tasks.get_view(current_tenant(), task_id).to_json()
+    return services().tasks.get_view(current_tenant(), task_id, base_url=request_base_url()).to_json()
 
 
 @app.delete("/v1/tasks/<task_id>", operation_id="delete_task", tags=["tasks"])

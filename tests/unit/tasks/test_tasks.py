@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -13,6 +14,8 @@ from runway_bridge.errors import (
     RateLimitedError,
     UpstreamUnavailableError,
 )
+from runway_bridge.logic.links import OutputLinkSigner
+from runway_bridge.logic.tasks.service import TaskService
 from runway_bridge.models.job import JobOutput, JobStatus
 from runway_bridge.models.records import DeliveryAttempt
 from tests.unit.builders import TEXT_TO_VIDEO, ending, new_job
@@ -231,3 +234,59 @@ def test_a_job_recorded_before_the_history_shows_what_it_has(h: Harness) -> None
         ("submitted", "text_to_video gen4.5"),
         ("runway_task", "t-old"),
     ]
+
+
+def _with_links(h: Harness, **settings: object) -> TaskService:
+    return TaskService(
+        jobs=h.jobs,
+        objects=h.objects,
+        runway_factory=lambda: h.runway,
+        settings=h.settings.model_copy(update=settings),
+        clock=h.clock,
+        links=OutputLinkSigner(None, lambda: b"k" * 32, ttl_s=3600),
+    )
+
+
+def _succeeded(h: Harness) -> str:
+    job = new_job(
+        TENANT,
+        status=JobStatus.SUCCEEDED,
+        runway_task_id="t-1",
+        outputs=[
+            JobOutput(
+                index=index,
+                s3_uri=f"s3://artifacts/outputs/x/{index}.mp4",
+                sha256="0" * 64,
+                content_type="video/mp4",
+                size=3,
+            )
+            for index in (1, 0)
+        ],
+    )
+    h.jobs.create(job)
+    return job.job_id
+
+
+def test_each_output_has_a_stable_link_under_the_address_the_request_came_to(h: Harness) -> None:
+    job_id = _succeeded(h)
+    tasks = _with_links(h)
+    view = tasks.get_view(TENANT, job_id, base_url="https://abc.execute-api.test/prod")
+    for output in view.bridge.outputs:
+        assert output.link is not None
+        prefix = f"https://abc.execute-api.test/prod/v1/outputs/{job_id}/{output.index}?expires="
+        assert output.link.startswith(prefix)
+        assert output.link_expires_at == h.clock() + timedelta(hours=1)
+        query = parse_qs(urlsplit(output.link).query)
+        signer = OutputLinkSigner(None, lambda: b"k" * 32, ttl_s=3600)
+        signer.verify(job_id, output.index, int(query["expires"][0]), query["signature"][0], now=h.clock())
+    assert all(output.link is None for output in tasks.list(TENANT).data[0].bridge.outputs)
+    # Without an address (and no public base URL) there is nothing to link to.
+    assert all(output.link is None for output in tasks.get_view(TENANT, job_id).bridge.outputs)
+
+
+def test_a_configured_public_base_url_wins_over_the_requests_address(h: Harness) -> None:
+    job_id = _succeeded(h)
+    tasks = _with_links(h, public_base_url="https://bridge.example.com")
+    view = tasks.get_view(TENANT, job_id, base_url="https://abc.execute-api.test/prod")
+    links = [output.link or "" for output in view.bridge.outputs]
+    assert all(link.startswith("https://bridge.example.com/v1/outputs/") for link in links)

@@ -78,7 +78,7 @@ class CreateTaskResponse(BaseModel):
 
 
 class OutputView(BaseModel):
-    """One output copy in S3, with a presigned URL that works for `url_expires_in_s`."""
+    """One output copy in S3, with a presigned URL that works for `output_url_ttl_s`."""
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -88,6 +88,10 @@ class OutputView(BaseModel):
     content_type: str = Field(alias="contentType")
     size: int
     url: str
+    # The stable link (`GET /v1/outputs/{jobId}/{index}?expires=&signature=`: a redirect to a fresh
+    # presigned URL, no key needed) and when it expires; only in `GET /v1/tasks/{id}`.
+    link: str | None = None
+    link_expires_at: datetime | None = Field(default=None, alias="linkExpiresAt")
 
 
 class EstimatedCost(BaseModel):

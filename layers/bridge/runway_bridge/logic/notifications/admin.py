@@ -10,8 +10,8 @@ from dataclasses import dataclass, replace
 from typing import Final, Protocol
 
 from runway_bridge.errors import InvalidRequestError, NotFoundError, StoreUnavailableError
+from runway_bridge.logic.links import OutputLinkSigner
 from runway_bridge.logic.notifications.delivery import WebhookDelivery
-from runway_bridge.logic.notifications.links import OutputLinkSigner
 from runway_bridge.logic.ports import JobStore, TenantSecrets, WebhookQueue
 from runway_bridge.models.job import Job
 from runway_bridge.models.notification import WebhookMessage

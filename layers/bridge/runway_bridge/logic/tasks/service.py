@@ -25,6 +25,7 @@ from runway_bridge.errors import (
     StoreConditionFailedError,
     UpstreamUnavailableError,
 )
+from runway_bridge.logic.links import OutputLinkSigner
 from runway_bridge.logic.ports import Clock, JobStore, ObjectStore, RunwayFactory
 from runway_bridge.models.api import (
     LIST_PAGE_DEFAULT,
@@ -89,7 +90,9 @@ class TaskService:
         runway_factory: RunwayFactory,
         settings: BridgeSettings,
         clock: Clock,
+        links: OutputLinkSigner | None = None,
     ) -> None:
+        self._links = links
         self._jobs = jobs
         self._objects = objects
         self._runway_factory = runway_factory
@@ -103,10 +106,21 @@ class TaskService:
             raise NotFoundError("Task not found.")
         return job
 
-    def get_view(self, tenant_id: str, job_id: str) -> TaskView:
-        """`GET /v1/tasks/{id}`: the job in Runway's task shape plus the `bridge` object."""
+    def get_view(self, tenant_id: str, job_id: str, *, base_url: str | None = None) -> TaskView:
+        """`GET /v1/tasks/{id}`: the job in Runway's task shape plus the `bridge` object, with each
+        output's stable link (under settings `public_base_url`, else `base_url`: where the request
+        reached the API), its webhook attempts and its timeline."""
         job = self.get_job(tenant_id, job_id)
         view = self.view(job)
+        base = self._settings.public_base_url or base_url
+        if self._links is not None and base:
+            now = self._clock()
+            for output_view, output in zip(
+                view.bridge.outputs, sorted(job.outputs, key=lambda o: o.index), strict=True
+            ):
+                output_view.link, output_view.link_expires_at = self._links.link_for(
+                    job, output, now=now, base_url=base
+                )
         attempts = self._jobs.attempts(job.job_id) if job.bridge.callback_url else []
         if job.bridge.callback_url:
             view.bridge.webhook_deliveries = [

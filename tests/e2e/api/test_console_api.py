@@ -1,0 +1,72 @@
+"""What a console reads from the API, on the whole local stack: the single task view's stable
+output links (followed without a key, they serve the output's bytes) and timeline."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.api.conftest import Stack, Tenant, new_tenant, sample_body, start_stack
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    running = start_stack()  # the fast profile at full speed: a task takes seconds
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def submit(api: httpx.Client, tenant: Tenant, operation: str = "text_to_video", **bridge: Any) -> str:
+    response = api.post(f"/v1/{operation}", json={**sample_body(operation), **bridge}, headers=tenant.bearer)
+    assert response.status_code == 200, response.text
+    return str(response.json()["id"])
+
+
+def finished(api: httpx.Client, tenant: Tenant, job_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 120  # generous: a loaded machine only stretches the wait
+    while True:
+        task: dict[str, Any] = api.get(f"/v1/tasks/{job_id}", headers=tenant.bearer).json()
+        if task["bridge"]["status"] in {"SUCCEEDED", "FAILED"} or time.monotonic() > deadline:
+            return task
+        time.sleep(0.5)
+
+
+def test_a_stable_link_in_the_view_serves_the_outputs_bytes_without_a_key(
+    api: httpx.Client, stack: Stack
+) -> None:
+    tenant = new_tenant("links")
+    task = finished(api, tenant, submit(api, tenant))
+    assert task["bridge"]["status"] == "SUCCEEDED"
+    [output] = task["bridge"]["outputs"]
+    assert output["link"].startswith(f"{stack.api_url}/v1/outputs/{task['id']}/0?expires=")
+    assert output["linkExpiresAt"]
+    with httpx.Client(timeout=40, follow_redirects=True) as anonymous:
+        served = anonymous.get(output["link"])
+    assert served.status_code == 200
+    assert served.history[0].status_code == 302
+    assert hashlib.sha256(served.content).hexdigest() == output["sha256"]
+    assert len(served.content) == output["size"]
+    # Lists never carry links.
+    listed = api.get("/v1/tasks", headers=tenant.bearer).json()["data"][0]
+    assert "link" not in listed["bridge"]["outputs"][0]
+
+
+def test_the_view_tells_the_jobs_life_in_order(api: httpx.Client, stack: Stack) -> None:
+    tenant = new_tenant("timeline")
+    task = finished(api, tenant, submit(api, tenant))
+    timeline = task["bridge"]["timeline"]
+    assert [entry["at"] for entry in timeline] == sorted(entry["at"] for entry in timeline)
+    assert timeline[0]["kind"] == "submitted"
+    statuses = [entry["status"] for entry in timeline if entry["kind"] == "status"]
+    assert statuses[0] == "QUEUED"
+    assert statuses[-2:] == ["COPYING", "SUCCEEDED"]
+    [known] = [entry for entry in timeline if entry["kind"] == "runway_task"]
+    assert known["detail"] == task["bridge"]["runwayTaskId"]
+    assert [e["eventType"] for e in timeline if e["kind"] == "notification"] == ["task.succeeded"]
