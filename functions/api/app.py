@@ -246,6 +246,13 @@ def redrive_webhooks() -> dict[str, int]:
     return {"redriven": services().webhooks.redrive(current_tenant())}
 
 
+@app.get("/v1/webhooks/dead-letters", operation_id="list_webhook_dead_letters", tags=["webhooks"])
+def list_webhook_dead_letters() -> dict[str, Any]:
+    """Your webhook deliveries that exhausted their attempts, oldest first (at most 100); listing
+    moves nothing. `POST /v1/webhooks/redrive` sends them again."""
+    return services().webhooks.dead_letters(current_tenant()).to_json()
+
+
 @app.get("/v1/webhooks/secret", operation_id="get_webhook_secret", tags=["webhooks"])
 def get_webhook_secret() -> dict[str, str]:
     return {"secret": services().webhooks.secret(current_tenant())}

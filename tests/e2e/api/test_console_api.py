@@ -1,5 +1,6 @@
 """What a console reads from the API, on the whole local stack: the single task view's stable
-output links (followed without a key, they serve the output's bytes) and timeline."""
+output links (followed without a key, they serve the output's bytes) and timeline, and the
+tenant's dead-lettered webhook deliveries."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from runway_bridge.adapters.notifications.webhook_queue import SqsWebhookDeadLetters
+from runway_bridge.models.notification import WebhookMessage
 from tests.e2e.api.conftest import Stack, Tenant, new_tenant, sample_body, start_stack
 
 
@@ -70,3 +73,38 @@ def test_the_view_tells_the_jobs_life_in_order(api: httpx.Client, stack: Stack) 
     [known] = [entry for entry in timeline if entry["kind"] == "runway_task"]
     assert known["detail"] == task["bridge"]["runwayTaskId"]
     assert [e["eventType"] for e in timeline if e["kind"] == "notification"] == ["task.succeeded"]
+
+
+def test_the_dead_letter_list_shows_the_callers_letters_and_moves_nothing(
+    api: httpx.Client, stack: Stack
+) -> None:
+    mine, theirs = new_tenant("dl-a"), new_tenant("dl-b")
+    queue = SqsWebhookDeadLetters(
+        stack.aws.boto3_client("sqs"),
+        queue_url=str(stack.aws.resolve({"Ref": "WebhookQueue"})),
+        dead_letter_queue_url=str(stack.aws.resolve({"Ref": "WebhookDeadLetterQueue"})),
+    )
+    for tenant, count in ((mine, 2), (theirs, 3)):
+        for n in range(count):
+            message = WebhookMessage(
+                event_id=f"{tenant.tenant_id}-e{n}",
+                job_id=f"{tenant.tenant_id}-j{n}",
+                tenant_id=tenant.tenant_id,
+                type="task.failed",
+            )
+            queue.dead_letter(message, reason="the receiver answered 503")
+
+    def listed(tenant: Tenant) -> list[dict[str, Any]]:
+        response = api.get("/v1/webhooks/dead-letters", headers=tenant.bearer)
+        assert response.status_code == 200, response.text
+        data: list[dict[str, Any]] = response.json()["data"]
+        return data
+
+    first = listed(mine)
+    assert sorted(letter["eventId"] for letter in first) == [f"{mine.tenant_id}-e0", f"{mine.tenant_id}-e1"]
+    assert set(first[0]) == {"eventId", "jobId", "type", "reason", "deadLetteredAt"}
+    assert (first[0]["type"], first[0]["reason"]) == ("task.failed", "the receiver answered 503")
+    # The other tenant's letters were left visible, and a second look finds the same (nothing moved).
+    assert len(listed(theirs)) == 3
+    assert listed(mine) == first
+    assert api.get("/v1/webhooks/dead-letters").status_code == 401

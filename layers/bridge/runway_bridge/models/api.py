@@ -202,6 +202,29 @@ class TaskListPage(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+class DeadLetterView(BaseModel):
+    """A webhook delivery of yours that exhausted its attempts (`POST /v1/webhooks/redrive` sends
+    it again)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    event_id: str = Field(alias="eventId")
+    job_id: str = Field(alias="jobId")
+    type: str
+    reason: str | None = None
+    dead_lettered_at: datetime | None = Field(default=None, alias="deadLetteredAt")
+
+
+class DeadLetterList(BaseModel):
+    """`GET /v1/webhooks/dead-letters`: your dead-lettered deliveries, oldest first (listing moves
+    nothing)."""
+
+    data: list[DeadLetterView]
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
 class ErrorBody(BaseModel):
     """Every error the bridge answers: a readable message and a machine code (Runway's shape)."""
 

@@ -80,6 +80,17 @@ class DeliveryResult:
 
 
 @dataclass(frozen=True)
+class DeadLetter:
+    """A webhook delivery that exhausted its attempts and waits in the dead-letter queue."""
+
+    event_id: str
+    job_id: str
+    type: str
+    reason: str | None
+    dead_lettered_at: datetime | None  # when it was dead-lettered (the queue's sent time)
+
+
+@dataclass(frozen=True)
 class DeliveryAttempt:
     """One recorded webhook attempt (item `ATTEMPT#<eventId>#<n>` on the job's partition)."""
 
