@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from runway_bridge import errors
 from runway_bridge.logic.deadline import remaining_ms_of, request_budget_s
-from runway_bridge.models.api import LIST_PAGE_DEFAULT, LIST_PAGE_MAX
+from runway_bridge.models.api import LIST_MODEL_MAX_CHARS, LIST_PAGE_DEFAULT, LIST_PAGE_MAX
 from runway_bridge.models.identity import iam_tenant_id
 from runway_bridge.models.job import JobStatus
 from runway_bridge.models.limits import TooDeepError, loads_bounded
@@ -196,13 +196,25 @@ def delete_task(task_id: TaskId) -> Response[str]:
 
 @app.get("/v1/tasks", operation_id="list_tasks", tags=["tasks"])
 def list_tasks(
+    *,
     status: Annotated[JobStatus | None, Query()] = None,
     reference: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
     cursor: Annotated[str | None, Query(min_length=1, max_length=2048)] = None,
     limit: Annotated[int, Query(ge=1, le=LIST_PAGE_MAX)] = LIST_PAGE_DEFAULT,
+    operation: Annotated[Operation | None, Query(description="Only jobs of this operation.")] = None,
+    model: Annotated[
+        str | None,
+        Query(min_length=1, max_length=LIST_MODEL_MAX_CHARS, description="Only jobs of this model."),
+    ] = None,
 ) -> dict[str, Any]:
     page = services().tasks.list(
-        current_tenant(), status=status, reference=reference, cursor=cursor, limit=limit
+        current_tenant(),
+        status=status,
+        reference=reference,
+        cursor=cursor,
+        limit=limit,
+        operation=operation,
+        model=model,
     )
     return page.to_json()
 

@@ -108,3 +108,27 @@ def test_the_dead_letter_list_shows_the_callers_letters_and_moves_nothing(
     assert len(listed(theirs)) == 3
     assert listed(mine) == first
     assert api.get("/v1/webhooks/dead-letters").status_code == 401
+
+
+def test_the_list_filters_by_operation_and_model_and_refuses_an_unknown_operation(
+    api: httpx.Client, stack: Stack
+) -> None:
+    tenant = new_tenant("kinds")
+    text = submit(api, tenant, "text_to_video")
+    image = submit(api, tenant, "image_to_video")
+
+    def listed(**params: str) -> list[str]:
+        response = api.get("/v1/tasks", params=params, headers=tenant.bearer)
+        assert response.status_code == 200, response.text
+        return [task["id"] for task in response.json()["data"]]
+
+    assert listed(operation="image_to_video") == [image]
+    assert listed(operation="text_to_video") == [text]
+    model = sample_body("image_to_video")["model"]
+    assert image in listed(model=model)
+    assert listed(operation="text_to_video", model=model) == (
+        [text] if sample_body("text_to_video")["model"] == model else []
+    )
+    refused = api.get("/v1/tasks", params={"operation": "text_to_everything"}, headers=tenant.bearer)
+    assert refused.status_code == 400
+    assert set(refused.json()) == {"error", "code"}

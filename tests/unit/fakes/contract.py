@@ -262,3 +262,43 @@ class JobStoreContract:
         assert len(history) == STATUS_HISTORY_MAX
         assert history[-1].at == T0 + timedelta(seconds=STATUS_HISTORY_MAX + 4)
         assert all(entry.status is JobStatus.RUNNING for entry in history)
+
+    def test_lists_filter_by_operation_and_model_and_bind_the_cursor_to_them(self, store: Store) -> None:
+        kinds = [("text_to_video", "gen4.5"), ("image_to_video", "gen4_turbo"), ("text_to_video", "veo3")] * 3
+        jobs = [
+            new_job("tenant-kind", minute=minute, operation=operation, model=model, bridge={"reference": "r"})
+            for minute, (operation, model) in enumerate(kinds)
+        ]
+        for job in jobs:
+            store.create(job)
+        wanted = [job.job_id for job in reversed(jobs) if job.operation == "text_to_video"]
+        found: list[str] = []
+        cursor = None
+        for _ in range(len(jobs)):  # pages may come short: follow the cursor to the end
+            page = store.list_by_tenant(
+                "tenant-kind", status=None, limit=2, cursor=cursor, operation="text_to_video"
+            )
+            assert all(job.operation == "text_to_video" for job in page.jobs)
+            found.extend(job.job_id for job in page.jobs)
+            cursor = page.cursor
+            if cursor is None:
+                break
+        assert found == wanted
+        by_model = store.list_by_reference(
+            "tenant-kind", "r", status=None, limit=10, cursor=None, model="veo3"
+        )
+        assert [job.job_id for job in by_model.jobs] == [
+            job.job_id for job in reversed(jobs) if job.model == "veo3"
+        ]
+        both = store.list_by_tenant(
+            "tenant-kind", status=None, limit=10, cursor=None, operation="text_to_video", model="gen4.5"
+        )
+        assert len(both.jobs) == 3
+        first = store.list_by_tenant(
+            "tenant-kind", status=None, limit=2, cursor=None, operation="image_to_video"
+        )
+        assert first.cursor is not None
+        with pytest.raises(InvalidRequestError):
+            store.list_by_tenant("tenant-kind", status=None, limit=2, cursor=first.cursor)
+        with pytest.raises(InvalidRequestError):
+            store.list_by_tenant("tenant-kind", status=None, limit=2, cursor=first.cursor, model="veo3")

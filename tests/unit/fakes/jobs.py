@@ -30,7 +30,7 @@ from runway_bridge.errors import (
 )
 from runway_bridge.models.job import Job, JobStatus, can_transition, is_terminal, status_history_after
 from runway_bridge.models.outbox import OutboxEvent
-from runway_bridge.models.records import DeliveryAttempt, EventMarker, JobPage, StreamChange
+from runway_bridge.models.records import DeliveryAttempt, EventMarker, JobKind, JobPage, StreamChange
 from runway_bridge.models.tenant import DailyUsage, TenantLimits, UsageCharge
 
 
@@ -198,22 +198,41 @@ class FakeJobStore:
     # --- lists -----------------------------------------------------------------------------
 
     def list_by_tenant(
-        self, tenant_id: str, *, status: JobStatus | None, limit: int, cursor: str | None
+        self,
+        tenant_id: str,
+        *,
+        status: JobStatus | None,
+        limit: int,
+        cursor: str | None,
+        operation: str | None = None,
+        model: str | None = None,
     ) -> JobPage:
+        kind = JobKind(operation, model)
         return self._list(
-            f"t:{tenant_id}",
-            lambda job: job.tenant_id == tenant_id,
+            f"t:{tenant_id}{kind.scope}",
+            lambda job: job.tenant_id == tenant_id and kind.matches(job),
             status=status,
             limit=limit,
             cursor=cursor,
         )
 
     def list_by_reference(
-        self, tenant_id: str, reference: str, *, status: JobStatus | None, limit: int, cursor: str | None
+        self,
+        tenant_id: str,
+        reference: str,
+        *,
+        status: JobStatus | None,
+        limit: int,
+        cursor: str | None,
+        operation: str | None = None,
+        model: str | None = None,
     ) -> JobPage:
+        kind = JobKind(operation, model)
         return self._list(
-            f"r:{tenant_id}#{reference}",
-            lambda job: job.tenant_id == tenant_id and job.bridge.reference == reference,
+            f"r:{tenant_id}#{reference}{kind.scope}",
+            lambda job: (
+                job.tenant_id == tenant_id and job.bridge.reference == reference and kind.matches(job)
+            ),
             status=status,
             limit=limit,
             cursor=cursor,

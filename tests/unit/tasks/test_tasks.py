@@ -290,3 +290,16 @@ def test_a_configured_public_base_url_wins_over_the_requests_address(h: Harness)
     view = tasks.get_view(TENANT, job_id, base_url="https://abc.execute-api.test/prod")
     links = [output.link or "" for output in view.bridge.outputs]
     assert all(link.startswith("https://bridge.example.com/v1/outputs/") for link in links)
+
+
+def test_the_list_filters_by_operation_and_model_and_refuses_unknown_operations(h: Harness) -> None:
+    h.jobs.create(new_job(TENANT, minute=0, operation="image_to_video", model="gen4_turbo"))
+    h.jobs.create(new_job(TENANT, minute=1))
+    assert [t.bridge.operation for t in h.tasks.list(TENANT, operation="image_to_video").data] == [
+        "image_to_video"
+    ]
+    assert [t.bridge.model for t in h.tasks.list(TENANT, model="gen4.5").data] == ["gen4.5"]
+    with pytest.raises(InvalidRequestError, match="operation"):
+        h.tasks.list(TENANT, operation="text_to_everything")
+    with pytest.raises(InvalidRequestError, match="model"):
+        h.tasks.list(TENANT, model="m" * 65)

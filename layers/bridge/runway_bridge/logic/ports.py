@@ -64,11 +64,29 @@ class JobStore(Protocol):
         ...
 
     def list_by_tenant(
-        self, tenant_id: str, *, status: JobStatus | None, limit: int, cursor: str | None
-    ) -> JobPage: ...
+        self,
+        tenant_id: str,
+        *,
+        status: JobStatus | None,
+        limit: int,
+        cursor: str | None,
+        operation: str | None = None,
+        model: str | None = None,
+    ) -> JobPage:
+        """The tenant's jobs, newest first, optionally of one status, operation and/or model. A
+        page may be short (even empty) with a cursor when filters skip many jobs."""
+        ...
 
     def list_by_reference(
-        self, tenant_id: str, reference: str, *, status: JobStatus | None, limit: int, cursor: str | None
+        self,
+        tenant_id: str,
+        reference: str,
+        *,
+        status: JobStatus | None,
+        limit: int,
+        cursor: str | None,
+        operation: str | None = None,
+        model: str | None = None,
     ) -> JobPage: ...
 
     def delete(self, job: Job) -> None:

@@ -20,6 +20,8 @@ ViewStatus = Literal["PENDING", "THROTTLED", "RUNNING", "SUCCEEDED", "FAILED", "
 
 LIST_PAGE_DEFAULT: Final = 25
 LIST_PAGE_MAX: Final = 100
+# The longest model name a list filter takes (Runway's names are far shorter).
+LIST_MODEL_MAX_CHARS: Final = 64
 
 
 # The bridge's caller reference under a name no Runway body uses: `reference` is also a Runway

@@ -19,6 +19,24 @@ class JobPage:
 
 
 @dataclass(frozen=True)
+class JobKind:
+    """A list filter on what was asked: one operation and/or one model (None: any)."""
+
+    operation: str | None = None
+    model: str | None = None
+
+    def matches(self, job: Job) -> bool:
+        return (self.operation is None or job.operation == self.operation) and (
+            self.model is None or job.model == self.model
+        )
+
+    @property
+    def scope(self) -> str:
+        """Its part of a list cursor's scope (empty without a filter, so older cursors still fit)."""
+        return (f"|o:{self.operation}" if self.operation else "") + (f"|m:{self.model}" if self.model else "")
+
+
+@dataclass(frozen=True)
 class StreamChange:
     """What one record of the jobs table's stream means to the relay (the store decodes it): an
     outbox event just written, or a job whose progress changed. A record that is neither is None."""

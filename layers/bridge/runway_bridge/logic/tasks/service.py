@@ -28,6 +28,7 @@ from runway_bridge.errors import (
 from runway_bridge.logic.links import OutputLinkSigner
 from runway_bridge.logic.ports import Clock, JobStore, ObjectStore, RunwayFactory
 from runway_bridge.models.api import (
+    LIST_MODEL_MAX_CHARS,
     LIST_PAGE_DEFAULT,
     LIST_PAGE_MAX,
     BridgeInfo,
@@ -47,6 +48,7 @@ from runway_bridge.models.job import (
     Job,
     JobStatus,
 )
+from runway_bridge.models.operations import OPERATIONS
 from runway_bridge.models.outbox import OutboxEvent, terminal_event
 from runway_bridge.models.records import DeliveryAttempt
 from runway_bridge.models.runway import UploadRequest, describe_validation_error
@@ -148,10 +150,17 @@ class TaskService:
         reference: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
+        operation: str | None = None,
+        model: str | None = None,
     ) -> TaskListPage:
         """`GET /v1/tasks`: the tenant's jobs, newest first, optionally one bridge status (QUEUED,
-        RUNNING, ...) and/or one caller reference. `InvalidRequestError` for a bad status, limit or
-        cursor (a cursor only works for the tenant and query that produced it)."""
+        RUNNING, ...), one caller reference, one operation and/or one model. `InvalidRequestError`
+        for a bad status, operation, model, limit or cursor (a cursor only works for the tenant and
+        query that produced it)."""
+        if operation is not None and operation not in OPERATIONS:
+            raise InvalidRequestError(f"operation: must be one of {', '.join(OPERATIONS)}")
+        if model is not None and not 1 <= len(model) <= LIST_MODEL_MAX_CHARS:
+            raise InvalidRequestError(f"model: must be 1 to {LIST_MODEL_MAX_CHARS} characters")
         wanted: JobStatus | None = None
         if status is not None:
             try:
@@ -165,10 +174,18 @@ class TaskService:
         if reference is not None and not 1 <= len(reference) <= 256:
             raise InvalidRequestError("reference: must be 1 to 256 characters")
         if reference is None:
-            page = self._jobs.list_by_tenant(tenant_id, status=wanted, limit=size, cursor=cursor)
+            page = self._jobs.list_by_tenant(
+                tenant_id, status=wanted, limit=size, cursor=cursor, operation=operation, model=model
+            )
         else:
             page = self._jobs.list_by_reference(
-                tenant_id, reference, status=wanted, limit=size, cursor=cursor
+                tenant_id,
+                reference,
+                status=wanted,
+                limit=size,
+                cursor=cursor,
+                operation=operation,
+                model=model,
             )
         return TaskListPage(data=[self.view(job) for job in page.jobs], next_cursor=page.cursor)
 
