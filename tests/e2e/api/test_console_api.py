@@ -73,6 +73,9 @@ def test_the_view_tells_the_jobs_life_in_order(api: httpx.Client, stack: Stack) 
     [known] = [entry for entry in timeline if entry["kind"] == "runway_task"]
     assert known["detail"] == task["bridge"]["runwayTaskId"]
     assert [e["eventType"] for e in timeline if e["kind"] == "notification"] == ["task.succeeded"]
+    # Every entry carries every key, null where its kind has no value.
+    assert all(set(entry) == {"at", "kind", "status", "eventType", "attempt", "detail"} for entry in timeline)
+    assert timeline[0]["status"] is None
 
 
 def test_the_dead_letter_list_shows_the_callers_letters_and_moves_nothing(
@@ -108,6 +111,10 @@ def test_the_dead_letter_list_shows_the_callers_letters_and_moves_nothing(
     assert len(listed(theirs)) == 3
     assert listed(mine) == first
     assert api.get("/v1/webhooks/dead-letters").status_code == 401
+    document = api.get("/v1/openapi.json").json()
+    answer = document["paths"]["/v1/webhooks/dead-letters"]["get"]["responses"]["200"]
+    schema = answer["content"]["application/json"]["schema"]
+    assert schema["properties"]["data"]["items"] == {"$ref": "#/components/schemas/DeadLetterView"}
 
 
 def test_the_list_filters_by_operation_and_model_and_refuses_an_unknown_operation(

@@ -10,7 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    create_model,
+    model_serializer,
+)
 
 from runway_bridge.models.job import BRIDGE_FIELD_NAMES, BridgeFields, JobStatus
 from runway_bridge.models.operations import REGISTRY, Operation, OperationSpec
@@ -138,6 +146,17 @@ class TimelineEntry(BaseModel):
     event_type: str | None = Field(default=None, alias="eventType")
     attempt: int | None = None
     detail: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _every_key(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
+        # Every entry has the same keys (null where a kind has no value), even in a view dumped
+        # without its nulls.
+        dumped: dict[str, Any] = handler(self)
+        names = [
+            (field.alias if info.by_alias and field.alias else name)
+            for name, field in type(self).model_fields.items()
+        ]
+        return {name: dumped.get(name) for name in names}
 
 
 class BridgeInfo(BaseModel):
