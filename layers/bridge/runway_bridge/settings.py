@@ -205,6 +205,8 @@ class BridgeSettings(BaseSettings):
     # Webhook delivery: one attempt's whole timeout, and the most response bytes read.
     webhook_timeout_s: float = Field(default=15.0, gt=0)
     webhook_max_response_bytes: int = Field(default=64 * 1024, ge=0)
+    # How much of a receiver's answer each delivery attempt keeps (`webhookDeliveries[].answerExcerpt`).
+    webhook_answer_excerpt_bytes: int = Field(default=256, ge=0, le=4096)
     # Seconds before attempt 1, 2, ... (Svix-like: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h);
     # its length is the number of attempts. Multiplied by `webhook_retry_scale` (tests compress it).
     webhook_retry_schedule_s: list[float] = Field(

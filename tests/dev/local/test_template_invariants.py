@@ -402,9 +402,9 @@ def _s3_grants(resources: dict[str, Any], resolver: Resolver) -> dict[str, set[s
         if resource["Type"] == "AWS::IAM::Role":
             for policy in props(resource).get("Policies", []):
                 # A conditional policy (Fn::If ... AWS::NoValue) resolves to nothing when it is off.
-                policy = resolver.resolve(policy)
-                if isinstance(policy, dict) and "PolicyDocument" in policy:
-                    add([logical_id], policy["PolicyDocument"])
+                resolved = resolver.resolve(policy)
+                if isinstance(resolved, dict) and "PolicyDocument" in resolved:
+                    add([logical_id], resolved["PolicyDocument"])
         if resource["Type"] == "AWS::IAM::Policy":
             if "Condition" in resource and not resolver.condition(resource["Condition"]):
                 continue

@@ -66,11 +66,29 @@ class JobStore(Protocol):
         ...
 
     def list_by_tenant(
-        self, tenant_id: str, *, status: JobStatus | None, limit: int, cursor: str | None
-    ) -> JobPage: ...
+        self,
+        tenant_id: str,
+        *,
+        status: JobStatus | None,
+        limit: int,
+        cursor: str | None,
+        operation: str | None = None,
+        model: str | None = None,
+    ) -> JobPage:
+        """The tenant's jobs, newest first, optionally of one status, operation and/or model. A
+        page may be short (even empty) with a cursor when filters skip many jobs."""
+        ...
 
     def list_by_reference(
-        self, tenant_id: str, reference: str, *, status: JobStatus | None, limit: int, cursor: str | None
+        self,
+        tenant_id: str,
+        reference: str,
+        *,
+        status: JobStatus | None,
+        limit: int,
+        cursor: str | None,
+        operation: str | None = None,
+        model: str | None = None,
     ) -> JobPage: ...
 
     def delete(self, job: Job) -> None:
@@ -100,6 +118,10 @@ class JobStore(Protocol):
 
     def attempts(self, job_id: str) -> list[DeliveryAttempt]:
         """The job's webhook attempts, oldest first."""
+        ...
+
+    def outbox_events(self, job_id: str) -> list[OutboxEvent]:
+        """The job's notification events (published or not), in no particular order."""
         ...
 
 

@@ -111,6 +111,25 @@ _IDEMPOTENCY_NAMESPACE: Final = uuid.UUID("6f0b5c3e-2a47-4d1e-9a59-3b8f1f7f5d21"
 LEASE_FIELDS: Final = frozenset({"lease_owner", "lease_expires_at"})
 
 
+# How many status changes a job keeps (oldest dropped first), for the task view's timeline.
+STATUS_HISTORY_MAX: Final = 32
+
+
+class StatusChange(BaseModel):
+    """One status a job entered, and when (the job's `statusHistory`)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    status: JobStatus
+    at: datetime
+
+
+def status_history_after(job: Job, status: JobStatus, at: datetime) -> list[StatusChange]:
+    """The job's status history with `status` entered at `at` appended, capped to the newest
+    STATUS_HISTORY_MAX entries. Written by the job store in the same write as the status."""
+    return [*job.status_history, StatusChange(status=status, at=at)][-STATUS_HISTORY_MAX:]
+
+
 def job_id_for(tenant_id: str, idempotency_key: str | None) -> str:
     if idempotency_key is None:
         return str(uuid.uuid4())
@@ -235,6 +254,9 @@ class Job(BaseModel):
     # Where its outputs are copied when its tenant has its own destination (None: the bridge's
     # bucket). Taken from the tenant at create, so a later change never splits one job's outputs.
     output_destination: OutputDestination | None = Field(default=None, alias="outputDestination")
+    # Each status the job entered and when, oldest first, capped (STATUS_HISTORY_MAX); written with
+    # the status itself (the create and every transition). Jobs recorded before it existed have none.
+    status_history: list[StatusChange] = Field(default_factory=list, alias="statusHistory")
 
     @property
     def is_terminal(self) -> bool:

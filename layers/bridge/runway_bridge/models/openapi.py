@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from runway_bridge.models.api import (
     BRIDGE_REFERENCE_FIELD,
     CreateTaskResponse,
+    DeadLetterList,
     ErrorBody,
     TaskListPage,
     TaskView,
@@ -248,6 +249,11 @@ def build_openapi_document(
             spec["responses"].update(
                 {code: _json_content(error, text) for code, text in _WEBHOOK_ERRORS.items()}
             )
+    dead_letters = paths.get("/v1/webhooks/dead-letters", {}).get("get")
+    if dead_letters is not None:
+        dead_letters["responses"]["200"] = _json_content(
+            _schema_of(DeadLetterList, components), "Your dead-lettered deliveries, oldest first."
+        )
     for (path, method), model in (request_bodies or {}).items():
         body = _schema_of(model, components)
         if path == "/v1/webhooks/test":  # its url goes through the same guard as a callbackUrl

@@ -73,6 +73,7 @@ from runway_bridge.models.job import (
     BridgeFields,
     Job,
     JobStatus,
+    StatusChange,
     request_fingerprint,
 )
 from runway_bridge.models.operations import OPERATIONS, Operation, validate_create_request
@@ -336,6 +337,7 @@ class SubmissionCore:
             charge=charge,
             queue_reason=hold,
             output_destination=output_destination,
+            status_history=[StatusChange(status=JobStatus.QUEUED, at=now)],
         )
 
     def _replay(self, existing: Job, request: _PreparedRequest) -> SubmitResult:
