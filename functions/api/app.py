@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from runway_bridge import errors
 from runway_bridge.logic.deadline import remaining_ms_of, request_budget_s
-from runway_bridge.models.api import LIST_PAGE_DEFAULT, LIST_PAGE_MAX
+from runway_bridge.models.api import LIST_MODEL_MAX_CHARS, LIST_PAGE_DEFAULT, LIST_PAGE_MAX
 from runway_bridge.models.console import ConsoleAnswer
 from runway_bridge.models.identity import iam_tenant_id
 from runway_bridge.models.job import JobStatus
@@ -62,6 +62,20 @@ def current_tenant() -> str:
     if user_arn:
         return iam_tenant_id(user_arn)
     raise Unauthenticated
+
+
+def request_base_url() -> str | None:
+    """Where this request reached the API (`https://<domain>/<stage>`), for links the answer
+    carries. Behind a custom domain with a base path, set `BRIDGE_PUBLIC_BASE_URL` instead."""
+    request_context = app.current_event.request_context
+    domain, stage = request_context.domain_name, request_context.stage
+    if not domain:
+        return None
+    scheme = app.current_event.headers.get("X-Forwarded-Proto") or app.current_event.headers.get(
+        "x-forwarded-proto"
+    )
+    base = f"{'http' if scheme == 'http' else 'https'}://{domain}"
+    return f"{base}/{stage}" if stage and stage != "$default" else base
 
 
 def json_body() -> dict[str, Any]:
@@ -173,7 +187,7 @@ TaskId = Annotated[str, Path(min_length=1, max_length=128)]
 
 @app.get("/v1/tasks/<task_id>", operation_id="get_task", tags=["tasks"])
 def get_task(task_id: TaskId) -> dict[str, Any]:
-    return services().tasks.get_view(current_tenant(), task_id).to_json()
+    return services().tasks.get_view(current_tenant(), task_id, base_url=request_base_url()).to_json()
 
 
 @app.delete("/v1/tasks/<task_id>", operation_id="delete_task", tags=["tasks"])
@@ -184,13 +198,25 @@ def delete_task(task_id: TaskId) -> Response[str]:
 
 @app.get("/v1/tasks", operation_id="list_tasks", tags=["tasks"])
 def list_tasks(
+    *,
     status: Annotated[JobStatus | None, Query()] = None,
     reference: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
     cursor: Annotated[str | None, Query(min_length=1, max_length=2048)] = None,
     limit: Annotated[int, Query(ge=1, le=LIST_PAGE_MAX)] = LIST_PAGE_DEFAULT,
+    operation: Annotated[Operation | None, Query(description="Only jobs of this operation.")] = None,
+    model: Annotated[
+        str | None,
+        Query(min_length=1, max_length=LIST_MODEL_MAX_CHARS, description="Only jobs of this model."),
+    ] = None,
 ) -> dict[str, Any]:
     page = services().tasks.list(
-        current_tenant(), status=status, reference=reference, cursor=cursor, limit=limit
+        current_tenant(),
+        status=status,
+        reference=reference,
+        cursor=cursor,
+        limit=limit,
+        operation=operation,
+        model=model,
     )
     return page.to_json()
 
@@ -232,6 +258,13 @@ def test_webhook() -> dict[str, Any]:
 @app.post("/v1/webhooks/redrive", operation_id="redrive_webhooks", tags=["webhooks"])
 def redrive_webhooks() -> dict[str, int]:
     return {"redriven": services().webhooks.redrive(current_tenant())}
+
+
+@app.get("/v1/webhooks/dead-letters", operation_id="list_webhook_dead_letters", tags=["webhooks"])
+def list_webhook_dead_letters() -> dict[str, Any]:
+    """Your webhook deliveries that exhausted their attempts, oldest first (at most 100); listing
+    moves nothing. `POST /v1/webhooks/redrive` sends them again."""
+    return services().webhooks.dead_letters(current_tenant()).to_json()
 
 
 @app.get("/v1/webhooks/secret", operation_id="get_webhook_secret", tags=["webhooks"])

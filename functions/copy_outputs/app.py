@@ -5,6 +5,10 @@ Each record is handled on its own (Powertools `BatchProcessor`, partial batch fa
 whose copy failed transiently is reported failed and comes back (sooner than the queue's long
 visibility timeout: the logic's retry delay is set on the message); the others are deleted. The copy,
 the checks and the job's status write are in `runway_bridge.logic.copy.job`.
+
+Invoked directly (not by the queue) with `{"checkDestination": {"bucket", "prefix"}}`, it answers
+whether it can write a tenant's outputs there (the key setup asks, so the check runs with this
+function's own role).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from pydantic import ValidationError
 from runway_bridge.errors import StoreUnavailableError
 from runway_bridge.logic.copy.job import CopyResult, CopyRetryLater
 from runway_bridge.logic.retry import backoff_delay_s
-from runway_bridge.models.copy import CopyMessage
+from runway_bridge.models.copy import CopyMessage, DestinationCheckRequest
 from runway_bridge.observability import logger, metrics, tracer
 from runway_bridge.settings import get_settings
 from runway_bridge.wiring.copy import get_copier
@@ -77,7 +81,13 @@ def _retry_in(record: SQSRecord, delay_s: float) -> None:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+def lambda_handler(
+    event: dict[str, Any], context: LambdaContext
+) -> PartialItemFailureResponse | dict[str, Any]:
+    if "Records" not in event:
+        request = DestinationCheckRequest.model_validate(event)
+        check = get_copier().service.check_destination(request.check_destination)
+        return check.model_dump(mode="json")
     return process_partial_response(
         event=event, record_handler=copy_record, processor=processor, context=context
     )

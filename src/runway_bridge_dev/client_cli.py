@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from runway_bridge.models.operations import OPERATIONS, REGISTRY, CliDefaults
+from runway_bridge.models.operations import OPERATIONS, REGISTRY, OperationSpec
 from runway_bridge_dev.profile import read_dev_profile, read_listener, remove_listener, write_listener
 
 URL_VARIABLE = "RUNWAY_BRIDGE_URL"
@@ -336,7 +336,7 @@ def build_body(operation: str, args: argparse.Namespace, http: httpx.Client) -> 
         kind: media_uri(http, value, checked[kind]) for kind, value in given.items()
     }
     return body_from_arguments(
-        REGISTRY[operation].cli,
+        REGISTRY[operation],
         media,
         model=args.model,
         prompt=args.prompt,
@@ -346,7 +346,7 @@ def build_body(operation: str, args: argparse.Namespace, http: httpx.Client) -> 
 
 
 def body_from_arguments(
-    cli: CliDefaults,
+    spec: OperationSpec,
     media: dict[str, str | None],
     *,
     model: str | None,
@@ -354,6 +354,7 @@ def body_from_arguments(
     ratio: str | None,
     duration: int | None,
 ) -> dict[str, Any]:
+    cli = spec.cli
     body: dict[str, Any] = {"model": model or cli.model}
     if prompt:
         body["promptText"] = prompt
@@ -361,10 +362,11 @@ def body_from_arguments(
         body["ratio"] = ratio or cli.ratio
     if duration or cli.duration:
         body["duration"] = duration or cli.duration
-    for entry in cli.inputs:
-        uri = next((media[source] for source in entry.sources if media.get(source)), None)
-        if uri:
-            body[entry.field] = {"type": entry.media_type, "uri": uri} if entry.media_type else uri
+    for entry in spec.inputs:
+        source = next((source for source in entry.cli_sources if media.get(source)), None)
+        if source is not None:
+            uri = media[source]
+            body[entry.field] = {"type": source, "uri": uri} if entry.reference else uri
     return body
 
 

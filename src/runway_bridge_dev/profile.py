@@ -52,6 +52,7 @@ class DevProfile:
     emulator_api_key: str | None = None
     jobs_table: str | None = None
     data_dir: str | None = None
+    copy_function: str | None = None  # the copier, which checks tenants' output destinations
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from runway_bridge.adapters.jobs.store import DynamoJobStore
-from runway_bridge.adapters.object_store import S3ObjectStore
+from runway_bridge.adapters.object_store import S3InputObjects, S3ObjectStore
 from runway_bridge.adapters.poller.state import DynamoPollerState
 from runway_bridge.adapters.runway.client import RunwayClient
 from runway_bridge.adapters.secrets import SecretsManagerTenantSecrets
@@ -326,6 +326,8 @@ def make_bridge(aws: Aws, emulator: RunwayEmulator) -> Iterator[BridgeFactory]:
             rejections=EventBridgeRejectionPublisher(aws.events, aws.bus),
             tenants=key_store,
             capacity=poller_state,
+            # s3:// inputs: only buckets a test allows (settings input_buckets) are looked at.
+            input_objects=S3InputObjects(aws.s3),
             sleep=lambda seconds: None,
         )
         tasks = TaskService(

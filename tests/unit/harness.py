@@ -16,6 +16,7 @@ from runway_bridge.settings import BridgeSettings
 from tests.unit.fakes import (
     FakeApiKeyStore,
     FakeClock,
+    FakeInputObjects,
     FakeJobStore,
     FakeObjectStore,
     FakePollerState,
@@ -42,6 +43,7 @@ class Harness:
     clock: FakeClock
     jobs: FakeJobStore
     objects: FakeObjectStore
+    inputs: FakeInputObjects
     runway: ScriptedRunway
     starter: RecordingPollerStarter
     rejections: RecordingRejections
@@ -66,6 +68,7 @@ def build(**overrides: Any) -> Harness:
     clock = FakeClock()
     jobs = FakeJobStore()
     objects = FakeObjectStore()
+    inputs = FakeInputObjects()
     runway = ScriptedRunway()
     starter = RecordingPollerStarter()
     rejections = RecordingRejections()
@@ -85,6 +88,7 @@ def build(**overrides: Any) -> Harness:
             rejections=rejections,
             tenants=keys_store,
             capacity=state,
+            input_objects=inputs,
             sleep=lambda seconds: None,
         )
 
@@ -94,6 +98,7 @@ def build(**overrides: Any) -> Harness:
         clock=clock,
         jobs=jobs,
         objects=objects,
+        inputs=inputs,
         runway=runway,
         starter=starter,
         rejections=rejections,

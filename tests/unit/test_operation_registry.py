@@ -24,7 +24,7 @@ from runway_bridge.models.operations import (
     OPERATIONS,
     REGISTRY,
     CliDefaults,
-    CliInput,
+    InputField,
     OperationRegistry,
     OperationSpec,
 )
@@ -269,7 +269,7 @@ def test_the_cli_builds_each_operations_sample_shape() -> None:
         "audio": "https://e.com/a.mp3",
     }
     for spec in REGISTRY:
-        body = body_from_arguments(spec.cli, media, model=None, prompt="a prompt", ratio=None, duration=None)
+        body = body_from_arguments(spec, media, model=None, prompt="a prompt", ratio=None, duration=None)
         if "promptText" not in spec.sample_body:
             body.pop("promptText")
         # The fields of the registry's valid sample, and valid for the operation itself.
@@ -277,7 +277,7 @@ def test_the_cli_builds_each_operations_sample_shape() -> None:
         spec.request_model.model_validate(body)
         assert bridge_fields_of(spec) == bridge_field_names(spec.name)
     lip = body_from_arguments(
-        REGISTRY["lip_sync"].cli, {"image": "https://e.com/i.png", "audio": "https://e.com/a.mp3"},
+        REGISTRY["lip_sync"], {"image": "https://e.com/i.png", "audio": "https://e.com/a.mp3"},
         model=None, prompt=None, ratio=None, duration=None,
     )  # fmt: skip
     assert lip == {"model": "gen4_turbo", "input": "https://e.com/i.png", "audio": "https://e.com/a.mp3"}
@@ -291,7 +291,8 @@ DEMO = OperationSpec(
     output_kind="audio",
     typical_duration_s=21.0,
     default_output_seconds=4,
-    cli=CliDefaults(model="sound_effect_v1", inputs=(CliInput("videoUri", ("video",)),)),
+    cli=CliDefaults(model="sound_effect_v1"),
+    inputs=(InputField("videoUri", ("video",)),),
     sample_body={"model": "sound_effect_v1", "promptText": "a kettle whistles"},
     summary="A demonstration operation.",
 )
@@ -339,7 +340,7 @@ def test_a_new_operation_needs_its_entry_a_route_and_a_sample_event() -> None:
     assert policy.typical_duration_s("new_model_v1", operation="text_to_sound_demo") == 21.0
     args = argparse.Namespace(model=None, prompt="a kettle", ratio=None, duration=None)
     body = body_from_arguments(
-        registry[DEMO.name].cli, {"video": "https://e.com/v.mp4"},
+        registry[DEMO.name], {"video": "https://e.com/v.mp4"},
         model=args.model, prompt=args.prompt, ratio=args.ratio, duration=args.duration,
     )  # fmt: skip
     assert body == {"model": "sound_effect_v1", "promptText": "a kettle", "videoUri": "https://e.com/v.mp4"}

@@ -112,6 +112,14 @@ class CallbackUrlRefusedError(InvalidRequestError):
         self.reason = reason
 
 
+class InputRefusedError(InvalidRequestError):
+    """400: an `s3://` input the bridge will not send (`code` says why: s3_bucket_not_allowed,
+    s3_input_not_found, s3_input_forbidden, s3_input_too_large, s3_input_wrong_type). Nothing was
+    stored or sent to Runway."""
+
+    default_code = "s3_input_refused"
+
+
 class NotFoundError(BridgeError):
     """404: no such job for this tenant (another tenant's job id answers the same)."""
 
@@ -182,6 +190,16 @@ class RunwayAtCapacityError(Exception):
 
 class StoreUnavailableError(Exception):
     """DynamoDB/S3/Secrets Manager failed after the SDK's own retries (throttling, 5xx, network)."""
+
+
+class InputObjectMissingError(Exception):
+    """HeadObject of an `s3://` input answered 404: no such object (or bucket)."""
+
+
+class InputObjectForbiddenError(Exception):
+    """HeadObject of an `s3://` input was refused (403, or another 4xx such as a bucket in another
+    region): the bridge's role cannot read it. Without s3:ListBucket, S3 answers a missing key 403
+    too, so this may also mean the object does not exist."""
 
 
 class PollerStartError(Exception):

@@ -4,9 +4,21 @@ process; tests call `get_settings.cache_clear()` after changing the environment.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _bucket_list(value: Any) -> Any:
+    """A CloudFormation CommaDelimitedList arrives joined by commas ("" when empty)."""
+    if isinstance(value, str):
+        return frozenset(name.strip() for name in value.split(",") if name.strip())
+    return value
+
+
+# Bucket names from a comma-separated environment variable (not JSON).
+BucketNames = Annotated[frozenset[str], NoDecode, BeforeValidator(_bucket_list)]
 
 
 class BridgeSettings(BaseSettings):
@@ -74,6 +86,17 @@ class BridgeSettings(BaseSettings):
     # unconfirmed cancel is recorded and the poller keeps sending it.
     delete_budget_s: float = 5.0
 
+    # s3:// inputs (docs/s3-inputs.md). The buckets an input URI may name (template parameter
+    # InputBuckets; comma-separated in BRIDGE_INPUT_BUCKETS); empty: none may.
+    input_buckets: BucketNames = frozenset()
+    # Life of the presigned GET that replaces an s3:// input in the create sent to Runway (it also
+    # ends with the signing role's session, whichever comes first).
+    input_url_ttl_s: int = Field(default=12 * 3600, gt=0, le=7 * 86400)
+    # How an s3:// input reaches Runway: "presign" (a presigned GET in the create), or "upload"
+    # (its bytes go through Runway's upload flow at each send, as a runway:// URI that lasts 24 h
+    # whatever the role's session; costs the send's time and the object's size in memory).
+    input_delivery: Literal["presign", "upload"] = "presign"
+
     # Poller (Step Functions loop; see statemachine/poller.asl.json and logic/poller/service.py)
     # A run's next round starts when its next job falls due (whole seconds), and never waits
     # longer than `poller_idle_wait_max_s` (jobs recorded meanwhile may fall due sooner).
@@ -133,6 +156,13 @@ class BridgeSettings(BaseSettings):
     copy_read_timeout_s: float = 30.0
     # Unset: SSE-S3 (AES256); set: SSE-KMS with this key.
     output_kms_key_id: str | None = None
+    # Tenants' own output buckets (docs/tenants.md, "Output destination"): the only buckets a
+    # tenant's destination may name (template parameter OutputBuckets; empty: none). Their objects
+    # get the bucket's default encryption, never `output_kms_key_id`.
+    output_buckets: BucketNames = frozenset()
+    # Only for the key setup (`runway-bridge keys ... --output`): the copier function (name or ARN;
+    # stack output CopyOutputsFunctionName) asked to check it can write to a tenant's destination.
+    copy_function_name: str | None = None
     # Output URLs (and their redirects) pass the SSRF guard: https and public addresses only.
     # True only for a local Runway (the emulator on loopback http; the local runtime sets it).
     allow_local_outputs: bool = False
@@ -178,6 +208,8 @@ class BridgeSettings(BaseSettings):
     # Webhook delivery: one attempt's whole timeout, and the most response bytes read.
     webhook_timeout_s: float = Field(default=15.0, gt=0)
     webhook_max_response_bytes: int = Field(default=64 * 1024, ge=0)
+    # How much of a receiver's answer each delivery attempt keeps (`webhookDeliveries[].answerExcerpt`).
+    webhook_answer_excerpt_bytes: int = Field(default=256, ge=0, le=4096)
     # Seconds before attempt 1, 2, ... (Svix-like: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h);
     # its length is the number of attempts. Multiplied by `webhook_retry_scale` (tests compress it).
     webhook_retry_schedule_s: list[float] = Field(

@@ -58,6 +58,10 @@ class EmulatorConfig(BaseModel):
     drop_create_rate: float = Field(default=0.0, ge=0.0, le=1.0)
 
     passthrough: bool = False
+    # Take loopback input URLs (http too) where Runway takes HTTPS, and fetch each at create: a 400
+    # if one cannot be fetched; tasks record what they fetched (emulator/inputs.py). The local stack
+    # and `runway-bridge dev` turn it on (presigned GETs of s3:// inputs point at moto on loopback).
+    fetch_inputs: bool = False
 
     @field_validator("error_statuses", "fail_next")
     @classmethod

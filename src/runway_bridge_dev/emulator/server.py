@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from runway_bridge.models.operations import OPERATIONS, validate_create_request
 from runway_bridge.models.runway import RUNWAY_API_VERSION, UploadRequest, describe_validation_error
 from runway_bridge_dev.emulator.config import EmulatorConfig
+from runway_bridge_dev.emulator.inputs import InputFetchError, as_runway_would_see, fetch_loopback_inputs
 from runway_bridge_dev.emulator.media import output_file
 from runway_bridge_dev.emulator.state import (
     RUNWAY_URI_PREFIX,
@@ -199,8 +200,13 @@ class _Handler(BaseHTTPRequestHandler):
         parsed = _parse_json(body)
         if isinstance(parsed, str):
             return _error(HTTPStatus.BAD_REQUEST, parsed, "INVALID_REQUEST")
+        checked = (
+            as_runway_would_see(operation, parsed)
+            if config.fetch_inputs and isinstance(parsed, dict)
+            else parsed
+        )
         try:
-            validate_create_request(operation, parsed, passthrough=config.passthrough)  # type: ignore[arg-type]
+            validate_create_request(operation, checked, passthrough=config.passthrough)  # type: ignore[arg-type]
         except ValidationError as exc:
             return _error(HTTPStatus.BAD_REQUEST, describe_validation_error(exc), "INVALID_REQUEST")
         for uri in _runway_uris(parsed):
@@ -210,7 +216,13 @@ class _Handler(BaseHTTPRequestHandler):
                     f"{uri} is not a completed, unexpired upload of this account.",
                     "INVALID_REQUEST",
                 )
-        task = self.state.create_task(operation, parsed)
+        fetched: list[dict[str, Any]] = []
+        if config.fetch_inputs:
+            try:
+                fetched = [item.to_json() for item in fetch_loopback_inputs(operation, parsed)]  # type: ignore[arg-type]
+            except InputFetchError as exc:
+                return _error(HTTPStatus.BAD_REQUEST, str(exc), "INVALID_REQUEST")
+        task = self.state.create_task(operation, parsed, inputs_fetched=fetched)  # type: ignore[arg-type]
         if task is None:
             retry_after = config.retry_after_s
             if retry_after is None:

@@ -50,6 +50,8 @@ class EmulatedTask:
     # that showed it finished (what a client polling it learnt, and when).
     reads: int = 0
     first_final_read_wall: float | None = None
+    # Input URLs fetched at create (with `fetch_inputs`), as `FetchedInput.to_json()` shows them.
+    inputs_fetched: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ready_at(self) -> float:
@@ -194,7 +196,9 @@ class EmulatorState:
 
     # --- tasks ---------------------------------------------------------------------------------
 
-    def create_task(self, operation: str, body: dict[str, Any]) -> EmulatedTask | None:
+    def create_task(
+        self, operation: str, body: dict[str, Any], *, inputs_fetched: list[dict[str, Any]] | None = None
+    ) -> EmulatedTask | None:
         """Create a task, or return None when the daily cap is reached."""
         with self.lock:
             now = self.clock.now()
@@ -219,6 +223,7 @@ class EmulatorState:
                 plan=plan,
                 credits=estimated_credits(model, clip_seconds),
                 prompt_text=prompt if isinstance(prompt, str) else None,
+                inputs_fetched=list(inputs_fetched or []),
             )
             self.tasks[task_id] = task
             self.counters[TASKS_CREATED] += 1
@@ -332,6 +337,7 @@ class EmulatorState:
                 "throttledSeconds": round(task.plan.throttled_s, 3),
                 "progressReported": task.plan.curve is not None,
                 "gets": task.reads,
+                "inputsFetched": list(task.inputs_fetched),
                 "firstFinalReadAtWallClock": (
                     None if task.first_final_read_wall is None else _iso(task.first_final_read_wall)
                 ),

@@ -441,6 +441,9 @@ class LocalRestApi:
         if method is None:
             return _missing_token()
         path = "/" + "/".join(segments)
+        # Like API Gateway, which tells the function how the client reached it (here: plain http).
+        if not any(name.lower() == "x-forwarded-proto" for name, _ in headers):
+            headers = [*headers, ("X-Forwarded-Proto", "http")]
         request = _ProxyRequest.build(
             method=method,
             http_method=http_method.upper(),

@@ -240,6 +240,7 @@ def _write_profile(stack: Any, created: Any) -> str | None:
                 emulator_api_key=emulator.api_key if emulator is not None else None,
                 jobs_table=os.environ.get("BRIDGE_JOBS_TABLE_NAME"),
                 data_dir=str(stack.data_dir) if stack.data_dir is not None else None,
+                copy_function=stack.aws.outputs.get("CopyOutputsFunctionName"),
             )
         )
     except OSError as exc:

@@ -387,7 +387,9 @@ def _load_module(code_dir: Path, module_path: str) -> ModuleType:
             ) from exc
         finally:
             sys.path.remove(str(code_dir))
-            for name in [name for name in sys.modules if name.split(".")[0] in siblings]:
-                del sys.modules[name]
+            # A snapshot first: handlers running on other threads import lazily, outside this lock,
+            # and iterating the live dict while they do raises "dictionary changed size".
+            for name in [name for name in list(sys.modules) if name.split(".")[0] in siblings]:
+                sys.modules.pop(name, None)
             sys.modules.update(shadowed)
     return module

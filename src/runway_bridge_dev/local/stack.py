@@ -229,9 +229,14 @@ class LocalStack:
         declared = self._declared_parameters()
         runway_key: str | None = None
         if self._use_emulator:
-            from runway_bridge_dev.emulator import RunwayEmulator  # noqa: PLC0415
+            from runway_bridge_dev.emulator import EmulatorConfig, RunwayEmulator  # noqa: PLC0415
 
-            self.emulator = RunwayEmulator(self._emulator_config).start()
+            config = self._emulator_config or EmulatorConfig()
+            if "fetch_inputs" not in config.model_fields_set:
+                # s3:// inputs reach it as presigned GETs on moto (loopback http): it fetches each
+                # input at create, as Runway would, and refuses what it cannot fetch.
+                config = config.model_copy(update={"fetch_inputs": True})
+            self.emulator = RunwayEmulator(config).start()
             runway_key = self.emulator.api_key
             if RUNWAY_BASE_URL_PARAMETER in declared:
                 parameters.setdefault(RUNWAY_BASE_URL_PARAMETER, self.emulator.base_url)

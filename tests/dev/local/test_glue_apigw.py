@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -179,3 +180,12 @@ def test_cached_authorizer_answer_is_reused_for_other_routes_like_api_gateway(ap
     other = api.get("/cached/b", headers=GOOD)
     assert other.status_code == 403
     assert other.json() == {"Message": "User is not authorized to access this resource"}
+
+
+def test_the_function_learns_the_scheme_and_address_the_client_used(api: httpx.Client) -> None:
+    # What a handler builds its own links from (functions/api/app.py `request_base_url`).
+    event = echoed(api.post("/open", json={}))
+    headers = {name.lower(): value for name, value in event["headers"].items()}
+    assert headers["x-forwarded-proto"] == "http"
+    assert event["requestContext"]["domainName"] == urlsplit(str(api.base_url)).netloc
+    assert event["requestContext"]["stage"]

@@ -16,7 +16,14 @@ from typing import Any
 
 import pytest
 
-from runway_bridge_dev.local.template import load_template, parameter_values, parse_template
+from runway_bridge_dev.local.template import (
+    CreatedResource,
+    Resolver,
+    load_template,
+    parameter_values,
+    parse_template,
+    pseudo_parameters,
+)
 
 REAL_TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 STACK = "bridge-a"
@@ -338,3 +345,102 @@ def test_functions_follow_the_sampled_traces_by_default_and_can_trace_everything
     )
     [machine] = of_type(resources, "AWS::StepFunctions::StateMachine").values()
     assert props(machine)["TracingConfiguration"]["Enabled"] is True
+
+
+# --- s3:// inputs: read access to exactly the InputBuckets' objects ---------------------------------
+
+SUBMITTING_FUNCTIONS = ("ApiFunction", "SubmitEventFunction", "PollDueFunction")
+
+
+def _stack_with_input_buckets(buckets: str, region: str = "eu-west-1") -> tuple[dict[str, Any], Resolver]:
+    template = parse_template(REAL_TEMPLATE)
+    values = parameter_values(template, {"InputBuckets": buckets})
+    loaded = load_template(
+        REAL_TEMPLATE, parameter_values=values, region=region, account_id="111122223333", stack_name=STACK
+    )
+    pseudo = pseudo_parameters(region=region, account_id="111122223333", stack_name=STACK)
+    resolver = Resolver(loaded.template, values, pseudo, _named)
+    return dict(loaded.template["Resources"]), resolver
+
+
+class _Attributes(dict[str, Any]):
+    """Any attribute of a resource, named after it (`Bucket.Arn` -> "Bucket.Arn")."""
+
+    def __init__(self, logical_id: str) -> None:
+        super().__init__()
+        self._id = logical_id
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+    def __missing__(self, name: str) -> str:
+        return f"{self._id}.{name}"
+
+
+def _named(logical_id: str) -> CreatedResource:
+    """Every other resource as its logical id (the grants on input buckets do not refer to them)."""
+    return CreatedResource(ref=logical_id, attributes=_Attributes(logical_id))
+
+
+def _s3_grants(resources: dict[str, Any], resolver: Resolver) -> dict[str, set[str]]:
+    """Role logical id -> the s3 resources its policies (inline on the role, or attached IAM
+    policies whose condition holds) grant s3:GetObject on."""
+    grants: dict[str, set[str]] = {}
+
+    def add(roles: list[str], document: dict[str, Any]) -> None:
+        for statement in document.get("Statement", []):
+            actions = statement.get("Action")
+            actions = actions if isinstance(actions, list) else [actions]
+            if not any(str(a) in ("s3:GetObject", "s3:*", "s3:Get*") for a in actions):
+                continue
+            targets = resolver.resolve(statement.get("Resource"))
+            targets = targets if isinstance(targets, list) else [targets]
+            for role in roles:
+                grants.setdefault(role, set()).update(str(t) for t in targets)
+
+    for logical_id, resource in resources.items():
+        if resource["Type"] == "AWS::IAM::Role":
+            for policy in props(resource).get("Policies", []):
+                # A conditional policy (Fn::If ... AWS::NoValue) resolves to nothing when it is off.
+                resolved = resolver.resolve(policy)
+                if isinstance(resolved, dict) and "PolicyDocument" in resolved:
+                    add([logical_id], resolved["PolicyDocument"])
+        if resource["Type"] == "AWS::IAM::Policy":
+            if "Condition" in resource and not resolver.condition(resource["Condition"]):
+                continue
+            roles = [str(logical_target(role)) for role in props(resource)["Roles"]]
+            add(roles, props(resource)["PolicyDocument"])
+    return grants
+
+
+@pytest.mark.parametrize(
+    ("region", "partition"), [("eu-west-1", "aws"), ("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")]
+)
+def test_the_submitting_functions_read_exactly_the_input_buckets_objects(region: str, partition: str) -> None:
+    resources, resolver = _stack_with_input_buckets("in-frames,in-clips", region)
+    grants = _s3_grants(resources, resolver)
+    expected = {f"arn:{partition}:s3:::in-frames/*", f"arn:{partition}:s3:::in-clips/*"}
+    for function in SUBMITTING_FUNCTIONS:
+        input_grants = {
+            g for g in grants.get(f"{function}Role", set()) if "in-frames" in g or "in-clips" in g
+        }
+        assert input_grants == expected, function
+    # No other role reads them, and no grant is wider than an input bucket's objects.
+    others = {role: g for role, g in grants.items() if role not in {f"{f}Role" for f in SUBMITTING_FUNCTIONS}}
+    assert not any("in-frames" in target or "in-clips" in target for g in others.values() for target in g)
+    assert not any(target.endswith(":::*") or target == "*" for g in grants.values() for target in g)
+    environment = resolver.resolve(resources["ApiFunction"]["Properties"]["Environment"])
+    assert environment["Variables"]["BRIDGE_INPUT_BUCKETS"] == "in-frames,in-clips"
+    for function in SUBMITTING_FUNCTIONS:
+        variables = resolver.resolve(resources[function]["Properties"]["Environment"])["Variables"]
+        assert variables["BRIDGE_INPUT_BUCKETS"] == "in-frames,in-clips", function
+
+
+def test_without_input_buckets_no_role_may_read_any_input_object() -> None:
+    resources, resolver = _stack_with_input_buckets("")
+    assert not resolver.condition("HasInputBuckets")
+    grants = _s3_grants(resources, resolver)
+    assert not any(":s3:::/*" in target for g in grants.values() for target in g)
+    assert "InputObjectsReadPolicy" in resources  # declared, but its condition keeps it out
+    variables = resolver.resolve(resources["ApiFunction"]["Properties"]["Environment"])["Variables"]
+    assert variables["BRIDGE_INPUT_BUCKETS"] == ""

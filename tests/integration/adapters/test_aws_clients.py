@@ -57,3 +57,19 @@ def test_threads_asking_at_once_share_one_client_per_service(fresh_clients: list
     }
     assert all(len(ids) == 1 for ids in by_service.values())
     assert len(fresh_clients) == 1
+
+
+def test_presigned_input_urls_are_sigv4_on_the_buckets_regional_host(
+    fresh_clients: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runway follows no redirect and new buckets take SigV4 only: the GETs it is given are SigV4 on
+    the bucket's own regional host (path style where a host cannot carry the name)."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    presigner = aws.s3_presigner()
+    assert presigner is aws.s3_presigner()  # one per process
+    assert presigner is not aws.aws_client("s3")  # the bridge's own S3 calls keep their client
+    url = presigner.generate_presigned_url("get_object", Params={"Bucket": "in-frames", "Key": "a b.png"})
+    assert url.startswith("https://in-frames.s3.eu-west-3.amazonaws.com/a%20b.png?")
+    assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in url
+    dotted = presigner.generate_presigned_url("get_object", Params={"Bucket": "in.frames", "Key": "a.png"})
+    assert dotted.startswith("https://s3.eu-west-3.amazonaws.com/in.frames/a.png?")

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from runway_bridge.errors import OutputLinkRefusedError
-from runway_bridge.logic.notifications.links import OutputLinkSigner
+from runway_bridge.logic.links import OutputLinkSigner
 from runway_bridge.models.job import Job, JobOutput, JobStatus
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)

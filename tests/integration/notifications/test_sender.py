@@ -182,3 +182,21 @@ def test_a_huge_answer_is_read_only_up_to_the_cap() -> None:
         result = sender.send(receiver.url("/big"), headers=HEADERS, body=b"{}")
         assert result.status_code == 200
         assert result.error is None
+
+
+def test_the_first_bytes_of_the_answer_are_kept_as_readable_text() -> None:
+    answer = b"denied:\x00\x1b\r\nreason\xe2\x80\xae " + "é".encode() * 100
+    with WebhookReceiver(statuses=[400], response_body=answer) as receiver:
+        sender = sender_resolving(
+            "hooks.receiver.test",
+            "127.0.0.1",
+            allow_private_callbacks=True,
+            allow_any_callback_port=True,
+            webhook_ca_bundle=receiver.ca_file,
+            webhook_answer_excerpt_bytes=32,
+        )
+        result = sender.send(receiver.url("/h"), headers=HEADERS, body=b"{}")
+    assert result.status_code == 400
+    # 32 bytes: the control and format characters go, the line break becomes spaces, and the
+    # character the cap cut in two reads as U+FFFD.
+    assert result.answer_excerpt == "denied:  reason ééééé\ufffd"

@@ -118,6 +118,12 @@ def test_an_answer_reports_its_status_code_and_only_a_category(status: int, cate
     assert result.error == category  # a redirect's Location (here the metadata service) is not echoed
 
 
+def test_the_test_event_shows_no_part_of_the_answer() -> None:
+    with WebhookReceiver(statuses=[500], response_body=b"internal host db-7.corp refused") as receiver:
+        result = admin_with(loopback_sender(receiver)).send_test("acme", receiver.url("/t"))
+    assert (result.status_code, result.error, result.answer_excerpt) == (500, TEST_ERROR_STATUS, None)
+
+
 def test_an_address_refused_at_send_time_answers_the_guard_category() -> None:
     answers = iter([["93.184.216.34"], ["10.0.0.7"]])  # public when checked, private when sent
     guard = UrlGuard(resolver=lambda host: next(answers))

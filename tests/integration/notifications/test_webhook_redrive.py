@@ -55,3 +55,25 @@ def test_a_redrive_moves_only_the_callers_letters_and_others_stay_visible(aws: A
     assert redriven == sorted(f"tenant-b-e{n}" for n in range(12))
     # The unreadable letter belongs to nobody: it stays, visible.
     assert visible_now(aws, dead) == ["not a webhook message"]
+
+
+def test_listing_shows_only_the_callers_letters_and_moves_nothing(aws: Aws) -> None:
+    delivery, dead = queues(aws)
+    dead_letters = SqsWebhookDeadLetters(aws.sqs, queue_url=delivery, dead_letter_queue_url=dead)
+    for n in range(12):
+        dead_letters.dead_letter(letter("tenant-b", n), reason="receiver down")
+        if n % 4 == 0:
+            dead_letters.dead_letter(letter("tenant-a", n), reason=f"the receiver answered 50{n}")
+    aws.sqs.send_message(QueueUrl=dead, MessageBody="not a webhook message")
+
+    listed = dead_letters.peek("tenant-a")
+
+    assert sorted(letter.event_id for letter in listed) == ["tenant-a-e0", "tenant-a-e4", "tenant-a-e8"]
+    by_event = {letter.event_id: letter for letter in listed}
+    assert by_event["tenant-a-e4"].reason == "the receiver answered 504"
+    assert by_event["tenant-a-e4"].job_id == "tenant-a-j4"
+    assert by_event["tenant-a-e4"].type == "task.succeeded"
+    assert all(letter.dead_lettered_at is not None for letter in listed)
+    # Nothing moved, and every letter (the caller's own too) is visible again at once.
+    assert visible_now(aws, delivery) == []
+    assert len(visible_now(aws, dead)) == 3 + 12 + 1

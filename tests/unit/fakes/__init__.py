@@ -17,7 +17,7 @@ from tests.unit.fakes.notifications import (
     RecordingWebhookQueue,
     ScriptedWebhookSender,
 )
-from tests.unit.fakes.objects import FakeObjectStore
+from tests.unit.fakes.objects import FakeInputObjects, FakeObjectStore
 from tests.unit.fakes.poller import FakePollerState, RecordingPollerStarter
 from tests.unit.fakes.runway import ScriptedRunway
 from tests.unit.fakes.tenants import FakeApiKeyStore, FakeTenantSecrets
@@ -25,6 +25,7 @@ from tests.unit.fakes.tenants import FakeApiKeyStore, FakeTenantSecrets
 __all__ = [
     "FakeApiKeyStore",
     "FakeClock",
+    "FakeInputObjects",
     "FakeJobStore",
     "FakeMultipartStore",
     "FakeObjectStore",

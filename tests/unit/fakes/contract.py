@@ -21,7 +21,7 @@ from runway_bridge.errors import (
     TenantAtCapacityError,
     UsageLimitReachedError,
 )
-from runway_bridge.models.job import JobStatus
+from runway_bridge.models.job import STATUS_HISTORY_MAX, JobStatus, StatusChange
 from runway_bridge.models.records import DeliveryAttempt, EventMarker
 from runway_bridge.models.tenant import TenantLimits
 from tests.unit.builders import charge, ending, new_job
@@ -223,6 +223,7 @@ class JobStoreContract:
             latency_ms=12,
             error=None,
             outcome="retrying",
+            answer_excerpt="try again later",
         )
         store.record_attempt(job.job_id, attempt)
         store.record_attempt(job.job_id, attempt)
@@ -247,3 +248,78 @@ class JobStoreContract:
         store.record_attempt(job.job_id, first)
         store.record_attempt(job.job_id, again)
         assert store.attempts(job.job_id) == [first, again]
+
+    # --- status history --------------------------------------------------------------------
+
+    def test_each_status_change_is_recorded_with_its_time(self, store: Store) -> None:
+        job = new_job(status_history=[StatusChange(status=JobStatus.QUEUED, at=T0)])
+        store.create(job)
+        sent = _submitting(store, job)  # no updated_at given: the store's own time
+        pending = store.transition(
+            sent,
+            JobStatus.PENDING,
+            changes={"runway_task_id": "t-1", "updated_at": T0 + timedelta(seconds=2)},
+        )
+        history = store.get(job.job_id).status_history
+        assert [entry.status for entry in history] == [
+            JobStatus.QUEUED,
+            JobStatus.SUBMITTING,
+            JobStatus.PENDING,
+        ]
+        assert history[0].at == T0
+        assert history[1].at > T0
+        assert history[2].at == T0 + timedelta(seconds=2)
+        assert pending.status_history == history
+
+    def test_the_status_history_keeps_only_the_newest_entries(self, store: Store) -> None:
+        job = new_job()
+        store.create(job)
+        current = store.transition(_submitting(store, job), JobStatus.RUNNING)
+        for second in range(STATUS_HISTORY_MAX + 5):
+            current = store.transition(
+                current, JobStatus.RUNNING, changes={"updated_at": T0 + timedelta(seconds=second)}
+            )
+        history = store.get(job.job_id).status_history
+        assert len(history) == STATUS_HISTORY_MAX
+        assert history[-1].at == T0 + timedelta(seconds=STATUS_HISTORY_MAX + 4)
+        assert all(entry.status is JobStatus.RUNNING for entry in history)
+
+    def test_lists_filter_by_operation_and_model_and_bind_the_cursor_to_them(self, store: Store) -> None:
+        kinds = [("text_to_video", "gen4.5"), ("image_to_video", "gen4_turbo"), ("text_to_video", "veo3")] * 3
+        jobs = [
+            new_job("tenant-kind", minute=minute, operation=operation, model=model, bridge={"reference": "r"})
+            for minute, (operation, model) in enumerate(kinds)
+        ]
+        for job in jobs:
+            store.create(job)
+        wanted = [job.job_id for job in reversed(jobs) if job.operation == "text_to_video"]
+        found: list[str] = []
+        cursor = None
+        for _ in range(len(jobs)):  # pages may come short: follow the cursor to the end
+            page = store.list_by_tenant(
+                "tenant-kind", status=None, limit=2, cursor=cursor, operation="text_to_video"
+            )
+            assert all(job.operation == "text_to_video" for job in page.jobs)
+            found.extend(job.job_id for job in page.jobs)
+            cursor = page.cursor
+            if cursor is None:
+                break
+        assert found == wanted
+        by_model = store.list_by_reference(
+            "tenant-kind", "r", status=None, limit=10, cursor=None, model="veo3"
+        )
+        assert [job.job_id for job in by_model.jobs] == [
+            job.job_id for job in reversed(jobs) if job.model == "veo3"
+        ]
+        both = store.list_by_tenant(
+            "tenant-kind", status=None, limit=10, cursor=None, operation="text_to_video", model="gen4.5"
+        )
+        assert len(both.jobs) == 3
+        first = store.list_by_tenant(
+            "tenant-kind", status=None, limit=2, cursor=None, operation="image_to_video"
+        )
+        assert first.cursor is not None
+        with pytest.raises(InvalidRequestError):
+            store.list_by_tenant("tenant-kind", status=None, limit=2, cursor=first.cursor)
+        with pytest.raises(InvalidRequestError):
+            store.list_by_tenant("tenant-kind", status=None, limit=2, cursor=first.cursor, model="veo3")

@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from runway_bridge.errors import OutputCopyError
+from runway_bridge.errors import ObjectStoreError, OutputCopyError
 
 
 @dataclass
@@ -60,9 +60,14 @@ class FakeMultipartStore:
         self.bodies: dict[str, bytes] = {}
         self.uploads: dict[str, tuple[str, str, Mapping[str, str], dict[int, bytes]]] = {}
         self.aborted: list[str] = []
+        self.region_error: ObjectStoreError | None = None  # what check_region raises, if anything
 
     def s3_uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
+
+    def check_region(self) -> None:
+        if self.region_error is not None:
+            raise self.region_error
 
     def find(self, key: str) -> StoredObject | None:
         return self.objects.get(key)

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from runway_bridge.errors import (
@@ -28,9 +28,9 @@ from runway_bridge.errors import (
     TenantAtCapacityError,
     UsageLimitReachedError,
 )
-from runway_bridge.models.job import Job, JobStatus, can_transition, is_terminal
+from runway_bridge.models.job import Job, JobStatus, can_transition, is_terminal, status_history_after
 from runway_bridge.models.outbox import OutboxEvent
-from runway_bridge.models.records import DeliveryAttempt, EventMarker, JobPage, StreamChange
+from runway_bridge.models.records import DeliveryAttempt, EventMarker, JobKind, JobPage, StreamChange
 from runway_bridge.models.tenant import DailyUsage, TenantLimits, UsageCharge
 
 
@@ -127,6 +127,9 @@ class FakeJobStore:
         with self._lock:
             self.failures.check("transition")
             all_changes: dict[str, Any] = {**(changes or {}), "status": new_status}
+            all_changes["status_history"] = status_history_after(
+                job, new_status, all_changes.get("updated_at") or datetime.now(UTC)
+            )
             removed = remove | ({"next_poll_at"} if terminal else frozenset())
             takes_slot = new_status is JobStatus.SUBMITTING and not job.holds_slot
             gives_slot = job.holds_slot and (terminal or new_status is JobStatus.QUEUED)
@@ -195,22 +198,41 @@ class FakeJobStore:
     # --- lists -----------------------------------------------------------------------------
 
     def list_by_tenant(
-        self, tenant_id: str, *, status: JobStatus | None, limit: int, cursor: str | None
+        self,
+        tenant_id: str,
+        *,
+        status: JobStatus | None,
+        limit: int,
+        cursor: str | None,
+        operation: str | None = None,
+        model: str | None = None,
     ) -> JobPage:
+        kind = JobKind(operation, model)
         return self._list(
-            f"t:{tenant_id}",
-            lambda job: job.tenant_id == tenant_id,
+            f"t:{tenant_id}{kind.scope}",
+            lambda job: job.tenant_id == tenant_id and kind.matches(job),
             status=status,
             limit=limit,
             cursor=cursor,
         )
 
     def list_by_reference(
-        self, tenant_id: str, reference: str, *, status: JobStatus | None, limit: int, cursor: str | None
+        self,
+        tenant_id: str,
+        reference: str,
+        *,
+        status: JobStatus | None,
+        limit: int,
+        cursor: str | None,
+        operation: str | None = None,
+        model: str | None = None,
     ) -> JobPage:
+        kind = JobKind(operation, model)
         return self._list(
-            f"r:{tenant_id}#{reference}",
-            lambda job: job.tenant_id == tenant_id and job.bridge.reference == reference,
+            f"r:{tenant_id}#{reference}{kind.scope}",
+            lambda job: (
+                job.tenant_id == tenant_id and job.bridge.reference == reference and kind.matches(job)
+            ),
             status=status,
             limit=limit,
             cursor=cursor,

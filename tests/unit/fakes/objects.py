@@ -1,4 +1,5 @@
-"""`FakeObjectStore`: request bodies, submit hand-offs and presigned links, in memory."""
+"""`FakeObjectStore`: request bodies, submit hand-offs and presigned links, in memory; and
+`FakeInputObjects`: the objects `s3://` inputs name."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from runway_bridge.errors import StoreUnavailableError
+from runway_bridge.errors import InputObjectForbiddenError, InputObjectMissingError, StoreUnavailableError
+from runway_bridge.models.records import InputObject
 
 
 class FakeObjectStore:
@@ -45,3 +47,40 @@ class FakeObjectStore:
             raise StoreUnavailableError("the bucket is unavailable (injected)")
         with self._lock:
             return self.handoffs.get(job_id)
+
+
+class FakeInputObjects:
+    """Objects `s3://` inputs name: `objects[(bucket, key)] = InputObject(...)`; a bucket in
+    `forbidden` answers like S3 refusing the bridge's role. Records every look and presign."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], InputObject] = {}
+        self.forbidden: set[str] = set()
+        self.heads: list[tuple[str, str]] = []
+        self.presigned: list[tuple[str, str, int]] = []
+        self.reads: list[tuple[str, str]] = []
+
+    def put(self, uri: str, *, size: int = 1000, content_type: str | None = "image/png") -> str:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        self.objects[(bucket, key)] = InputObject(size=size, content_type=content_type)
+        return uri
+
+    def read(self, bucket: str, key: str, *, max_bytes: int) -> tuple[bytes, InputObject]:
+        found = self.head(bucket, key)
+        if found.size > max_bytes:
+            raise StoreUnavailableError(f"s3://{bucket}/{key} is over {max_bytes} bytes")
+        self.reads.append((bucket, key))
+        return b"\0" * found.size, found
+
+    def head(self, bucket: str, key: str) -> InputObject:
+        self.heads.append((bucket, key))
+        if bucket in self.forbidden:
+            raise InputObjectForbiddenError(f"s3://{bucket}/{key} cannot be read (AccessDenied)")
+        found = self.objects.get((bucket, key))
+        if found is None:
+            raise InputObjectMissingError(f"s3://{bucket}/{key} does not exist")
+        return found
+
+    def presign_get(self, bucket: str, key: str, *, expires_in_s: int) -> str:
+        self.presigned.append((bucket, key, expires_in_s))
+        return f"https://{bucket}.s3.test/{key}?X-Amz-Expires={expires_in_s}"

@@ -61,6 +61,8 @@ class ScriptedRunway:
         self.gets: list[str] = []
         self.deletes: list[str] = []
         self.uploads: list[str] = []
+        self.uploaded: list[tuple[str, str, int]] = []
+        self.upload_budgets: list[float] = []
         self.upload_answer: UploadResponse | RunwayError | None = None
         # Called during each create, before it answers (what happens meanwhile elsewhere).
         self.on_create: Callable[[], None] | None = None
@@ -109,6 +111,13 @@ class ScriptedRunway:
             answer = self.delete_answers.pop(0) if self.delete_answers else None
         if answer is not None:
             raise answer
+
+    def upload(self, filename: str, content: bytes, content_type: str, *, budget_s: float) -> str:
+        """Both upload steps: records (filename, content type, size) in `uploaded`."""
+        upload = self.create_upload(filename, budget_s=budget_s)
+        self.uploaded.append((filename, content_type, len(content)))
+        self.upload_budgets.append(budget_s)
+        return upload.runway_uri
 
     def create_upload(self, filename: str, *, budget_s: float) -> UploadResponse:
         self.uploads.append(filename)

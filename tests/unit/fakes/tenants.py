@@ -1,5 +1,5 @@
-"""Bridge API keys with each tenant's limits (`ApiKeyStore` + `TenantDirectory`), and the tenants'
-webhook signing secrets (`TenantSecrets`)."""
+"""Bridge API keys with each tenant's limits and output destination (`ApiKeyStore` +
+`TenantDirectory`), and the tenants' webhook signing secrets (`TenantSecrets`)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ from datetime import datetime
 
 from runway_bridge.errors import StoreConditionFailedError
 from runway_bridge.models.records import ApiKeyRecord
-from runway_bridge.models.tenant import UNLIMITED, TenantLimits
+from runway_bridge.models.tenant import UNLIMITED, OutputDestination, TenantLimits, TenantProfile
 
 
 class FakeApiKeyStore:
     def __init__(self) -> None:
         self.records: dict[str, ApiKeyRecord] = {}
         self.tenant_limits: dict[str, TenantLimits] = {}
+        self.destinations: dict[str, OutputDestination] = {}
+        self.profile_reads = 0
 
     # --- ApiKeyStore -------------------------------------------------------------------------
 
@@ -54,6 +56,18 @@ class FakeApiKeyStore:
 
     def set_limits(self, tenant_id: str, limits: TenantLimits) -> None:
         self.tenant_limits[tenant_id] = limits
+
+    def profile(self, tenant_id: str) -> TenantProfile:
+        self.profile_reads += 1
+        return TenantProfile(
+            limits=self.limits(tenant_id), output_destination=self.destinations.get(tenant_id)
+        )
+
+    def set_output_destination(self, tenant_id: str, destination: OutputDestination | None) -> None:
+        if destination is None:
+            self.destinations.pop(tenant_id, None)
+        else:
+            self.destinations[tenant_id] = destination
 
 
 class FakeTenantSecrets:

@@ -9,6 +9,7 @@ from runway_bridge.logic.notifications.relay import RelayStore
 from runway_bridge.logic.ports import (
     ApiKeyStore,
     DeliveryAttemptStore,
+    InputObjects,
     JobStore,
     NotificationChannel,
     ObjectStore,
@@ -24,6 +25,7 @@ from runway_bridge.logic.ports import (
 )
 from tests.unit.fakes import (
     FakeApiKeyStore,
+    FakeInputObjects,
     FakeJobStore,
     FakeMultipartStore,
     FakeObjectStore,
@@ -64,7 +66,8 @@ def test_every_fake_fits_its_port() -> None:
     dead_letters: DeadLetters = RecordingDeadLetters()
     source: OutputSource = FakeOutputSource()
     store: MultipartStore = FakeMultipartStore()
+    inputs: InputObjects = FakeInputObjects()
     ports += [job_store, relay_store, delivery_jobs, attempts, poller_state, capacity, objects, runway]
     ports += [starter, rejections, key_store, directory, secrets, publisher, queue, sender, dead_letters]
-    ports += [source, store]
+    ports += [source, store, inputs]
     assert all(port is not None for port in ports)

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from runway_bridge.adapters.notifications.channels import WebhookQueueChannel
+from runway_bridge.adapters.notifications.webhook_sender import answer_excerpt
 from runway_bridge.logic.notifications.delivery import DeliveryOutcome, WebhookDelivery
 from runway_bridge.logic.notifications.relay import NotificationRelay
 from runway_bridge.logic.notifications.signing import signature
@@ -195,3 +196,25 @@ def test_during_a_rotation_both_secrets_sign(w: World) -> None:
         signature(new, message.event_id, timestamp, body),
         signature(old, message.event_id, timestamp, body),
     ]
+
+
+def test_an_attempt_keeps_the_receivers_answer_excerpt(w: World) -> None:
+    job, message = w.finished()
+    w.sender.answers = [DeliveryResult(status_code=422, latency_ms=4, answer_excerpt='{"error":"bad sig"}')]
+    w.delivery.deliver(message, 1)
+    assert [a.answer_excerpt for a in w.jobs.attempts(job.job_id)] == ['{"error":"bad sig"}']
+
+
+@pytest.mark.parametrize(
+    ("head", "excerpt"),
+    [
+        (b"ok", "ok"),
+        (b"", None),
+        (b"\x00\x1b\x07", None),
+        (b"line 1\r\nline\t2\x00\x1b[31m!", "line 1  line 2[31m!"),
+        ("a\u202eb\u200bc".encode(), "abc"),  # bidirectional override and zero-width space removed
+        (b"caf\xc3", "caf\ufffd"),  # a character cut by the cap, or not UTF-8 at all
+    ],
+)
+def test_an_answer_excerpt_is_text_safe_to_show(head: bytes, excerpt: str | None) -> None:
+    assert answer_excerpt(head) == excerpt

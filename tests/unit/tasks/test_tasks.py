@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
 
 from runway_bridge.errors import (
@@ -11,7 +14,10 @@ from runway_bridge.errors import (
     RateLimitedError,
     UpstreamUnavailableError,
 )
+from runway_bridge.logic.links import OutputLinkSigner
+from runway_bridge.logic.tasks.service import TaskService
 from runway_bridge.models.job import JobOutput, JobStatus
+from runway_bridge.models.records import DeliveryAttempt
 from tests.unit.builders import TEXT_TO_VIDEO, ending, new_job
 from tests.unit.fakes.runway import rate_limited, unavailable
 from tests.unit.harness import TENANT, Harness
@@ -171,3 +177,129 @@ def test_a_cancel_during_the_create_is_carried_out_once_the_task_id_is_recorded(
     assert ended is not None
     assert ended.status is JobStatus.CANCELLED
     assert h.runway.deletes == [task_id]
+
+
+def test_the_single_view_tells_the_jobs_life_in_order(h: Harness) -> None:
+    job_id = _submit(h, "k", callbackUrl="https://hooks.example.com/x")
+    h.clock.advance(5)
+    job = h.jobs.get(job_id)
+    assert job is not None
+    assert job.status is JobStatus.PENDING
+    running = h.jobs.transition(job, JobStatus.RUNNING, changes={"updated_at": h.clock()})
+    h.clock.advance(5)
+    ended = h.jobs.transition(running, JobStatus.FAILED, **ending(running, JobStatus.FAILED))
+    event = h.jobs.outbox_events(job_id)[0]
+    h.jobs.record_attempt(
+        job_id,
+        DeliveryAttempt(
+            event_id=event.event_id,
+            event_type=event.type,
+            number=1,
+            at=event.created_at + timedelta(seconds=1),
+            url="https://hooks.example.com/x",
+            status_code=200,
+            latency_ms=35,
+            error=None,
+            outcome="delivered",
+            answer_excerpt="thanks",
+        ),
+    )
+    view = h.tasks.get_view(TENANT, job_id)
+    assert view.to_json()["bridge"]["webhookDeliveries"][0]["answerExcerpt"] == "thanks"
+    timeline = view.bridge.timeline
+    assert timeline is not None
+    assert [(entry.kind, entry.status or entry.event_type) for entry in timeline] == [
+        ("submitted", None),
+        ("status", "QUEUED"),
+        ("status", "SUBMITTING"),
+        ("status", "PENDING"),
+        ("runway_task", None),
+        ("status", "RUNNING"),
+        ("status", "FAILED"),
+        ("notification", "task.failed"),
+        ("webhook_attempt", "task.failed"),
+    ]
+    assert [entry.at for entry in timeline] == sorted(entry.at for entry in timeline)
+    assert timeline[4].detail == ended.runway_task_id
+    assert (timeline[-1].attempt, timeline[-1].detail) == (1, "HTTP 200 in 35 ms (delivered)")
+    assert all(task.bridge.timeline is None for task in h.tasks.list(TENANT).data)
+
+
+def test_a_job_recorded_before_the_history_shows_what_it_has(h: Harness) -> None:
+    job = new_job(TENANT, status=JobStatus.RUNNING, runway_task_id="t-old")
+    h.jobs.create(job)
+    timeline = h.tasks.get_view(TENANT, job.job_id).bridge.timeline
+    assert timeline is not None
+    assert [(entry.kind, entry.detail) for entry in timeline] == [
+        ("submitted", "text_to_video gen4.5"),
+        ("runway_task", "t-old"),
+    ]
+
+
+def _with_links(h: Harness, **settings: object) -> TaskService:
+    return TaskService(
+        jobs=h.jobs,
+        objects=h.objects,
+        runway_factory=lambda: h.runway,
+        settings=h.settings.model_copy(update=settings),
+        clock=h.clock,
+        links=OutputLinkSigner(None, lambda: b"k" * 32, ttl_s=3600),
+    )
+
+
+def _succeeded(h: Harness) -> str:
+    job = new_job(
+        TENANT,
+        status=JobStatus.SUCCEEDED,
+        runway_task_id="t-1",
+        outputs=[
+            JobOutput(
+                index=index,
+                s3_uri=f"s3://artifacts/outputs/x/{index}.mp4",
+                sha256="0" * 64,
+                content_type="video/mp4",
+                size=3,
+            )
+            for index in (1, 0)
+        ],
+    )
+    h.jobs.create(job)
+    return job.job_id
+
+
+def test_each_output_has_a_stable_link_under_the_address_the_request_came_to(h: Harness) -> None:
+    job_id = _succeeded(h)
+    tasks = _with_links(h)
+    view = tasks.get_view(TENANT, job_id, base_url="https://abc.execute-api.test/prod")
+    for output in view.bridge.outputs:
+        assert output.link is not None
+        prefix = f"https://abc.execute-api.test/prod/v1/outputs/{job_id}/{output.index}?expires="
+        assert output.link.startswith(prefix)
+        assert output.link_expires_at == h.clock() + timedelta(hours=1)
+        query = parse_qs(urlsplit(output.link).query)
+        signer = OutputLinkSigner(None, lambda: b"k" * 32, ttl_s=3600)
+        signer.verify(job_id, output.index, int(query["expires"][0]), query["signature"][0], now=h.clock())
+    assert all(output.link is None for output in tasks.list(TENANT).data[0].bridge.outputs)
+    # Without an address (and no public base URL) there is nothing to link to.
+    assert all(output.link is None for output in tasks.get_view(TENANT, job_id).bridge.outputs)
+
+
+def test_a_configured_public_base_url_wins_over_the_requests_address(h: Harness) -> None:
+    job_id = _succeeded(h)
+    tasks = _with_links(h, public_base_url="https://bridge.example.com")
+    view = tasks.get_view(TENANT, job_id, base_url="https://abc.execute-api.test/prod")
+    links = [output.link or "" for output in view.bridge.outputs]
+    assert all(link.startswith("https://bridge.example.com/v1/outputs/") for link in links)
+
+
+def test_the_list_filters_by_operation_and_model_and_refuses_unknown_operations(h: Harness) -> None:
+    h.jobs.create(new_job(TENANT, minute=0, operation="image_to_video", model="gen4_turbo"))
+    h.jobs.create(new_job(TENANT, minute=1))
+    assert [t.bridge.operation for t in h.tasks.list(TENANT, operation="image_to_video").data] == [
+        "image_to_video"
+    ]
+    assert [t.bridge.model for t in h.tasks.list(TENANT, model="gen4.5").data] == ["gen4.5"]
+    with pytest.raises(InvalidRequestError, match="operation"):
+        h.tasks.list(TENANT, operation="text_to_everything")
+    with pytest.raises(InvalidRequestError, match="model"):
+        h.tasks.list(TENANT, model="m" * 65)

@@ -25,29 +25,55 @@ AWS_CLIENT_CONFIG: Final = Config(
 )
 
 
+# Presigned GETs someone else fetches (Runway, for s3:// inputs): SigV4 and the bucket's regional
+# virtual host (path style for dotted names and for a local endpoint), so the URL never answers a
+# redirect (Runway follows none) and works for buckets that take SigV4 only.
+S3_PRESIGN_CONFIG: Final = AWS_CLIENT_CONFIG.merge(
+    Config(signature_version="s3v4", s3={"addressing_style": "virtual"})
+)
+
+
 def aws_client(service: str) -> Any:
     """The process's client for `service` (created on first use, never at import)."""
     return _client(service, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_DEFAULT_REGION"))
+
+
+def s3_presigner() -> Any:
+    """The process's S3 client for presigned URLs a third party fetches (S3_PRESIGN_CONFIG)."""
+    return _client(
+        "s3",
+        os.environ.get("AWS_ENDPOINT_URL"),
+        os.environ.get("AWS_DEFAULT_REGION"),
+        config=S3_PRESIGN_CONFIG,
+        variant="presign",
+    )
 
 
 # A Session is not thread-safe: clients are made from it one at a time, under this lock, which also
 # makes "made once" hold when threads ask at once (the clients themselves are safe to share).
 _lock = threading.Lock()
 _sessions: dict[tuple[str | None, str | None], boto3.session.Session] = {}
-_clients: dict[tuple[str, str | None, str | None], Any] = {}
+_clients: dict[tuple[str, str | None, str | None, str], Any] = {}
 
 
-def _client(service: str, endpoint_url: str | None, region: str | None) -> Any:
+def _client(
+    service: str,
+    endpoint_url: str | None,
+    region: str | None,
+    *,
+    config: Config = AWS_CLIENT_CONFIG,
+    variant: str = "",
+) -> Any:
     with _lock:
-        client = _clients.get((service, endpoint_url, region))
+        client = _clients.get((service, endpoint_url, region, variant))
         if client is None:
             session = _sessions.get((endpoint_url, region))
             if session is None:
                 session = _sessions[(endpoint_url, region)] = boto3.session.Session()
             client = session.client(  # type: ignore[call-overload]
-                service, config=AWS_CLIENT_CONFIG, endpoint_url=endpoint_url, region_name=region
+                service, config=config, endpoint_url=endpoint_url, region_name=region
             )
-            _clients[(service, endpoint_url, region)] = client
+            _clients[(service, endpoint_url, region, variant)] = client
         return client
 
 

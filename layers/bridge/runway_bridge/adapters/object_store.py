@@ -1,14 +1,16 @@
-"""The artifacts bucket over boto3: large request bodies and output copies."""
+"""The artifacts bucket over boto3: large request bodies and output copies; and the objects
+`s3://` inputs name (`S3InputObjects`)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runway_bridge.errors import StoreUnavailableError
+from runway_bridge.errors import InputObjectForbiddenError, InputObjectMissingError, StoreUnavailableError
+from runway_bridge.models.records import InputObject
 
 DELETE_BATCH = 1000  # DeleteObjects takes at most this many keys
 # Submit hand-offs: (jobId, runwayTaskId) notes; a lifecycle rule in template.yaml expires them.
@@ -102,3 +104,69 @@ class S3ObjectStore:
             bucket, _, key = s3_uri_or_key.removeprefix("s3://").partition("/")
             return bucket, key
         return self._bucket, s3_uri_or_key
+
+
+# HeadObject's answers for an object that is not there (a missing bucket answers 404 too).
+_MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
+
+
+class S3InputObjects:
+    """HeadObject and presigned GETs of `s3://` inputs (the template grants s3:GetObject on
+    exactly the allowed buckets' objects; HeadObject needs that same permission). `presigner`:
+    makes the client that signs the GETs Runway fetches (adapters.aws.s3_presigner), on the first
+    presign only (a submit without s3:// inputs never builds it); `client` signs when None."""
+
+    def __init__(self, client: Any, presigner: Callable[[], Any] | None = None) -> None:
+        self._client = client
+        self._presigner = presigner or (lambda: client)
+
+    def head(self, bucket: str, key: str) -> InputObject:
+        try:
+            answer = self._client.head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", ""))
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+            if code in _MISSING_CODES:
+                raise InputObjectMissingError(f"s3://{bucket}/{key} does not exist") from exc
+            # A refusal (403), or a bucket elsewhere (301 redirect, 400 wrong region): not a blip.
+            if 300 <= status < 500 and status not in (408, 429):
+                raise InputObjectForbiddenError(f"s3://{bucket}/{key} cannot be read ({code})") from exc
+            raise StoreUnavailableError(f"could not look at s3://{bucket}/{key}") from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailableError(f"could not look at s3://{bucket}/{key}") from exc
+        content_type = answer.get("ContentType")
+        return InputObject(
+            size=int(answer.get("ContentLength", 0)),
+            content_type=str(content_type) if content_type else None,
+        )
+
+    def presign_get(self, bucket: str, key: str, *, expires_in_s: int) -> str:
+        url: str = self._presigner().generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in_s
+        )
+        return url
+
+    def read(self, bucket: str, key: str, *, max_bytes: int) -> tuple[bytes, InputObject]:
+        try:
+            answer = self._client.get_object(Bucket=bucket, Key=key)
+            size = int(answer.get("ContentLength", 0))
+            if size > max_bytes:
+                answer["Body"].close()
+                raise StoreUnavailableError(f"s3://{bucket}/{key} is {size} bytes, over {max_bytes}")
+            content = answer["Body"].read(max_bytes + 1)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in _MISSING_CODES:
+                raise InputObjectMissingError(f"s3://{bucket}/{key} does not exist") from exc
+            if code in ("AccessDenied", "403"):
+                raise InputObjectForbiddenError(f"s3://{bucket}/{key} cannot be read ({code})") from exc
+            raise StoreUnavailableError(f"could not read s3://{bucket}/{key}") from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailableError(f"could not read s3://{bucket}/{key}") from exc
+        if len(content) > max_bytes:
+            raise StoreUnavailableError(f"s3://{bucket}/{key} grew over {max_bytes} bytes while read")
+        content_type = answer.get("ContentType")
+        return content, InputObject(
+            size=len(content), content_type=str(content_type) if content_type else None
+        )

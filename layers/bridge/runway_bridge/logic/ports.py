@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from runway_bridge.models.console import ConsoleFile
+from runway_bridge.models.copy import DestinationCheck
 from runway_bridge.models.job import Job, JobStatus
 from runway_bridge.models.notification import Notification, WebhookMessage
 from runway_bridge.models.operations import Operation
@@ -19,10 +20,11 @@ from runway_bridge.models.records import (
     DeliveryAttempt,
     DeliveryResult,
     EventMarker,
+    InputObject,
     JobPage,
 )
 from runway_bridge.models.runway import RunwayModel, Task, UploadResponse
-from runway_bridge.models.tenant import DailyUsage, TenantLimits
+from runway_bridge.models.tenant import DailyUsage, OutputDestination, TenantLimits, TenantProfile
 
 # Aware UTC "now"; injected so tests can move time (lease expiry) without sleeping.
 Clock = Callable[[], datetime]
@@ -65,11 +67,29 @@ class JobStore(Protocol):
         ...
 
     def list_by_tenant(
-        self, tenant_id: str, *, status: JobStatus | None, limit: int, cursor: str | None
-    ) -> JobPage: ...
+        self,
+        tenant_id: str,
+        *,
+        status: JobStatus | None,
+        limit: int,
+        cursor: str | None,
+        operation: str | None = None,
+        model: str | None = None,
+    ) -> JobPage:
+        """The tenant's jobs, newest first, optionally of one status, operation and/or model. A
+        page may be short (even empty) with a cursor when filters skip many jobs."""
+        ...
 
     def list_by_reference(
-        self, tenant_id: str, reference: str, *, status: JobStatus | None, limit: int, cursor: str | None
+        self,
+        tenant_id: str,
+        reference: str,
+        *,
+        status: JobStatus | None,
+        limit: int,
+        cursor: str | None,
+        operation: str | None = None,
+        model: str | None = None,
     ) -> JobPage: ...
 
     def delete(self, job: Job) -> None:
@@ -101,6 +121,10 @@ class JobStore(Protocol):
         """The job's webhook attempts, oldest first."""
         ...
 
+    def outbox_events(self, job_id: str) -> list[OutboxEvent]:
+        """The job's notification events (published or not), in no particular order."""
+        ...
+
 
 class ObjectStore(Protocol):
     """The artifacts bucket: large request bodies and output copies."""
@@ -122,6 +146,23 @@ class ObjectStore(Protocol):
         """The task id `put_submit_handoff` noted for `job_id`, or None."""
 
 
+class InputObjects(Protocol):
+    """Objects named by `s3://` inputs, in the buckets the operator allowed."""
+
+    def head(self, bucket: str, key: str) -> InputObject:
+        """Raises InputObjectMissingError, InputObjectForbiddenError or StoreUnavailableError."""
+        ...
+
+    def presign_get(self, bucket: str, key: str, *, expires_in_s: int) -> str:
+        """A GET URL of the object anyone holding it may fetch until it expires (no request made)."""
+        ...
+
+    def read(self, bucket: str, key: str, *, max_bytes: int) -> tuple[bytes, InputObject]:
+        """The object's bytes and what S3 says of it. Raises InputObjectMissingError,
+        InputObjectForbiddenError, or StoreUnavailableError (also when it is over `max_bytes`)."""
+        ...
+
+
 class RunwayApi(Protocol):
     """The part of `RunwayClient` logic uses (see adapters/runway/client.py for the retry rules)."""
 
@@ -139,6 +180,10 @@ class RunwayApi(Protocol):
     def delete_task(self, task_id: str, *, budget_s: float) -> None: ...
 
     def create_upload(self, filename: str, *, budget_s: float) -> UploadResponse: ...
+
+    def upload(self, filename: str, content: bytes, content_type: str, *, budget_s: float) -> str:
+        """Runway's upload flow for `content`; the runway:// URI (usable for 24 h)."""
+        ...
 
 
 # Returns the process's client (the Runway key comes from Secrets Manager, cached).
@@ -185,7 +230,8 @@ class ApiKeyStore(Protocol):
 
 
 class TenantDirectory(Protocol):
-    """Which tenants exist, and each tenant's limits, kept with its keys (the API key store)."""
+    """Which tenants exist, and each tenant's limits and output destination, kept with its keys (the
+    API key store)."""
 
     def tenant_active(self, tenant_id: str) -> bool:
         """True when the tenant holds at least one unrevoked key."""
@@ -195,7 +241,24 @@ class TenantDirectory(Protocol):
         """The tenant's limits (all unlimited when none were set)."""
         ...
 
-    def set_limits(self, tenant_id: str, limits: TenantLimits) -> None: ...
+    def set_limits(self, tenant_id: str, limits: TenantLimits) -> None:
+        """Replace the tenant's limits (its output destination is kept)."""
+        ...
+
+    def profile(self, tenant_id: str) -> TenantProfile:
+        """The tenant's limits and output destination, in one read (a submit needs both)."""
+        ...
+
+    def set_output_destination(self, tenant_id: str, destination: OutputDestination | None) -> None:
+        """Set (None: remove) the tenant's output destination; its limits are kept."""
+        ...
+
+
+class DestinationChecker(Protocol):
+    def check(self, destination: OutputDestination) -> DestinationCheck:
+        """Ask the copier (with its own role) whether it may and can write outputs to
+        `destination`. Raises StoreUnavailableError when the copier could not be asked."""
+        ...
 
 
 class TenantSecrets(Protocol):

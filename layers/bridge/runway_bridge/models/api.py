@@ -10,7 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    create_model,
+    model_serializer,
+)
 
 from runway_bridge.models.job import BRIDGE_FIELD_NAMES, BridgeFields, JobStatus
 from runway_bridge.models.operations import REGISTRY, Operation, OperationSpec
@@ -20,6 +28,8 @@ ViewStatus = Literal["PENDING", "THROTTLED", "RUNNING", "SUCCEEDED", "FAILED", "
 
 LIST_PAGE_DEFAULT: Final = 25
 LIST_PAGE_MAX: Final = 100
+# The longest model name a list filter takes (Runway's names are far shorter).
+LIST_MODEL_MAX_CHARS: Final = 64
 
 
 # The bridge's caller reference under a name no Runway body uses: `reference` is also a Runway
@@ -78,7 +88,7 @@ class CreateTaskResponse(BaseModel):
 
 
 class OutputView(BaseModel):
-    """One output copy in S3, with a presigned URL that works for `url_expires_in_s`."""
+    """One output copy in S3, with a presigned URL that works for `output_url_ttl_s`."""
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -88,6 +98,10 @@ class OutputView(BaseModel):
     content_type: str = Field(alias="contentType")
     size: int
     url: str
+    # The stable link (`GET /v1/outputs/{jobId}/{index}?expires=&signature=`: a redirect to a fresh
+    # presigned URL, no key needed) and when it expires; only in `GET /v1/tasks/{id}`.
+    link: str | None = None
+    link_expires_at: datetime | None = Field(default=None, alias="linkExpiresAt")
 
 
 class EstimatedCost(BaseModel):
@@ -111,6 +125,38 @@ class DeliveryView(BaseModel):
     latency_ms: int = Field(alias="latencyMs")
     error: str | None = None
     outcome: str
+    # The start of the receiver's answer (settings `webhook_answer_excerpt_bytes`), control
+    # characters stripped; null without an answer body.
+    answer_excerpt: str | None = Field(default=None, alias="answerExcerpt")
+
+
+TimelineKind = Literal["submitted", "runway_task", "status", "notification", "webhook_attempt"]
+
+
+class TimelineEntry(BaseModel):
+    """One moment of a job's life in `GET /v1/tasks/{id}` (`bridge.timeline`, sorted by `at`):
+    its creation, the Runway task id becoming known, each status it entered, each notification
+    event and each webhook attempt. Fields that do not apply to a kind are null."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    at: datetime
+    kind: TimelineKind
+    status: str | None = None
+    event_type: str | None = Field(default=None, alias="eventType")
+    attempt: int | None = None
+    detail: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _every_key(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
+        # Every entry has the same keys (null where a kind has no value), even in a view dumped
+        # without its nulls.
+        dumped: dict[str, Any] = handler(self)
+        names = [
+            (field.alias if info.by_alias and field.alias else name)
+            for name, field in type(self).model_fields.items()
+        ]
+        return {name: dumped.get(name) for name in names}
 
 
 class BridgeInfo(BaseModel):
@@ -135,6 +181,8 @@ class BridgeInfo(BaseModel):
     cancel_requested_at: datetime | None = Field(default=None, alias="cancelRequestedAt")
     # Webhook attempts, oldest first (only in `GET /v1/tasks/{id}`, not in lists).
     webhook_deliveries: list[DeliveryView] | None = Field(default=None, alias="webhookDeliveries")
+    # What happened to the job, oldest first (only in `GET /v1/tasks/{id}`, not in lists).
+    timeline: list[TimelineEntry] | None = None
 
 
 class TaskView(BaseModel):
@@ -173,6 +221,29 @@ class TaskListPage(BaseModel):
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class DeadLetterView(BaseModel):
+    """A webhook delivery of yours that exhausted its attempts (`POST /v1/webhooks/redrive` sends
+    it again)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    event_id: str = Field(alias="eventId")
+    job_id: str = Field(alias="jobId")
+    type: str
+    reason: str | None = None
+    dead_lettered_at: datetime | None = Field(default=None, alias="deadLetteredAt")
+
+
+class DeadLetterList(BaseModel):
+    """`GET /v1/webhooks/dead-letters`: your dead-lettered deliveries, oldest first (listing moves
+    nothing)."""
+
+    data: list[DeadLetterView]
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
 
 
 class ErrorBody(BaseModel):

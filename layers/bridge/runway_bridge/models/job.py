@@ -23,7 +23,7 @@ from runway_bridge.models.limits import (
     compact_json_size,
 )
 from runway_bridge.models.operations import Operation
-from runway_bridge.models.tenant import UsageCharge
+from runway_bridge.models.tenant import OutputDestination, UsageCharge
 
 
 class JobStatus(StrEnum):
@@ -97,6 +97,9 @@ BRIDGE_SUBMISSION_UNKNOWN: Final = "BRIDGE.SUBMISSION_UNKNOWN"
 BRIDGE_TIMED_OUT: Final = "BRIDGE.TIMED_OUT"
 BRIDGE_RUNWAY_REJECTED: Final = "BRIDGE.RUNWAY_REJECTED"
 BRIDGE_INPUT_EXPIRED: Final = "BRIDGE.INPUT_EXPIRED"
+# A deferred send found an s3:// input gone (or unreadable), or no longer acceptable.
+BRIDGE_INPUT_MISSING: Final = "BRIDGE.INPUT_MISSING"
+BRIDGE_INPUT_REFUSED: Final = "BRIDGE.INPUT_REFUSED"
 BRIDGE_COPY_FAILED: Final = "BRIDGE.COPY_FAILED"
 
 # The job id of an idempotent request is derived from (tenant, key), so a retry after a Lambda
@@ -106,6 +109,25 @@ _IDEMPOTENCY_NAMESPACE: Final = uuid.UUID("6f0b5c3e-2a47-4d1e-9a59-3b8f1f7f5d21"
 
 # The fields a lease holder writes (the submitter's or a poller worker's), removed when it lets go.
 LEASE_FIELDS: Final = frozenset({"lease_owner", "lease_expires_at"})
+
+
+# How many status changes a job keeps (oldest dropped first), for the task view's timeline.
+STATUS_HISTORY_MAX: Final = 32
+
+
+class StatusChange(BaseModel):
+    """One status a job entered, and when (the job's `statusHistory`)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    status: JobStatus
+    at: datetime
+
+
+def status_history_after(job: Job, status: JobStatus, at: datetime) -> list[StatusChange]:
+    """The job's status history with `status` entered at `at` appended, capped to the newest
+    STATUS_HISTORY_MAX entries. Written by the job store in the same write as the status."""
+    return [*job.status_history, StatusChange(status=status, at=at)][-STATUS_HISTORY_MAX:]
 
 
 def job_id_for(tenant_id: str, idempotency_key: str | None) -> str:
@@ -229,6 +251,12 @@ class Job(BaseModel):
     # When its tenant asked to cancel it (DELETE) and Runway had not confirmed yet: the poller keeps
     # cancelling it at Runway until Runway confirms or the task ends.
     cancel_requested_at: datetime | None = Field(default=None, alias="cancelRequestedAt")
+    # Where its outputs are copied when its tenant has its own destination (None: the bridge's
+    # bucket). Taken from the tenant at create, so a later change never splits one job's outputs.
+    output_destination: OutputDestination | None = Field(default=None, alias="outputDestination")
+    # Each status the job entered and when, oldest first, capped (STATUS_HISTORY_MAX); written with
+    # the status itself (the create and every transition). Jobs recorded before it existed have none.
+    status_history: list[StatusChange] = Field(default_factory=list, alias="statusHistory")
 
     @property
     def is_terminal(self) -> bool:

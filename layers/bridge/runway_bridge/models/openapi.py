@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from runway_bridge.models.api import (
     BRIDGE_REFERENCE_FIELD,
     CreateTaskResponse,
+    DeadLetterList,
     ErrorBody,
     TaskListPage,
     TaskView,
@@ -32,7 +33,7 @@ from runway_bridge.models.api import (
 from runway_bridge.models.events import CALLBACK_EVENT_TYPES
 from runway_bridge.models.limits import METADATA_KEY_MAX_CHARS, METADATA_VALUE_MAX_CHARS
 from runway_bridge.models.operations import REGISTRY, OperationRegistry, OperationSpec
-from runway_bridge.models.runway import UploadRequest
+from runway_bridge.models.runway import URI_PATTERNS_WITH_S3, UploadRequest
 
 JSON: Final = "application/json"
 TITLE: Final = "runway-bridge API"
@@ -50,8 +51,9 @@ CALLBACK_URL_PATTERN: Final = r"^https://[^\s\x00-\x1f/?#]+[^\s\x00-\x1f]*$"
 _ERRORS_BY_KIND: Final[dict[str, dict[str, str]]] = {
     "create": {
         "400": (
-            "The body breaks a spec constraint or a bridge limit (metadata size, nesting depth), or the "
-            "callback URL is refused. Nothing was stored."
+            "The body breaks a spec constraint or a bridge limit (metadata size, nesting depth), the "
+            "callback URL is refused, or an `s3://` input is (its bucket is not allowed, or the object "
+            "is missing, unreadable, too large or not of the field's media type). Nothing was stored."
         ),
         "401": "No bridge key, or an unknown or revoked one.",
         "409": "The first request with this Idempotency-Key is still being submitted; retry shortly.",
@@ -103,10 +105,25 @@ def _tighten_bridge_fields(schema: dict[str, Any], spec: OperationSpec) -> None:
             variant["pattern"] = CALLBACK_URL_PATTERN
 
 
+def _with_s3_inputs(node: Any) -> None:
+    """Input URI fields take `s3://bucket/key` too (the bridge resolves it before sending)."""
+    if isinstance(node, dict):
+        pattern = node.get("pattern")
+        if isinstance(pattern, str) and pattern in URI_PATTERNS_WITH_S3:
+            node["pattern"] = URI_PATTERNS_WITH_S3[pattern]
+        for value in node.values():
+            _with_s3_inputs(value)
+    elif isinstance(node, list):
+        for value in node:
+            _with_s3_inputs(value)
+
+
 def create_body_schema(spec: OperationSpec, components: dict[str, Any]) -> dict[str, Any]:
     """The create body of `spec`: Runway's body with the bridge fields beside it."""
     schema = _schema_of(create_body_model(spec), components)
     _tighten_bridge_fields(schema, spec)
+    _with_s3_inputs(schema)
+    _with_s3_inputs(components)  # nested input models (character/reference) live there
     return schema
 
 
@@ -232,6 +249,11 @@ def build_openapi_document(
             spec["responses"].update(
                 {code: _json_content(error, text) for code, text in _WEBHOOK_ERRORS.items()}
             )
+    dead_letters = paths.get("/v1/webhooks/dead-letters", {}).get("get")
+    if dead_letters is not None:
+        dead_letters["responses"]["200"] = _json_content(
+            _schema_of(DeadLetterList, components), "Your dead-lettered deliveries, oldest first."
+        )
     for (path, method), model in (request_bodies or {}).items():
         body = _schema_of(model, components)
         if path == "/v1/webhooks/test":  # its url goes through the same guard as a callbackUrl

@@ -2,9 +2,10 @@
 
 An operation is one `POST /v1/<name>` of Runway's API. Its entry here says everything the rest of
 the code needs to know about it: the request model (models/runway.py) that validates its body, what
-kind of output it makes, how long a typical task takes (the poller's prior when the model family is
-unknown to it), how many output seconds it counts against a tenant's day when the body does not
-say, how the `runway-bridge generate` command builds a body from its arguments, and one valid body
+kind of output it makes, which body fields carry media inputs (and of which kinds), how long a
+typical task takes (the poller's prior when the model family is unknown to it), how many output
+seconds it counts against a tenant's day when the body does not say, how the `runway-bridge
+generate` command builds a body from its arguments, and one valid body
 (tests and sample events are checked against it).
 
 Everything else reads `REGISTRY`: the API's routes and its OpenAPI document, the polling prior,
@@ -15,7 +16,7 @@ checks it against the entry's sample body).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Annotated, Any, Final, Literal
@@ -27,6 +28,7 @@ from runway_bridge.models.runway import (
     FrameInterpolationRequest,
     ImageToVideoRequest,
     LipSyncRequest,
+    MediaKind,
     RunwayModel,
     SoundEffectRequest,
     TextToVideoRequest,
@@ -36,27 +38,42 @@ from runway_bridge.models.runway import (
 
 # What the task makes (the emulator answers a matching media file; add a kind there first).
 OutputKind = Literal["video", "audio"]
-# The `runway-bridge generate` arguments that carry a media file or URI.
-MediaArgument = Literal["image", "video", "audio"]
 
 
 @dataclass(frozen=True)
-class CliInput:
-    """One media field of a body the CLI fills: from the first of `sources` the user gave, as a
-    plain URI, or as a `{"type": media_type, "uri": ...}` reference when `media_type` is set."""
+class InputField:
+    """One body field that carries a media input as a URI. `kinds`: the media it may carry (its
+    size cap and content type are checked against them for `s3://` inputs). `reference`: the field
+    is `{"type": <kind>, "uri": ...}` and its `type` names the kind. `cli`: the `runway-bridge
+    generate` arguments (`--image/--video/--audio`) that fill it, the first one given wins; None:
+    its `kinds`, in order; (): the command leaves it out."""
 
     field: str
-    sources: tuple[MediaArgument, ...]
-    media_type: Literal["image", "video"] | None = None
+    kinds: tuple[MediaKind, ...]
+    reference: bool = False
+    cli: tuple[MediaKind, ...] | None = None
+
+    @property
+    def cli_sources(self) -> tuple[MediaKind, ...]:
+        return self.kinds if self.cli is None else self.cli
+
+
+@dataclass(frozen=True)
+class InputUri:
+    """A URI found in a body's input field, with the kinds of media it may be."""
+
+    field: str
+    uri: str
+    kinds: tuple[MediaKind, ...]
 
 
 @dataclass(frozen=True)
 class CliDefaults:
     """How `runway-bridge generate <operation>` builds a body: `--prompt` is `promptText`,
-    `--duration` is `duration`; `ratio`/`duration` here are sent when the user gives none."""
+    `--duration` is `duration`; `ratio`/`duration` here are sent when the user gives none (the
+    media arguments fill the operation's `inputs`)."""
 
     model: str
-    inputs: tuple[CliInput, ...] = ()
     ratio: str | None = None
     duration: int | None = None
 
@@ -71,6 +88,8 @@ class OperationSpec:
     # Output seconds a job counts against its tenant's day when its body has no `duration`.
     default_output_seconds: int
     cli: CliDefaults
+    # Every body field that carries a media input as a URI.
+    inputs: tuple[InputField, ...] = field(default=(), kw_only=True)
     # One valid Runway body (no bridge fields): sample events and tests are checked against it.
     sample_body: Mapping[str, Any] = field(compare=False)
     summary: str = ""
@@ -82,6 +101,32 @@ class OperationSpec:
     @property
     def models(self) -> tuple[str, ...]:
         return self.request_model.MODELS
+
+    def input_uris(self, body: Mapping[str, Any]) -> list[InputUri]:
+        """The input URIs present in a (validated) body, each with the kinds it may be."""
+        found = []
+        for entry in self.inputs:
+            value = body.get(entry.field)
+            if entry.reference and isinstance(value, Mapping):
+                kind = value.get("type")
+                kinds = (kind,) if kind in entry.kinds else entry.kinds
+                value = value.get("uri")
+            else:
+                kinds = entry.kinds
+            if isinstance(value, str):
+                found.append(InputUri(entry.field, value, kinds))
+        return found
+
+    def map_input_uris(self, body: Mapping[str, Any], change: Callable[[str], str]) -> dict[str, Any]:
+        """A copy of `body` with each input URI replaced by `change(uri)` (the rest untouched)."""
+        changed = dict(body)
+        for entry in self.inputs:
+            value = changed.get(entry.field)
+            if entry.reference and isinstance(value, Mapping) and isinstance(value.get("uri"), str):
+                changed[entry.field] = {**value, "uri": change(value["uri"])}
+            elif isinstance(value, str):
+                changed[entry.field] = change(value)
+        return changed
 
 
 class OperationRegistry:
@@ -132,6 +177,12 @@ def _problem_with(spec: OperationSpec) -> str | None:
         return "durations must be positive"
     if spec.models and spec.cli.model not in spec.models:
         return f"the CLI's default model {spec.cli.model!r} is not one of {spec.models}"
+    body_fields = {info.alias or name for name, info in spec.request_model.model_fields.items()}
+    for entry in spec.inputs:
+        if entry.field not in body_fields:
+            return f"input {entry.field!r} is not a field of {spec.request_model.__name__}"
+        if not entry.kinds or not set(entry.cli_sources) <= set(entry.kinds):
+            return f"input {entry.field!r}: the CLI's arguments must be among its kinds"
     try:
         spec.request_model.model_validate(dict(spec.sample_body), context={"passthrough": False})
     except ValueError as exc:
@@ -151,12 +202,8 @@ REGISTRY: Final = OperationRegistry(
             output_kind="video",
             typical_duration_s=70.0,
             default_output_seconds=5,
-            cli=CliDefaults(
-                model="gen4_turbo",
-                inputs=(CliInput("promptImage", ("image",)),),
-                ratio="1280:720",
-                duration=5,
-            ),
+            cli=CliDefaults(model="gen4_turbo", ratio="1280:720", duration=5),
+            inputs=(InputField("promptImage", ("image",)),),
             sample_body=_body(
                 model="gen4_turbo",
                 promptImage="https://example.com/first-frame.jpg",
@@ -187,7 +234,8 @@ REGISTRY: Final = OperationRegistry(
             output_kind="video",
             typical_duration_s=110.0,
             default_output_seconds=10,
-            cli=CliDefaults(model="gen4_aleph", inputs=(CliInput("videoUri", ("video",)),), ratio="1280:720"),
+            cli=CliDefaults(model="gen4_aleph", ratio="1280:720"),
+            inputs=(InputField("videoUri", ("video",)), InputField("promptVideo", ("video",), cli=())),
             sample_body=_body(
                 model="gen4_aleph",
                 videoUri="https://example.com/input.mp4",
@@ -202,13 +250,10 @@ REGISTRY: Final = OperationRegistry(
             output_kind="video",
             typical_duration_s=60.0,
             default_output_seconds=10,
-            cli=CliDefaults(
-                model="act_two",
-                inputs=(
-                    CliInput("character", ("image",), media_type="image"),
-                    CliInput("reference", ("video",), media_type="video"),
-                ),
-                ratio="1280:720",
+            cli=CliDefaults(model="act_two", ratio="1280:720"),
+            inputs=(
+                InputField("character", ("image", "video"), reference=True, cli=("image",)),
+                InputField("reference", ("video",), reference=True),
             ),
             sample_body=_body(
                 model="act_two",
@@ -224,10 +269,8 @@ REGISTRY: Final = OperationRegistry(
             output_kind="video",
             typical_duration_s=60.0,
             default_output_seconds=10,
-            cli=CliDefaults(
-                model="gen4_turbo",
-                inputs=(CliInput("input", ("video", "image")), CliInput("audio", ("audio",))),
-            ),
+            cli=CliDefaults(model="gen4_turbo"),
+            inputs=(InputField("input", ("video", "image")), InputField("audio", ("audio",))),
             sample_body=_body(
                 model="gen4_turbo",
                 input="https://example.com/face.mp4",
@@ -241,7 +284,8 @@ REGISTRY: Final = OperationRegistry(
             output_kind="video",
             typical_duration_s=45.0,
             default_output_seconds=10,
-            cli=CliDefaults(model="upscale_v1", inputs=(CliInput("videoUri", ("video",)),)),
+            cli=CliDefaults(model="upscale_v1"),
+            inputs=(InputField("videoUri", ("video",)),),
             sample_body=_body(model="upscale_v1", videoUri="https://example.com/low-res.mp4"),
             summary="A video at a higher resolution.",
         ),
@@ -251,7 +295,8 @@ REGISTRY: Final = OperationRegistry(
             output_kind="video",
             typical_duration_s=40.0,
             default_output_seconds=10,
-            cli=CliDefaults(model="frame_interpolation_v1", inputs=(CliInput("videoUri", ("video",)),)),
+            cli=CliDefaults(model="frame_interpolation_v1"),
+            inputs=(InputField("videoUri", ("video",)),),
             sample_body=_body(model="frame_interpolation_v1", videoUri="https://example.com/clip.mp4"),
             summary="A video with frames interpolated.",
         ),
@@ -262,6 +307,7 @@ REGISTRY: Final = OperationRegistry(
             typical_duration_s=32.0,
             default_output_seconds=5,
             cli=CliDefaults(model="sound_effect_v1"),
+            inputs=(InputField("videoUri", ("video",), cli=()),),
             sample_body=_body(model="sound_effect_v1", promptText="rain on a tin roof"),
             summary="A sound effect from a prompt (optionally for a video).",
         ),
@@ -281,6 +327,11 @@ def _known_operation(name: str) -> str:
 Operation = Annotated[str, AfterValidator(_known_operation)]
 
 
-def validate_create_request(operation: str, body: Any, *, passthrough: bool = False) -> RunwayModel:
-    """Validate a create body for `operation`; raises :class:`pydantic.ValidationError`."""
-    return REGISTRY[operation].request_model.model_validate(body, context={"passthrough": passthrough})
+def validate_create_request(
+    operation: str, body: Any, *, passthrough: bool = False, s3_inputs: bool = False
+) -> RunwayModel:
+    """Validate a create body for `operation`; raises :class:`pydantic.ValidationError`.
+    `s3_inputs`: also take `s3://bucket/key` in input fields (the bridge only; Runway knows none)."""
+    return REGISTRY[operation].request_model.model_validate(
+        body, context={"passthrough": passthrough, "s3_inputs": s3_inputs}
+    )

@@ -19,12 +19,38 @@ class JobPage:
 
 
 @dataclass(frozen=True)
+class JobKind:
+    """A list filter on what was asked: one operation and/or one model (None: any)."""
+
+    operation: str | None = None
+    model: str | None = None
+
+    def matches(self, job: Job) -> bool:
+        return (self.operation is None or job.operation == self.operation) and (
+            self.model is None or job.model == self.model
+        )
+
+    @property
+    def scope(self) -> str:
+        """Its part of a list cursor's scope (empty without a filter, so older cursors still fit)."""
+        return (f"|o:{self.operation}" if self.operation else "") + (f"|m:{self.model}" if self.model else "")
+
+
+@dataclass(frozen=True)
 class StreamChange:
     """What one record of the jobs table's stream means to the relay (the store decodes it): an
     outbox event just written, or a job whose progress changed. A record that is neither is None."""
 
     event: OutboxEvent | None = None
     progressed: Job | None = None
+
+
+@dataclass(frozen=True)
+class InputObject:
+    """What HeadObject says about an `s3://` input: its size and its Content-Type (if any)."""
+
+    size: int
+    content_type: str | None
 
 
 @dataclass(frozen=True)
@@ -74,6 +100,20 @@ class DeliveryResult:
     error: str | None = None
     refused: bool = False
     timed_out: bool = False
+    # The start of the receiver's answer body as readable text (control characters stripped), or
+    # None without an answer body; capped by settings `webhook_answer_excerpt_bytes`.
+    answer_excerpt: str | None = None
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A webhook delivery that exhausted its attempts and waits in the dead-letter queue."""
+
+    event_id: str
+    job_id: str
+    type: str
+    reason: str | None
+    dead_lettered_at: datetime | None  # when it was dead-lettered (the queue's sent time)
 
 
 @dataclass(frozen=True)
@@ -90,3 +130,4 @@ class DeliveryAttempt:
     error: str | None
     # What the deliverer decided: "delivered", "retrying", "stopped" (410), "exhausted".
     outcome: str
+    answer_excerpt: str | None = None  # DeliveryResult.answer_excerpt

@@ -4,11 +4,15 @@ additions the live API and the official SDK use (see DESIGN.md, "The API surface
 No I/O here. Request models validate strictly by default; validating with
 ``context={"passthrough": True}`` (see :func:`validate_create_request`) keeps models, enum values
 and fields the spec does not know, so the bridge never blocks what Runway itself accepts.
+``context={"s3_inputs": True}`` (the bridge's own validation only, never the emulator's: Runway
+knows no ``s3://``) also accepts ``s3://bucket/key`` in every input URI field; the bridge checks
+the object and turns it into a URL Runway can fetch (logic/submission/inputs.py).
 Which operation uses which request model is declared in models/operations.py.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Final, Literal
 
@@ -36,13 +40,47 @@ UriKind = Literal["https", "runway", "data"]
 HTTPS_OR_RUNWAY: Final[tuple[UriKind, ...]] = ("https", "runway")
 ANY_URI_KIND: Final[tuple[UriKind, ...]] = ("https", "runway", "data")
 
+# What an input is made of, for the size caps and content types Runway enforces per kind.
+MediaKind = Literal["image", "video", "audio"]
+# Runway's size caps for an input it fetches from a URL (its "API Input Parameters" page: image
+# 16 MB, video 32 MB, audio 32 MB), read as decimal megabytes so a cap never lets past what
+# Runway refuses. `s3://` inputs are sent as presigned URLs, so these caps hold for them.
+URL_INPUT_MAX_BYTES: Final[dict[MediaKind, int]] = {
+    "image": 16_000_000,
+    "video": 32_000_000,
+    "audio": 32_000_000,
+}
+
+# `s3://bucket/key`: a bucket name as S3 spells it (3-63 lower-case letters, digits, dots, hyphens)
+# and a non-empty key.
+S3_URI_PATTERN: Final = r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[\s\S]+"
+_S3_URI: Final = re.compile(S3_URI_PATTERN + "$")
+
 
 def is_passthrough(info: ValidationInfo) -> bool:
     return bool(isinstance(info.context, dict) and info.context.get("passthrough"))
 
 
-def check_uri(value: str, allowed: tuple[UriKind, ...]) -> str:
-    """Refuse URIs of a kind the field does not take (the spec names them per field)."""
+def accepts_s3_inputs(info: ValidationInfo | None) -> bool:
+    """True when the bridge validates (its context says so): only it can resolve `s3://`."""
+    return bool(info is not None and isinstance(info.context, dict) and info.context.get("s3_inputs"))
+
+
+def split_s3_uri(value: str) -> tuple[str, str] | None:
+    """(bucket, key) of an `s3://bucket/key` URI; None for anything else."""
+    if not _S3_URI.match(value):
+        return None
+    bucket, _, key = value.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def check_uri(value: str, allowed: tuple[UriKind, ...], info: ValidationInfo | None = None) -> str:
+    """Refuse URIs of a kind the field does not take (the spec names them per field). With the
+    bridge's context (`s3_inputs`), an `s3://bucket/key` is taken in any input field too."""
+    if value.startswith("s3://") and accepts_s3_inputs(info):
+        if split_s3_uri(value) is None:
+            raise ValueError("must be s3://<bucket>/<key> with a valid bucket name and a key")
+        return value
     kinds = {
         "https": value.startswith("https://") and len(value) > len("https://"),
         "runway": value.startswith("runway://") and len(value) > len("runway://"),
@@ -51,6 +89,8 @@ def check_uri(value: str, allowed: tuple[UriKind, ...]) -> str:
     if not any(kinds[kind] for kind in allowed):
         names = {"https": "an HTTPS URL", "runway": "a runway:// URI", "data": "a data: URI"}
         expected = " or ".join(names[kind] for kind in allowed)
+        if accepts_s3_inputs(info):
+            expected += " or an s3://bucket/key URI"
         raise ValueError(f"must be {expected}")
     if kinds["data"] and len(value) > DATA_URI_MAX_LENGTH:
         raise ValueError("data: URI is larger than 5 MB")
@@ -67,9 +107,25 @@ _URI_PATTERNS: Final[dict[UriKind, str]] = {
 }
 
 
+def uri_pattern(allowed: tuple[UriKind, ...], *, s3: bool = False) -> str:
+    """The JSON-schema pattern of a URI field of `allowed` kinds (`s3`: with `s3://` inputs)."""
+    return (
+        "^("
+        + "|".join([*(_URI_PATTERNS[kind] for kind in allowed), *([S3_URI_PATTERN + "$"] if s3 else [])])
+        + ")"
+    )
+
+
+# The patterns request models' documents carry, each with its `s3://` variant: the bridge's
+# OpenAPI document (models/openapi.py) shows the variant, as the bridge accepts it.
+URI_PATTERNS_WITH_S3: Final[dict[str, str]] = {
+    uri_pattern(allowed): uri_pattern(allowed, s3=True) for allowed in (HTTPS_OR_RUNWAY, ANY_URI_KIND)
+}
+
+
 def uri_field(allowed: tuple[UriKind, ...], *, alias: str | None = None, optional: bool = False) -> Any:
     """A URI field of `allowed` kinds: its document carries the pattern `check_uri` enforces."""
-    pattern = "^(" + "|".join(_URI_PATTERNS[kind] for kind in allowed) + ")"
+    pattern = uri_pattern(allowed)
     extra: dict[str, Any] = {"pattern": pattern}
     if "data" in allowed:
         extra["maxLength"] = DATA_URI_MAX_LENGTH
@@ -146,8 +202,8 @@ class ImageToVideoRequest(_RatioMixin, _DurationMixin):
 
     @field_validator("prompt_image")
     @classmethod
-    def _prompt_image(cls, value: str) -> str:
-        return check_uri(value, ANY_URI_KIND)
+    def _prompt_image(cls, value: str, info: ValidationInfo) -> str:
+        return check_uri(value, ANY_URI_KIND, info)
 
 
 class TextToVideoRequest(_RatioMixin, _DurationMixin):
@@ -177,8 +233,8 @@ class VideoToVideoRequest(_RatioMixin):
 
     @field_validator("prompt_video", "video_uri")
     @classmethod
-    def _video(cls, value: str | None) -> str | None:
-        return None if value is None else check_uri(value, HTTPS_OR_RUNWAY)
+    def _video(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else check_uri(value, HTTPS_OR_RUNWAY, info)
 
     @model_validator(mode="after")
     def _one_video(self) -> VideoToVideoRequest:
@@ -194,8 +250,8 @@ class MediaReference(BaseModel):
 
     @field_validator("uri")
     @classmethod
-    def _uri(cls, value: str) -> str:
-        return check_uri(value, HTTPS_OR_RUNWAY)
+    def _uri(cls, value: str, info: ValidationInfo) -> str:
+        return check_uri(value, HTTPS_OR_RUNWAY, info)
 
 
 class CharacterPerformanceRequest(_RatioMixin):
@@ -213,8 +269,8 @@ class LipSyncRequest(RunwayModel):
 
     @field_validator("input", "audio")
     @classmethod
-    def _media(cls, value: str) -> str:
-        return check_uri(value, HTTPS_OR_RUNWAY)
+    def _media(cls, value: str, info: ValidationInfo) -> str:
+        return check_uri(value, HTTPS_OR_RUNWAY, info)
 
 
 class _VideoInputRequest(RunwayModel):
@@ -224,8 +280,8 @@ class _VideoInputRequest(RunwayModel):
 
     @field_validator("video_uri")
     @classmethod
-    def _video(cls, value: str) -> str:
-        return check_uri(value, HTTPS_OR_RUNWAY)
+    def _video(cls, value: str, info: ValidationInfo) -> str:
+        return check_uri(value, HTTPS_OR_RUNWAY, info)
 
 
 class VideoUpscaleRequest(_VideoInputRequest):
@@ -247,8 +303,8 @@ class SoundEffectRequest(RunwayModel):
 
     @field_validator("video_uri")
     @classmethod
-    def _video(cls, value: str | None) -> str | None:
-        return None if value is None else check_uri(value, HTTPS_OR_RUNWAY)
+    def _video(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else check_uri(value, HTTPS_OR_RUNWAY, info)
 
 
 # --- Responses -------------------------------------------------------------------------------

@@ -6,16 +6,20 @@ counters beside its jobs. What each limit means and how it is enforced: docs/ten
 - `max_jobs_per_day`, `max_output_seconds_per_day`, `max_credits_per_day`: per UTC day, counted when
   a job is accepted. A create over one of them answers 429 with `Retry-After` (seconds until the
   next UTC midnight) and stores nothing. A job that never reached Runway gives its share back.
+
+A tenant may also have an output destination (its own bucket and prefix), kept beside its limits.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from runway_bridge.models.operations import REGISTRY, Operation
 
@@ -35,6 +39,69 @@ class TenantLimits(BaseModel):
 
 
 UNLIMITED: Final = TenantLimits()
+
+# S3 bucket names (3-63 lower-case letters, digits, dots and hyphens; starting and ending with a
+# letter or digit), and a key prefix of S3's safe characters only (it becomes part of every key).
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_PREFIX = re.compile(r"[A-Za-z0-9!_.*'()/-]*")
+OUTPUT_PREFIX_MAX_CHARS: Final = 512
+
+
+class OutputDestination(BaseModel):
+    """Where a tenant's outputs are copied instead of the bridge's bucket: `<prefix>outputs/<jobId>/
+    <index>.<ext>` in `bucket` (docs/tenants.md, "Output destination"). `prefix` is empty or ends
+    with "/"."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bucket: str
+    prefix: str = ""
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket_name(cls, bucket: str) -> str:
+        if not _BUCKET_NAME.fullmatch(bucket) or ".." in bucket:
+            raise ValueError(f"{bucket!r} is not an S3 bucket name")
+        return bucket
+
+    @field_validator("prefix")
+    @classmethod
+    def _safe_prefix(cls, prefix: str) -> str:
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        segments = prefix.split("/")[:-1]
+        if (
+            len(prefix) > OUTPUT_PREFIX_MAX_CHARS
+            or not _PREFIX.fullmatch(prefix)
+            or any(segment in ("", ".", "..") for segment in segments)
+        ):
+            raise ValueError(
+                f"prefix {prefix!r}: at most {OUTPUT_PREFIX_MAX_CHARS} characters of letters, digits and "
+                "!_.*'()-, in non-empty segments separated by '/'"
+            )
+        return prefix
+
+    @classmethod
+    def parse(cls, uri: str) -> OutputDestination:
+        """`s3://bucket` or `s3://bucket/prefix/` (ValueError otherwise)."""
+        if not uri.startswith("s3://"):
+            raise ValueError(f"{uri!r}: give s3://bucket/prefix/")
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        return cls(bucket=bucket, prefix=prefix)
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+
+@dataclass(frozen=True)
+class TenantProfile:
+    """What a submit needs to know of its tenant, read in one go: its limits and where its outputs
+    go (None: the bridge's own bucket)."""
+
+    limits: TenantLimits = UNLIMITED
+    output_destination: OutputDestination | None = None
+
 
 # Limit names as they appear in error codes, counters and the usage view.
 DAILY_LIMIT_CODES: Final = {

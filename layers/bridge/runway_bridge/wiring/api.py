@@ -14,7 +14,7 @@ from runway_bridge.logic.tenants.usage import UsageService
 from runway_bridge.settings import BridgeSettings
 from runway_bridge.wiring import parts
 from runway_bridge.wiring.cache import SettingsKeyedCache, utc_now
-from runway_bridge.wiring.notifications import build_webhook_admin
+from runway_bridge.wiring.notifications import api_links, build_webhook_admin
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,12 @@ def build_api_services(settings: BridgeSettings) -> ApiServices:
             settings, jobs=jobs, state=state, runway=runway, starter=parts.poller_starter(settings, state)
         ),
         tasks=TaskService(
-            jobs=jobs, objects=objects, runway_factory=runway, settings=settings, clock=utc_now
+            jobs=jobs,
+            objects=objects,
+            runway_factory=runway,
+            settings=settings,
+            clock=utc_now,
+            links=api_links(settings),
         ),
         usage=UsageService(jobs=jobs, tenants=parts.key_store(settings), clock=utc_now),
         webhooks=build_webhook_admin(settings),

@@ -22,9 +22,9 @@ from runway_bridge.adapters.redelivery import SqsRedelivery
 from runway_bridge.adapters.secrets import SecretsManagerTenantSecrets, link_key_provider
 from runway_bridge.adapters.url_guard import UrlGuard
 from runway_bridge.errors import StoreUnavailableError
+from runway_bridge.logic.links import OutputLinkSigner
 from runway_bridge.logic.notifications.admin import WebhookAdmin
 from runway_bridge.logic.notifications.delivery import WebhookDelivery
-from runway_bridge.logic.notifications.links import OutputLinkSigner
 from runway_bridge.logic.notifications.relay import NotificationRelay, PresignedOutputs
 from runway_bridge.logic.ports import NotificationChannel
 from runway_bridge.settings import BridgeSettings
@@ -62,8 +62,16 @@ def _dead_letters(settings: BridgeSettings) -> SqsWebhookDeadLetters | None:
 
 
 def _links(settings: BridgeSettings) -> OutputLinkSigner | None:
+    """The signer notifications use: they need the public base URL, which only the API itself can
+    do without (it knows the address it was called at)."""
     if not settings.public_base_url:
         return None
+    return api_links(settings)
+
+
+def api_links(settings: BridgeSettings) -> OutputLinkSigner:
+    """The signer the API checks stable links with and signs the task view's links with (under
+    `public_base_url` when set, else the address of the request)."""
     return OutputLinkSigner(settings.public_base_url, link_key_provider(settings), settings.link_ttl_s)
 
 
@@ -140,18 +148,18 @@ def build_webhook_admin(settings: BridgeSettings) -> WebhookAdmin:
     jobs = parts.jobs_store(settings)
     objects = parts.object_store(settings)
     secrets = parts.tenant_secrets(settings)
-    links = _links(settings)
     found_channels = channels(settings)
-    relay = _relay(settings, jobs=jobs, links=links, found_channels=found_channels)
+    relay = _relay(settings, jobs=jobs, links=_links(settings), found_channels=found_channels)
     return WebhookAdmin(
         jobs=jobs,
         events=jobs,
         queue=_queue(settings),
-        redriver=_dead_letters(settings),
+        redriver=(dead_letters := _dead_letters(settings)),
+        dead_letters=dead_letters,
         secrets=secrets,
         delivery=_delivery(settings, jobs=jobs, secrets=secrets, found_channels=found_channels, relay=relay),
         check_url=UrlGuard.from_settings(settings).check,
-        links=links,
+        links=api_links(settings),
         presign=lambda s3_uri: objects.presigned_url(s3_uri, expires_in_s=settings.output_url_ttl_s),
         rotation_overlap_s=settings.webhook_rotation_overlap_s,
     )

@@ -3,9 +3,9 @@ come from `adapters.aws.aws_client` (one per service and endpoint per process)."
 
 from __future__ import annotations
 
-from runway_bridge.adapters.aws import aws_client
+from runway_bridge.adapters.aws import aws_client, s3_presigner
 from runway_bridge.adapters.jobs.store import DynamoJobStore
-from runway_bridge.adapters.object_store import S3ObjectStore
+from runway_bridge.adapters.object_store import S3InputObjects, S3ObjectStore
 from runway_bridge.adapters.poller.state import DynamoPollerState, StepFunctionsPollerStarter
 from runway_bridge.adapters.redelivery import SqsRedelivery
 from runway_bridge.adapters.runway.factory import CachedRunwayFactory
@@ -81,4 +81,6 @@ def submission_service(
         rejections=EventBridgeRejectionPublisher(aws_client("events"), settings.event_bus_name),
         tenants=keys,
         capacity=state,
+        # s3:// inputs, in the buckets of settings.input_buckets only (the allow-list).
+        input_objects=S3InputObjects(aws_client("s3"), presigner=s3_presigner),
     )

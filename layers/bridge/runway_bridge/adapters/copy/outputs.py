@@ -195,17 +195,34 @@ class UploadedPart:
 
 
 class S3MultipartStore:
-    """One bucket's multipart uploads, with SSE on every object and a SHA-256 checksum on every part
-    (S3 verifies each part against it; moto 5.2 accepts the checksum but does not verify it)."""
+    """One bucket's multipart uploads, with a SHA-256 checksum on every part (S3 verifies each part
+    against it; moto 5.2 accepts the checksum but does not verify it). The bridge's bucket gets SSE
+    named on every object (SSE-S3, or SSE-KMS with `kms_key_id`); a tenant's bucket
+    (`bucket_default_encryption`) gets none named, so the bucket's own default encryption applies.
 
-    def __init__(self, client: Any, bucket: str, *, kms_key_id: str | None = None) -> None:
+    Failures name the call and S3's error code (e.g. `AccessDenied`, `NoSuchBucket`): the key
+    setup's write check shows them to the operator."""
+
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        *,
+        kms_key_id: str | None = None,
+        bucket_default_encryption: bool = False,
+    ) -> None:
         self._client = client
         self._bucket = bucket
         self._kms_key_id = kms_key_id
+        self._bucket_default_encryption = bucket_default_encryption
 
     @classmethod
     def from_settings(cls, client: Any, settings: BridgeSettings) -> S3MultipartStore:
         return cls(client, settings.bucket_name, kms_key_id=settings.output_kms_key_id)
+
+    @classmethod
+    def for_tenant_bucket(cls, client: Any, bucket: str) -> S3MultipartStore:
+        return cls(client, bucket, bucket_default_encryption=True)
 
     @property
     def bucket(self) -> str:
@@ -214,6 +231,29 @@ class S3MultipartStore:
     def s3_uri(self, key: str) -> str:
         return f"s3://{self._bucket}/{key}"
 
+    def check_region(self) -> None:
+        """ObjectStoreError unless the bucket exists in this client's region (the bridge's): a
+        presigned output URL is signed for the bridge's region and fails for a bucket elsewhere."""
+        own = self._client.meta.region_name
+        failure = f"could not look up bucket {self._bucket}"
+        try:
+            answer = self._client.head_bucket(Bucket=self._bucket)
+            region = answer.get("BucketRegion") or _region_header(answer)
+        except ClientError as exc:
+            # S3 answers another region's bucket with 301 and names the region in a header.
+            region = _region_header(exc.response)
+            if region is None or region == own:
+                code = _HEAD_BUCKET_CODES.get(_why(exc), _why(exc))
+                raise ObjectStoreError(f"{failure} ({code})", retryable=True) from exc
+        except BotoCoreError as exc:
+            raise ObjectStoreError(f"{failure} ({_why(exc)})", retryable=True) from exc
+        if region and own and region != own:
+            raise ObjectStoreError(
+                f"bucket {self._bucket} is in {region} and the bridge in {own}: output URLs are presigned "
+                "for the bridge's region",
+                retryable=False,
+            )
+
     def find(self, key: str) -> StoredObject | None:
         try:
             head = self._client.head_object(Bucket=self._bucket, Key=key)
@@ -221,9 +261,9 @@ class S3MultipartStore:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
                 return None
-            raise ObjectStoreError(f"could not look up {key}", retryable=True) from exc
+            raise ObjectStoreError(f"could not look up {key} ({_why(exc)})", retryable=True) from exc
         except BotoCoreError as exc:
-            raise ObjectStoreError(f"could not look up {key}", retryable=True) from exc
+            raise ObjectStoreError(f"could not look up {key} ({_why(exc)})", retryable=True) from exc
         return StoredObject(
             size=int(head["ContentLength"]),
             content_type=head.get("ContentType"),
@@ -238,7 +278,7 @@ class S3MultipartStore:
             for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
                 keys.extend(item["Key"] for item in page.get("Contents", []))
         except (BotoCoreError, ClientError) as exc:
-            raise ObjectStoreError(f"could not list {prefix}", retryable=True) from exc
+            raise ObjectStoreError(f"could not list {prefix} ({_why(exc)})", retryable=True) from exc
         return keys
 
     def abort_unfinished(self, prefix: str) -> int:
@@ -253,13 +293,15 @@ class S3MultipartStore:
                     aborted += 1
         except (BotoCoreError, ClientError) as exc:
             raise ObjectStoreError(
-                f"could not list unfinished uploads under {prefix}", retryable=True
+                f"could not list unfinished uploads under {prefix} ({_why(exc)})", retryable=True
             ) from exc
         return aborted
 
     def start(self, key: str, *, content_type: str, metadata: Mapping[str, str]) -> str:
         encryption: dict[str, str] = {"ServerSideEncryption": "AES256"}
-        if self._kms_key_id:
+        if self._bucket_default_encryption:
+            encryption = {}
+        elif self._kms_key_id:
             encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self._kms_key_id}
         try:
             answer = self._client.create_multipart_upload(
@@ -271,7 +313,9 @@ class S3MultipartStore:
                 **encryption,
             )
         except (BotoCoreError, ClientError) as exc:
-            raise ObjectStoreError(f"could not start the upload of {key}", retryable=True) from exc
+            raise ObjectStoreError(
+                f"could not start the upload of {key} ({_why(exc)})", retryable=True
+            ) from exc
         upload_id: str = answer["UploadId"]
         return upload_id
 
@@ -289,7 +333,9 @@ class S3MultipartStore:
                 ChecksumSHA256=checksum_sha256,
             )
         except (BotoCoreError, ClientError) as exc:
-            raise ObjectStoreError(f"could not upload part {number} of {key}", retryable=True) from exc
+            raise ObjectStoreError(
+                f"could not upload part {number} of {key} ({_why(exc)})", retryable=True
+            ) from exc
         return UploadedPart(number, answer["ETag"], answer.get("ChecksumSHA256") or checksum_sha256)
 
     def complete(self, key: str, upload_id: str, parts: list[UploadedPart]) -> None:
@@ -306,7 +352,9 @@ class S3MultipartStore:
                 },
             )
         except (BotoCoreError, ClientError) as exc:
-            raise ObjectStoreError(f"could not complete the upload of {key}", retryable=True) from exc
+            raise ObjectStoreError(
+                f"could not complete the upload of {key} ({_why(exc)})", retryable=True
+            ) from exc
 
     def abort(self, key: str, upload_id: str) -> None:
         try:
@@ -314,9 +362,13 @@ class S3MultipartStore:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
                 return  # already aborted or completed: nothing left to clean
-            raise ObjectStoreError(f"could not abort the upload of {key}", retryable=True) from exc
+            raise ObjectStoreError(
+                f"could not abort the upload of {key} ({_why(exc)})", retryable=True
+            ) from exc
         except BotoCoreError as exc:
-            raise ObjectStoreError(f"could not abort the upload of {key}", retryable=True) from exc
+            raise ObjectStoreError(
+                f"could not abort the upload of {key} ({_why(exc)})", retryable=True
+            ) from exc
 
     def tag(self, key: str, tags: Mapping[str, str]) -> None:
         try:
@@ -326,4 +378,20 @@ class S3MultipartStore:
                 Tagging={"TagSet": [{"Key": name, "Value": value} for name, value in tags.items()]},
             )
         except (BotoCoreError, ClientError) as exc:
-            raise ObjectStoreError(f"could not tag {key}", retryable=True) from exc
+            raise ObjectStoreError(f"could not tag {key} ({_why(exc)})", retryable=True) from exc
+
+
+# HeadBucket answers have no body: S3's status stands for its error code.
+_HEAD_BUCKET_CODES: Final = {"404": "NoSuchBucket", "403": "AccessDenied"}
+
+
+def _region_header(answer: Mapping[str, Any]) -> str | None:
+    region = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-bucket-region")
+    return str(region) if region else None
+
+
+def _why(exc: Exception) -> str:
+    """S3's error code (AccessDenied, NoSuchBucket, ...), or the kind of failure without one."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "")) or "ClientError"
+    return type(exc).__name__

@@ -34,10 +34,10 @@ from runway_bridge.errors import (
     UsageLimitReachedError,
 )
 from runway_bridge.models.events import EventType
-from runway_bridge.models.job import Job, JobStatus, can_transition, is_terminal
+from runway_bridge.models.job import Job, JobStatus, can_transition, is_terminal, status_history_after
 from runway_bridge.models.notification import callback_wants
 from runway_bridge.models.outbox import OutboxEvent
-from runway_bridge.models.records import DeliveryAttempt, EventMarker, JobPage, StreamChange
+from runway_bridge.models.records import DeliveryAttempt, EventMarker, JobKind, JobPage, StreamChange
 from runway_bridge.models.tenant import DailyUsage, TenantLimits, UsageCharge
 
 JOB_SK: Final = "JOB"
@@ -236,6 +236,9 @@ class DynamoJobStore:
         if terminal and event is None:
             raise ValueError("a terminal status is written with its outbox event")
         all_changes: dict[str, Any] = {**(changes or {}), "status": new_status}
+        all_changes["status_history"] = status_history_after(
+            job, new_status, all_changes.get("updated_at") or datetime.now(UTC)
+        )
         # Finished jobs leave the poller's index.
         removed = remove | ({"next_poll_at"} if terminal else frozenset())
         extras: list[dict[str, Any]] = []
@@ -310,7 +313,14 @@ class DynamoJobStore:
     # --- Lists ------------------------------------------------------------------------------
 
     def list_by_tenant(
-        self, tenant_id: str, *, status: JobStatus | None, limit: int, cursor: str | None
+        self,
+        tenant_id: str,
+        *,
+        status: JobStatus | None,
+        limit: int,
+        cursor: str | None,
+        operation: str | None = None,
+        model: str | None = None,
     ) -> JobPage:
         return self._list(
             "by-tenant",
@@ -320,10 +330,19 @@ class DynamoJobStore:
             status=status,
             limit=limit,
             cursor=cursor,
+            kind=JobKind(operation, model),
         )
 
     def list_by_reference(
-        self, tenant_id: str, reference: str, *, status: JobStatus | None, limit: int, cursor: str | None
+        self,
+        tenant_id: str,
+        reference: str,
+        *,
+        status: JobStatus | None,
+        limit: int,
+        cursor: str | None,
+        operation: str | None = None,
+        model: str | None = None,
     ) -> JobPage:
         value = f"{tenant_id}#{reference}"
         return self._list(
@@ -334,6 +353,7 @@ class DynamoJobStore:
             status=status,
             limit=limit,
             cursor=cursor,
+            kind=JobKind(operation, model),
         )
 
     def _list(
@@ -346,8 +366,11 @@ class DynamoJobStore:
         status: JobStatus | None,
         limit: int,
         cursor: str | None,
+        kind: JobKind,
     ) -> JobPage:
-        scope = f"{scope}|s:{status.value if status else ''}"
+        # The list indexes project no operation or model (a new projection would replace the
+        # index), so those filters apply to the jobs read from the table; a cursor is bound to them.
+        scope = f"{scope}|s:{status.value if status else ''}{kind.scope}"
         start_key = _decode_cursor(cursor, scope) if cursor else None
         request: dict[str, Any] = {
             "TableName": self._table,
@@ -376,7 +399,7 @@ class DynamoJobStore:
                 raise StoreUnavailableError("could not list jobs") from exc
             # The list indexes project keys and status only (a poll's writes then leave them
             # alone): the page's jobs are read from the table, in the index's order.
-            jobs.extend(self._jobs_in_order(answer.get("Items", [])))
+            jobs.extend(job for job in self._jobs_in_order(answer.get("Items", [])) if kind.matches(job))
             last_key = answer.get("LastEvaluatedKey")
             if last_key is None or len(jobs) >= limit:
                 break
@@ -523,6 +546,7 @@ class DynamoJobStore:
             "latencyMs": attempt.latency_ms,
             "error": attempt.error,
             "outcome": attempt.outcome,
+            "answerExcerpt": attempt.answer_excerpt,
         }
         with _store_errors("could not record the delivery attempt"):
             self._client.put_item(
@@ -541,6 +565,7 @@ class DynamoJobStore:
                 latency_ms=int(item.get("latencyMs", 0)),
                 error=item.get("error"),
                 outcome=str(item.get("outcome", "")),
+                answer_excerpt=item.get("answerExcerpt"),
             )
             for item in self._partition(job_pk(job_id))
             if str(item["sk"]).startswith("ATTEMPT#")

@@ -4,7 +4,8 @@ DNS may answer differently at delivery than at submit, so every attempt checks t
 connects to the very address the guard accepted: the request goes to the IP, with the original
 `Host` header and `extensions={"sni_hostname": host}` (httpcore uses it for SNI and for checking
 the certificate against the hostname). Redirects are not followed, the whole attempt has one
-deadline, and at most `max_response_bytes` of the answer are read. A receiver's behaviour never
+deadline, and at most `max_response_bytes` of the answer are read, of which the first
+`answer_excerpt_bytes` are kept as readable text (`answer_excerpt`). A receiver's behaviour never
 raises: every outcome is a `DeliveryResult`.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import ssl
 import time
+import unicodedata
 from collections.abc import Mapping
 
 import httpx
@@ -29,11 +31,13 @@ class HttpxWebhookSender:
         *,
         timeout_s: float = 15.0,
         max_response_bytes: int = 64 * 1024,
+        answer_excerpt_bytes: int = 256,
         verify: ssl.SSLContext | bool = True,
     ) -> None:
         self._check = check
         self._timeout_s = timeout_s
         self._max_response_bytes = max_response_bytes
+        self._answer_excerpt_bytes = min(answer_excerpt_bytes, max_response_bytes)
         # No proxies from the environment: the request must reach the checked address itself.
         self._client = httpx.Client(
             verify=verify, follow_redirects=False, trust_env=False, timeout=httpx.Timeout(timeout_s)
@@ -57,7 +61,7 @@ class HttpxWebhookSender:
         try:
             response = self._client.send(request, stream=True)
             try:
-                self._read_capped(response, deadline)
+                head = self._read_capped(response, deadline)
             finally:
                 response.close()
         except httpx.TimeoutException:
@@ -74,16 +78,29 @@ class HttpxWebhookSender:
             error = f"redirect to {response.headers.get('location', '?')} not followed"
         elif not response.is_success:
             error = f"the receiver answered {response.status_code}"
-        return DeliveryResult(status_code=response.status_code, latency_ms=latency_ms, error=error)
+        # A compressed answer is not text until decoded, and it is not decoded here (no bombs).
+        encoded = response.headers.get("content-encoding", "identity").strip().lower() not in ("", "identity")
+        return DeliveryResult(
+            status_code=response.status_code,
+            latency_ms=latency_ms,
+            error=error,
+            answer_excerpt=None if encoded else answer_excerpt(head),
+        )
 
-    def _read_capped(self, response: httpx.Response, deadline: float) -> None:
+    def _read_capped(self, response: httpx.Response, deadline: float) -> bytes:
+        """Reads at most `max_response_bytes` (the status is what counts) and returns the first
+        `answer_excerpt_bytes` of them."""
         read = 0
+        head = bytearray()
         for chunk in response.iter_raw():
+            if len(head) < self._answer_excerpt_bytes:
+                head += chunk[: self._answer_excerpt_bytes - len(head)]
             read += len(chunk)
             if read >= self._max_response_bytes:
-                return  # enough: the status is what counts, the body is only for logs
+                break
             if time.monotonic() > deadline:
                 raise TimeoutError
+        return bytes(head)
 
     @staticmethod
     def _failed(started: float, error: str, *, timed_out: bool = False) -> DeliveryResult:
@@ -98,6 +115,19 @@ class HttpxWebhookSender:
         self._client.close()
 
 
+def answer_excerpt(head: bytes) -> str | None:
+    """Bytes of an answer as text safe to show: UTF-8 (undecodable bytes become U+FFFD), line
+    breaks and tabs as spaces, other control and format characters (e.g. bidirectional overrides)
+    removed; None when nothing readable is left."""
+    text = head.decode("utf-8", errors="replace")
+    kept = "".join(
+        " " if char in "\t\n\r" else char
+        for char in text
+        if char in "\t\n\r" or unicodedata.category(char) not in ("Cc", "Cf")
+    )
+    return kept.strip() or None
+
+
 def webhook_sender_from_settings(
     settings: BridgeSettings, resolver: Resolver | None = None
 ) -> HttpxWebhookSender:
@@ -109,5 +139,6 @@ def webhook_sender_from_settings(
         guard.check,
         timeout_s=settings.webhook_timeout_s,
         max_response_bytes=settings.webhook_max_response_bytes,
+        answer_excerpt_bytes=settings.webhook_answer_excerpt_bytes,
         verify=verify,
     )

@@ -1,4 +1,5 @@
-"""Bridge API keys in DynamoDB (stored as SHA-256 only) and each tenant's limits beside them."""
+"""Bridge API keys in DynamoDB (stored as SHA-256 only) and each tenant's limits and output
+destination beside them."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from runway_bridge.errors import StoreConditionFailedError, StoreUnavailableError
 from runway_bridge.models.records import ApiKeyRecord
-from runway_bridge.models.tenant import UNLIMITED, TenantLimits
+from runway_bridge.models.tenant import OutputDestination, TenantLimits, TenantProfile
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -31,7 +32,8 @@ def _error_code(exc: ClientError) -> str:
 
 class DynamoApiKeyStore:
     """Key items: `pk` = `KEY#<sha256>`, `tenantId`, `name`, `createdAt`, `revokedAt`.
-    Tenant items: `pk` = `TENANT#<tenantId>`, `limits` (a map; absent names are unlimited)."""
+    Tenant items: `pk` = `TENANT#<tenantId>`, `limits` (a map; absent names are unlimited),
+    `outputDestination` (a map `bucket`, `prefix`; absent: the bridge's bucket)."""
 
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
@@ -128,23 +130,31 @@ class DynamoApiKeyStore:
         except (BotoCoreError, ClientError) as exc:
             raise StoreUnavailableError("could not look up the tenant's API keys") from exc
 
-    # --- tenant limits ----------------------------------------------------------------------
+    # --- tenant limits and output destination -------------------------------------------------
 
-    def limits(self, tenant_id: str) -> TenantLimits:
+    def profile(self, tenant_id: str) -> TenantProfile:
         try:
             answer = self._client.get_item(TableName=self._table, Key=_tenant(tenant_id), ConsistentRead=True)
         except (BotoCoreError, ClientError) as exc:
             raise StoreUnavailableError("could not read the tenant's limits") from exc
         if "Item" not in answer:
-            return UNLIMITED
+            return TenantProfile()
         item = {name: _deserializer.deserialize(value) for name, value in answer["Item"].items()}
         raw = item.get("limits") or {}
-        return TenantLimits.model_validate(
+        limits = TenantLimits.model_validate(
             {
                 name: (float(value) if name == "maxCreditsPerDay" else int(value))
                 for name, value in raw.items()
             }
         )
+        destination = item.get("outputDestination")
+        return TenantProfile(
+            limits=limits,
+            output_destination=OutputDestination.model_validate(destination) if destination else None,
+        )
+
+    def limits(self, tenant_id: str) -> TenantLimits:
+        return self.profile(tenant_id).limits
 
     def set_limits(self, tenant_id: str, limits: TenantLimits) -> None:
         stored = {
@@ -152,13 +162,26 @@ class DynamoApiKeyStore:
             for name, value in limits.to_json().items()
             if value is not None
         }
+        self._set(tenant_id, "limits", {"M": stored}, what="limits")
+
+    def set_output_destination(self, tenant_id: str, destination: OutputDestination | None) -> None:
+        value: Any = None
+        if destination is not None:
+            value = _serializer.serialize(destination.model_dump(mode="json"))
+        self._set(tenant_id, "outputDestination", value, what="output destination")
+
+    def _set(self, tenant_id: str, attribute: str, value: Any, *, what: str) -> None:
+        """One attribute of the tenant item (None removes it); the others are kept."""
+        request: dict[str, Any] = {"TableName": self._table, "Key": _tenant(tenant_id)}
+        if value is None:
+            request["UpdateExpression"] = f"REMOVE {attribute}"
+        else:
+            request["UpdateExpression"] = f"SET {attribute} = :value"
+            request["ExpressionAttributeValues"] = {":value": value}
         try:
-            self._client.put_item(
-                TableName=self._table,
-                Item={**_tenant(tenant_id), "limits": {"M": stored}},
-            )
+            self._client.update_item(**request)
         except (BotoCoreError, ClientError) as exc:
-            raise StoreUnavailableError("could not store the tenant's limits") from exc
+            raise StoreUnavailableError(f"could not store the tenant's {what}") from exc
 
 
 def _record(raw: dict[str, Any]) -> ApiKeyRecord:

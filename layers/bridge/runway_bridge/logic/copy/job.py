@@ -16,6 +16,11 @@ Outcomes, by what a retry could change:
 
 Two copies of one job at once (a duplicated message) are safe: the copy core's keys are
 deterministic, and the status write is conditional on the version read, so one of them wins.
+
+A job whose tenant has its own output destination (kept on the job since its create) is copied to
+`<prefix>outputs/<jobId>/<index>.<ext>` in that bucket, the same way; a bucket the stack no longer
+allows (OutputBuckets) fails the job at once. `check_destination` answers the key setup's question
+"can the copier write there?" by making the copy's own S3 calls under the destination's prefix.
 """
 
 from __future__ import annotations
@@ -35,11 +40,20 @@ from runway_bridge.errors import (
     StoreConditionFailedError,
     StoreUnavailableError,
 )
-from runway_bridge.logic.copy.streaming import CopyPolicy, MultipartStore, OutputSource, copy_task_outputs
+from runway_bridge.logic.copy.streaming import (
+    CopyPolicy,
+    MultipartStore,
+    OutputSource,
+    check_writable,
+    copy_task_outputs,
+)
 from runway_bridge.logic.ports import Clock, JobStore, RunwayFactory
+from runway_bridge.models.copy import DestinationCheck
 from runway_bridge.models.job import BRIDGE_COPY_FAILED, LEASE_FIELDS, Job, JobOutput, JobStatus
 from runway_bridge.models.outbox import terminal_event
 from runway_bridge.models.runway import SucceededTask, Task
+from runway_bridge.models.tenant import OutputDestination
+from runway_bridge.observability import logger
 
 # A status write refused because the job changed meanwhile is tried again on the fresh record.
 STATUS_WRITE_ATTEMPTS: Final = 3
@@ -80,13 +94,19 @@ class CopyJobService:
         store: MultipartStore,
         policy: CopyPolicy,
         clock: Clock,
+        tenant_store: Callable[[str], MultipartStore] | None = None,
+        output_buckets: frozenset[str] = frozenset(),
     ) -> None:
+        """`store`: the bridge's bucket. `tenant_store(bucket)`: a tenant's own bucket (its default
+        encryption applies), for the buckets in `output_buckets` (the stack's OutputBuckets)."""
         self._jobs = jobs
         self._runway_factory = runway_factory
         self._source = source
         self._store = store
         self._policy = policy
         self._clock = clock
+        self._tenant_store = tenant_store
+        self._output_buckets = output_buckets
 
     def copy(
         self,
@@ -133,6 +153,8 @@ class CopyJobService:
         if task_id is None:
             raise _PermanentCopyFailure("The job has no Runway task to copy outputs from.")
 
+        store, key_prefix = self._destination(job.output_destination)
+
         def current_urls() -> list[str]:
             return self._output_urls(task_id, runway_budget_s)
 
@@ -143,10 +165,11 @@ class CopyJobService:
                 output_urls=list(known_urls) or current_urls(),
                 refresh_urls=current_urls,
                 source=self._source,
-                store=self._store,
+                store=store,
                 recorded=job.outputs,
                 policy=self._policy,
                 first_attempt=first_attempt,
+                key_prefix=key_prefix,
             )
         except OutputExpiredError as exc:
             raise _PermanentCopyFailure(
@@ -156,6 +179,43 @@ class CopyJobService:
             if exc.retryable:
                 raise
             raise _PermanentCopyFailure(f"An output could not be downloaded: {exc.message}") from exc
+
+    def _destination(self, destination: OutputDestination | None) -> tuple[MultipartStore, str]:
+        """The store and key prefix a job's outputs go to."""
+        if destination is None:
+            return self._store, ""
+        if destination.bucket not in self._output_buckets or self._tenant_store is None:
+            raise _PermanentCopyFailure(
+                f"The tenant's output bucket {destination.bucket} is no longer allowed by the bridge "
+                "(OutputBuckets); nothing was copied."
+            )
+        return self._tenant_store(destination.bucket), destination.prefix
+
+    # --- the key setup's write check --------------------------------------------------------
+
+    def check_destination(self, destination: OutputDestination) -> DestinationCheck:
+        """Can this copier write a tenant's outputs to `destination`? Refused unless its bucket is
+        in `output_buckets`; then the copy's own S3 calls are made on one small object under the
+        prefix (it stays there: the copier has no delete permission)."""
+        if destination.bucket not in self._output_buckets or self._tenant_store is None:
+            allowed = ", ".join(sorted(self._output_buckets)) or "none"
+            return DestinationCheck(
+                code="not_allowed",
+                message=(
+                    f"bucket {destination.bucket} is not in the stack's OutputBuckets (allowed: {allowed})"
+                ),
+            )
+        try:
+            written = check_writable(self._tenant_store(destination.bucket), destination.prefix)
+        except ObjectStoreError as exc:
+            logger.warning(
+                "output destination not writable",
+                extra={"destination": destination.uri, "error": exc.message},
+            )
+            return DestinationCheck(
+                code="not_writable", message=f"the copier cannot write to {destination.uri}: {exc.message}"
+            )
+        return DestinationCheck(code="writable", message=f"the copier wrote {written}")
 
     def _output_urls(self, task_id: str, budget_s: float) -> list[str]:
         try:

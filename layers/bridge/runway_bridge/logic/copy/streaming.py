@@ -1,7 +1,8 @@
 """Copy every output of one finished Runway task into S3, streaming, hashing as it flows.
 
 Keys are deterministic (`outputs/<jobId>/<index>.<ext>`, the extension from the response's content
-type), so a rerun finds its own work:
+type, behind the tenant's prefix when its outputs go to its own bucket), so a rerun finds its own
+work:
 - an object at that key whose `sha256`/`size` tags are set (the last step of a copy) and agree with
   what the job recorded (or, when the job recorded nothing, that came from the same task) is kept as
   it is: no download, no upload;
@@ -98,6 +99,7 @@ class StoredObjectView(Protocol):
 
 class MultipartStore(Protocol):
     def s3_uri(self, key: str) -> str: ...
+    def check_region(self) -> None: ...  # ObjectStoreError unless the bucket is in the bridge's region
     def find(self, key: str) -> StoredObjectView | None: ...
     def abort_unfinished(self, key: str) -> int: ...
     def start(self, key: str, *, content_type: str, metadata: Mapping[str, str]) -> str: ...
@@ -139,11 +141,12 @@ class CopyPolicy:
             raise ValueError("max_fetch_attempts must be >= 1 and max_url_refreshes >= 0")
 
 
-def output_key_stem(job_id: str, index: int) -> str:
-    """`outputs/<jobId>/<index>`: the key without its extension."""
+def output_key_stem(job_id: str, index: int, prefix: str = "") -> str:
+    """`<prefix>outputs/<jobId>/<index>`: the key without its extension (`prefix`: a tenant's
+    destination prefix, empty or ending with "/")."""
     if not _SAFE_ID.fullmatch(job_id):
         raise ValueError(f"job id {job_id!r} is not safe in an S3 key")
-    return f"outputs/{job_id}/{index}"
+    return f"{prefix}outputs/{job_id}/{index}"
 
 
 def extension_for(content_type: str) -> str:
@@ -166,9 +169,10 @@ def copy_task_outputs(
     recorded: Sequence[JobOutput] = (),
     policy: CopyPolicy | None = None,
     first_attempt: bool = False,
+    key_prefix: str = "",
 ) -> list[JobOutput]:
-    """Copy each output URL of `task_id` to `outputs/<job_id>/<index>.<ext>`; return one JobOutput
-    per output, in order. `refresh_urls()` GETs the task again and returns its fresh output URLs
+    """Copy each output URL of `task_id` to `<key_prefix>outputs/<job_id>/<index>.<ext>`; return one
+    JobOutput per output, in order. `refresh_urls()` GETs the task again and returns its fresh output URLs
     (called when a URL answers 403/404). `recorded` are outputs the job already holds: an object
     that matches them is not copied again. `first_attempt`: no copy of this job can have run
     before, so the bucket is not searched for one that finished or died part-way (two listings
@@ -186,6 +190,7 @@ def copy_task_outputs(
         store=store,
         policy=policy or CopyPolicy(),
         first_attempt=first_attempt,
+        key_prefix=key_prefix,
     )
     recorded_by_index = {output.index: output for output in recorded}
     return [copier.copy(index, recorded_by_index.get(index)) for index in range(len(copier.urls))]
@@ -201,9 +206,10 @@ class _TaskCopier:
     store: MultipartStore
     policy: CopyPolicy
     first_attempt: bool = False
+    key_prefix: str = ""
 
     def copy(self, index: int, recorded: JobOutput | None) -> JobOutput:
-        stem = output_key_stem(self.job_id, index)
+        stem = output_key_stem(self.job_id, index, self.key_prefix)
         if recorded is not None:
             kept = self._verified(index, recorded)
         else:
@@ -236,7 +242,9 @@ class _TaskCopier:
     def _verified(self, index: int, recorded: JobOutput) -> JobOutput | None:
         """The recorded output if S3 holds exactly it (finished, same hash and size), else None."""
         key = recorded.s3_uri.split("/", 3)[-1] if recorded.s3_uri.startswith("s3://") else ""
-        if not key.startswith(output_key_stem(self.job_id, index) + "."):
+        if not key.startswith(output_key_stem(self.job_id, index, self.key_prefix) + ".") or (
+            self.store.s3_uri(key) != recorded.s3_uri
+        ):
             return None
         stored = self.store.find(key)
         if stored is None or not _finished(stored):
@@ -347,6 +355,39 @@ class _TaskCopier:
         if self.policy.after_part is not None:
             self.policy.after_part(number)
         return part
+
+
+# The object a write check leaves under a destination's prefix (a few bytes, rewritten by each check).
+WRITE_CHECK_KEY: Final = "runway-bridge-write-check"
+_WRITE_CHECK_BODY: Final = b"runway-bridge checks it can write here; safe to delete.\n"
+
+
+def check_writable(store: MultipartStore, prefix: str) -> str:
+    """Check the bucket is in the bridge's region (output URLs are presigned there), then run every
+    S3 call a copy makes, on one small object under `prefix`: list open uploads, start an upload,
+    send a part with its SHA-256 checksum, complete it, tag it, read it and its tags back, list the
+    prefix. Returns the check object's S3 URI; raises ObjectStoreError at the first call refused
+    (so the caller learns what the copier could not do)."""
+    store.check_region()
+    key = prefix + WRITE_CHECK_KEY
+    store.abort_unfinished(key)
+    upload_id = store.start(key, content_type="text/plain", metadata={"purpose": "write-check"})
+    try:
+        digest = hashlib.sha256(_WRITE_CHECK_BODY)
+        checksum = base64.b64encode(digest.digest()).decode("ascii")
+        part = store.upload_part(key, upload_id, 1, _WRITE_CHECK_BODY, checksum)
+        store.complete(key, upload_id, [part])
+    except Exception:
+        with suppress(ObjectStoreError):
+            store.abort(key, upload_id)
+        raise
+    store.tag(key, {SHA256_TAG: digest.hexdigest(), SIZE_TAG: str(len(_WRITE_CHECK_BODY))})
+    stored = store.find(key)
+    if stored is None or not _finished(stored) or stored.tags[SHA256_TAG] != digest.hexdigest():
+        raise ObjectStoreError(f"wrote {key} but could not read it back with its tags", retryable=False)
+    if key not in store.list_keys(key):
+        raise ObjectStoreError(f"wrote {key} but listing the prefix does not show it", retryable=False)
+    return store.s3_uri(key)
 
 
 def _finished(stored: StoredObjectView) -> bool:

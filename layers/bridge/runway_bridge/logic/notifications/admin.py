@@ -10,13 +10,14 @@ from dataclasses import dataclass, replace
 from typing import Final, Protocol
 
 from runway_bridge.errors import InvalidRequestError, NotFoundError, StoreUnavailableError
+from runway_bridge.logic.links import OutputLinkSigner
 from runway_bridge.logic.notifications.delivery import WebhookDelivery
-from runway_bridge.logic.notifications.links import OutputLinkSigner
 from runway_bridge.logic.ports import JobStore, TenantSecrets, WebhookQueue
+from runway_bridge.models.api import DeadLetterList, DeadLetterView
 from runway_bridge.models.job import Job
 from runway_bridge.models.notification import WebhookMessage
 from runway_bridge.models.outbox import OutboxEvent
-from runway_bridge.models.records import DeliveryResult, UrlChecker
+from runway_bridge.models.records import DeadLetter, DeliveryResult, UrlChecker
 from runway_bridge.observability import logger
 
 
@@ -53,6 +54,12 @@ class Redriver(Protocol):
     def redrive(self, tenant_id: str, *, max_messages: int = 1000) -> int: ...
 
 
+class DeadLetterReader(Protocol):
+    def peek(self, tenant_id: str, *, max_letters: int = 100) -> list[DeadLetter]:
+        """The tenant's dead letters, oldest first; nothing moves."""
+        ...
+
+
 @dataclass(frozen=True)
 class RotatedSecret:
     secret: str
@@ -73,7 +80,9 @@ class WebhookAdmin:
         links: OutputLinkSigner | None,
         presign: Callable[[str], str],
         rotation_overlap_s: float,
+        dead_letters: DeadLetterReader | None = None,
     ) -> None:
+        self._dead_letters = dead_letters
         self._jobs = jobs
         self._events = events
         self._queue = queue
@@ -115,12 +124,32 @@ class WebhookAdmin:
                 "test webhook failed",
                 extra={"tenant_id": tenant_id, "category": category, "detail": result.error},
             )
-        return replace(result, error=category)
+        # No answer excerpt either: it would hand any host's answer to the caller.
+        return replace(result, error=category, answer_excerpt=None)
 
     def redrive(self, tenant_id: str) -> int:
         if self._redriver is None:
             raise StoreUnavailableError("no webhook dead-letter queue is configured on this bridge")
         return self._redriver.redrive(tenant_id)
+
+    def dead_letters(self, tenant_id: str) -> DeadLetterList:
+        """`GET /v1/webhooks/dead-letters`: the tenant's deliveries waiting in the dead-letter queue
+        (what a redrive would send), oldest first; other tenants' letters are neither shown nor
+        moved."""
+        if self._dead_letters is None:
+            raise StoreUnavailableError("no webhook dead-letter queue is configured on this bridge")
+        return DeadLetterList(
+            data=[
+                DeadLetterView(
+                    event_id=letter.event_id,
+                    job_id=letter.job_id,
+                    type=letter.type,
+                    reason=letter.reason,
+                    dead_lettered_at=letter.dead_lettered_at,
+                )
+                for letter in self._dead_letters.peek(tenant_id)
+            ]
+        )
 
     def secret(self, tenant_id: str) -> str:
         return self._secrets.webhook_secret(tenant_id)

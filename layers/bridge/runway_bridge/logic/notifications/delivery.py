@@ -139,6 +139,7 @@ class WebhookDelivery:
                 latency_ms=result.latency_ms,
                 error=result.error,
                 outcome=decision.outcome.value,
+                answer_excerpt=result.answer_excerpt,
             ),
         )
         if decision.outcome is DeliveryOutcome.EXHAUSTED:

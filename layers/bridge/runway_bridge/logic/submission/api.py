@@ -34,8 +34,9 @@ class ApiSubmission(SubmissionCore):
         """Validate, record, and send one create to Runway.
 
         Raises, before anything is stored: `InvalidRequestError` (400; incl.
-        `CallbackUrlRefusedError`), `IdempotencyMismatchError` (422: the key was used for another
-        body), `IdempotencyConflictError` (409: the key's first request is still submitting).
+        `CallbackUrlRefusedError`, and `InputRefusedError` for an `s3://` input it will not send),
+        `IdempotencyMismatchError` (422: the key was used for another body),
+        `IdempotencyConflictError` (409: the key's first request is still submitting).
         `StoreUnavailableError` if the job could not be recorded at all. Once the job is recorded,
         it returns: Runway's outcome is the job's status (PENDING, QUEUED after a 429,
         FAILED when Runway refused the body, SUBMISSION_UNKNOWN when the create may have happened,
@@ -54,8 +55,12 @@ class ApiSubmission(SubmissionCore):
             existing = self._jobs.get(job_id)
             if existing is not None:
                 return self._replay(existing, request)
+        # Each s3:// input: an allowed bucket, an object there, of the field's kind, small enough.
+        self._inputs.check(request.operation, request.runway_body)
 
-        limits = self._tenants.limits(tenant_id)
+        # One read for both: the limits, and where the job's outputs go (kept on the job).
+        profile = self._tenants.profile(tenant_id)
+        limits = profile.limits
         charge = charge_for(
             request.operation,
             request.model,
@@ -65,7 +70,15 @@ class ApiSubmission(SubmissionCore):
         )
         self._refuse_over_daily_limit(tenant_id, limits, charge, DailyUsage(day=charge.day))
         hold = self._hold_reason(tenant_id, limits)
-        job = self._new_job(job_id, tenant_id, request, idempotency_key, charge=charge, hold=hold)
+        job = self._new_job(
+            job_id,
+            tenant_id,
+            request,
+            idempotency_key,
+            charge=charge,
+            hold=hold,
+            output_destination=profile.output_destination,
+        )
         try:
             self._jobs.create(job, limits=limits)
         except UsageLimitReachedError:

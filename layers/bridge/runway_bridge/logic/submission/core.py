@@ -48,6 +48,7 @@ from runway_bridge.errors import (
 from runway_bridge.logic.deadline import Deadline, run_bounded, wait
 from runway_bridge.logic.ports import (
     Clock,
+    InputObjects,
     JobStore,
     ObjectStore,
     PollerStarter,
@@ -57,6 +58,7 @@ from runway_bridge.logic.ports import (
     RunwayFactory,
     TenantDirectory,
 )
+from runway_bridge.logic.submission.inputs import S3Inputs
 from runway_bridge.models.api import BRIDGE_REFERENCE_FIELD, bridge_field_names
 from runway_bridge.models.events import CALLBACK_EVENT_TYPES
 from runway_bridge.models.job import (
@@ -71,6 +73,7 @@ from runway_bridge.models.job import (
     BridgeFields,
     Job,
     JobStatus,
+    StatusChange,
     request_fingerprint,
 )
 from runway_bridge.models.operations import OPERATIONS, Operation, validate_create_request
@@ -82,6 +85,7 @@ from runway_bridge.models.runway import describe_validation_error
 from runway_bridge.models.tenant import (
     DAILY_LIMIT_CODES,
     DailyUsage,
+    OutputDestination,
     TenantLimits,
     UsageCharge,
     exceeded_limit,
@@ -155,6 +159,7 @@ class SubmissionCore:
         rejections: RejectionPublisher,
         tenants: TenantDirectory,
         capacity: RunwayCapacity,
+        input_objects: InputObjects | None = None,
         monotonic: Any = time.monotonic,
         sleep: Any = time.sleep,
     ) -> None:
@@ -168,6 +173,13 @@ class SubmissionCore:
         self._rejections = rejections
         self._tenants = tenants
         self._capacity = capacity
+        # s3:// inputs: without `input_objects` no bucket is allowed (each is refused, 400).
+        self._inputs = S3Inputs(
+            input_objects if input_objects is not None else _NO_INPUT_OBJECTS,
+            allowed_buckets=settings.input_buckets if input_objects is not None else (),
+            url_ttl_s=settings.input_url_ttl_s,
+            delivery=settings.input_delivery,
+        )
         self._monotonic = monotonic
         self._sleep = sleep
 
@@ -269,7 +281,7 @@ class SubmissionCore:
             )
         try:
             validated = validate_create_request(
-                operation, runway_part, passthrough=self._settings.passthrough
+                operation, runway_part, passthrough=self._settings.passthrough, s3_inputs=True
             )
         except ValidationError as exc:
             raise InvalidRequestError(describe_validation_error(exc)) from None
@@ -294,6 +306,7 @@ class SubmissionCore:
         *,
         charge: UsageCharge,
         hold: str | None,
+        output_destination: OutputDestination | None = None,
     ) -> Job:
         now = self._clock()
         body_bytes = len(json.dumps(request.runway_body, separators=(",", ":")).encode())
@@ -323,6 +336,8 @@ class SubmissionCore:
             next_poll_at=now.timestamp() + (0.0 if hold else self._settings.submit_lease_margin_s),
             charge=charge,
             queue_reason=hold,
+            output_destination=output_destination,
+            status_history=[StatusChange(status=JobStatus.QUEUED, at=now)],
         )
 
     def _replay(self, existing: Job, request: _PreparedRequest) -> SubmitResult:
@@ -360,9 +375,18 @@ class SubmissionCore:
         self, job: Job, runway_body: Mapping[str, Any], *, budget_s: float, limits: TenantLimits
     ) -> Job:
         deadline = Deadline(budget_s, monotonic=self._monotonic)
-        # Get the client (and the Runway key) before SUBMITTING: a failure here provably sent
-        # nothing, so the job simply stays QUEUED for the poller.
+        # Get the client (and the Runway key), and turn s3:// inputs into what Runway can fetch,
+        # before SUBMITTING: a failure here provably sent no create, so the job simply stays QUEUED
+        # for the poller. Only Runway sees the presigned URLs (or runway:// uploads); the job keeps
+        # its s3:// body.
         runway = self._runway_factory()
+        runway_body = self._inputs.for_runway(
+            job.operation,
+            runway_body,
+            runway,
+            # An upload leaves the create its minimum time (it is cut short otherwise: stays QUEUED).
+            budget_s=max(deadline.remaining() - self._settings.submit_min_send_s, 0.0),
+        )
         if deadline.remaining() < self._settings.submit_min_send_s:
             # Too little time to send the create and record its answer before this call must
             # answer: the job stays QUEUED (recorded) and the poller sends it.
@@ -607,6 +631,22 @@ class SubmissionCore:
             return self._jobs.get(job_id)
         except StoreUnavailableError:
             return None
+
+
+class _NoInputObjects:
+    """Stands in when no input objects are wired: every bucket is refused before any look."""
+
+    def head(self, bucket: str, key: str) -> Any:
+        raise AssertionError("no s3:// input bucket is allowed")
+
+    def presign_get(self, bucket: str, key: str, *, expires_in_s: int) -> str:
+        raise AssertionError("no s3:// input bucket is allowed")
+
+    def read(self, bucket: str, key: str, *, max_bytes: int) -> tuple[bytes, Any]:
+        raise AssertionError("no s3:// input bucket is allowed")
+
+
+_NO_INPUT_OBJECTS: Final = _NoInputObjects()
 
 
 def check_idempotency_key(key: str) -> None:

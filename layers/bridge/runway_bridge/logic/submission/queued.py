@@ -6,9 +6,13 @@ from __future__ import annotations
 import json
 from typing import cast
 
+from runway_bridge.errors import InputRefusedError
 from runway_bridge.logic.submission.core import SubmissionCore
+from runway_bridge.logic.submission.inputs import INPUT_FORBIDDEN, INPUT_NOT_FOUND
 from runway_bridge.models.job import (
     BRIDGE_INPUT_EXPIRED,
+    BRIDGE_INPUT_MISSING,
+    BRIDGE_INPUT_REFUSED,
     LEASE_FIELDS,
     Job,
     JobStatus,
@@ -41,5 +45,16 @@ class QueuedSubmission(SubmissionCore):
                 JobStatus.FAILED,
                 failure="An uploaded runway:// input expired before Runway could accept the job.",
                 failure_code=BRIDGE_INPUT_EXPIRED,
+            )
+        try:
+            # The s3:// objects it names may have gone (or changed) since it was accepted.
+            self._inputs.check(job.operation, body)
+        except InputRefusedError as exc:
+            gone = exc.code in (INPUT_NOT_FOUND, INPUT_FORBIDDEN)
+            return self._finish(
+                job,
+                JobStatus.FAILED,
+                failure=f"An s3:// input can no longer be sent to Runway; nothing was sent. {exc.message}",
+                failure_code=BRIDGE_INPUT_MISSING if gone else BRIDGE_INPUT_REFUSED,
             )
         return self._send_safely(job, body, budget_s=budget_s, limits=self._tenants.limits(job.tenant_id))

@@ -8,7 +8,7 @@ another tenant's job id answers exactly like an unknown one (404).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from pydantic import ValidationError
@@ -25,8 +25,10 @@ from runway_bridge.errors import (
     StoreConditionFailedError,
     UpstreamUnavailableError,
 )
+from runway_bridge.logic.links import OutputLinkSigner
 from runway_bridge.logic.ports import Clock, JobStore, ObjectStore, RunwayFactory
 from runway_bridge.models.api import (
+    LIST_MODEL_MAX_CHARS,
     LIST_PAGE_DEFAULT,
     LIST_PAGE_MAX,
     BridgeInfo,
@@ -36,6 +38,7 @@ from runway_bridge.models.api import (
     OutputView,
     TaskListPage,
     TaskView,
+    TimelineEntry,
     ViewStatus,
 )
 from runway_bridge.models.job import (
@@ -45,7 +48,9 @@ from runway_bridge.models.job import (
     Job,
     JobStatus,
 )
-from runway_bridge.models.outbox import terminal_event
+from runway_bridge.models.operations import OPERATIONS
+from runway_bridge.models.outbox import OutboxEvent, terminal_event
+from runway_bridge.models.records import DeliveryAttempt
 from runway_bridge.models.runway import UploadRequest, describe_validation_error
 from runway_bridge.observability import logger
 from runway_bridge.settings import BridgeSettings
@@ -87,7 +92,9 @@ class TaskService:
         runway_factory: RunwayFactory,
         settings: BridgeSettings,
         clock: Clock,
+        links: OutputLinkSigner | None = None,
     ) -> None:
+        self._links = links
         self._jobs = jobs
         self._objects = objects
         self._runway_factory = runway_factory
@@ -101,10 +108,22 @@ class TaskService:
             raise NotFoundError("Task not found.")
         return job
 
-    def get_view(self, tenant_id: str, job_id: str) -> TaskView:
-        """`GET /v1/tasks/{id}`: the job in Runway's task shape plus the `bridge` object."""
+    def get_view(self, tenant_id: str, job_id: str, *, base_url: str | None = None) -> TaskView:
+        """`GET /v1/tasks/{id}`: the job in Runway's task shape plus the `bridge` object, with each
+        output's stable link (under settings `public_base_url`, else `base_url`: where the request
+        reached the API), its webhook attempts and its timeline."""
         job = self.get_job(tenant_id, job_id)
         view = self.view(job)
+        base = self._settings.public_base_url or base_url
+        if self._links is not None and base:
+            now = self._clock()
+            for output_view, output in zip(
+                view.bridge.outputs, sorted(job.outputs, key=lambda o: o.index), strict=True
+            ):
+                output_view.link, output_view.link_expires_at = self._links.link_for(
+                    job, output, now=now, base_url=base
+                )
+        attempts = self._jobs.attempts(job.job_id) if job.bridge.callback_url else []
         if job.bridge.callback_url:
             view.bridge.webhook_deliveries = [
                 DeliveryView(
@@ -116,9 +135,11 @@ class TaskService:
                     latency_ms=attempt.latency_ms,
                     error=attempt.error,
                     outcome=attempt.outcome,
+                    answer_excerpt=attempt.answer_excerpt,
                 )
-                for attempt in self._jobs.attempts(job.job_id)
+                for attempt in attempts
             ]
+        view.bridge.timeline = timeline(job, self._jobs.outbox_events(job.job_id), attempts)
         return view
 
     def list(
@@ -129,10 +150,17 @@ class TaskService:
         reference: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
+        operation: str | None = None,
+        model: str | None = None,
     ) -> TaskListPage:
         """`GET /v1/tasks`: the tenant's jobs, newest first, optionally one bridge status (QUEUED,
-        RUNNING, ...) and/or one caller reference. `InvalidRequestError` for a bad status, limit or
-        cursor (a cursor only works for the tenant and query that produced it)."""
+        RUNNING, ...), one caller reference, one operation and/or one model. `InvalidRequestError`
+        for a bad status, operation, model, limit or cursor (a cursor only works for the tenant and
+        query that produced it)."""
+        if operation is not None and operation not in OPERATIONS:
+            raise InvalidRequestError(f"operation: must be one of {', '.join(OPERATIONS)}")
+        if model is not None and not 1 <= len(model) <= LIST_MODEL_MAX_CHARS:
+            raise InvalidRequestError(f"model: must be 1 to {LIST_MODEL_MAX_CHARS} characters")
         wanted: JobStatus | None = None
         if status is not None:
             try:
@@ -146,23 +174,32 @@ class TaskService:
         if reference is not None and not 1 <= len(reference) <= 256:
             raise InvalidRequestError("reference: must be 1 to 256 characters")
         if reference is None:
-            page = self._jobs.list_by_tenant(tenant_id, status=wanted, limit=size, cursor=cursor)
+            page = self._jobs.list_by_tenant(
+                tenant_id, status=wanted, limit=size, cursor=cursor, operation=operation, model=model
+            )
         else:
             page = self._jobs.list_by_reference(
-                tenant_id, reference, status=wanted, limit=size, cursor=cursor
+                tenant_id,
+                reference,
+                status=wanted,
+                limit=size,
+                cursor=cursor,
+                operation=operation,
+                model=model,
             )
         return TaskListPage(data=[self.view(job) for job in page.jobs], next_cursor=page.cursor)
 
     def delete(self, tenant_id: str, job_id: str, *, budget_s: float | None = None) -> None:
         """`DELETE /v1/tasks/{id}`, answered like Runway (no error once the job is found): a
-        finished job is deleted with its S3 objects (then 404); a QUEUED one is cancelled at once
-        (never sent); a SUBMITTING or submitted one first records the cancel request
-        (`cancelRequestedAt`), then a submitted one gets one Runway DELETE within `budget_s`
-        (default `delete_budget_s`): confirmed (or already gone) ends it CANCELLED now, otherwise
-        the poller keeps cancelling it at Runway (see logic/poller/service.py). A SUBMITTING job is
-        cancelled by the poller once its task id is recorded. `IdempotencyConflictError` (409)
-        only while its outputs are being copied: Runway already finished it, nothing runs or is
-        charged any more, and a retry a little later deletes it."""
+        finished job is deleted with its S3 objects (then 404; outputs copied to its tenant's own
+        bucket stay there); a QUEUED one is cancelled at once (never sent); a SUBMITTING or
+        submitted one first records the cancel request (`cancelRequestedAt`), then a submitted one
+        gets one Runway DELETE within `budget_s` (default `delete_budget_s`): confirmed (or already
+        gone) ends it CANCELLED now, otherwise the poller keeps cancelling it at Runway (see
+        logic/poller/service.py). A SUBMITTING job is cancelled by the poller once its task id is
+        recorded. `IdempotencyConflictError` (409) only while its outputs are being copied: Runway
+        already finished it, nothing runs or is charged any more, and a retry a little later
+        deletes it."""
         budget = self._settings.delete_budget_s if budget_s is None else budget_s
         job = self.get_job(tenant_id, job_id)
         first = True
@@ -317,7 +354,9 @@ class TaskService:
         )
 
     def _delete_finished(self, job: Job) -> None:
-        objects = [output.s3_uri for output in job.outputs]
+        # Outputs in the tenant's own bucket are the tenant's: they stay (its lifecycle rules apply;
+        # the bridge holds no delete permission there). Those in the bridge's bucket go with the job.
+        objects = [] if job.output_destination else [output.s3_uri for output in job.outputs]
         if job.request_s3_key is not None:
             objects.append(job.request_s3_key)
         if objects:
@@ -326,6 +365,65 @@ class TaskService:
         with contextlib.suppress(StoreConditionFailedError):
             self._jobs.delete(job)
         logger.info("finished job deleted by its tenant", extra={"job_id": job.job_id})
+
+
+# Order of entries recorded at the same instant.
+_TIMELINE_RANK: Final[dict[str, int]] = {
+    "submitted": 0,
+    "status": 1,
+    "runway_task": 2,
+    "notification": 3,
+    "webhook_attempt": 4,
+}
+
+
+def timeline(
+    job: Job, events: Sequence[OutboxEvent], attempts: Sequence[DeliveryAttempt]
+) -> list[TimelineEntry]:
+    """The job's life, oldest first: its creation, each status it entered (its `statusHistory`;
+    a job recorded before the history existed has none), when its Runway task id became known
+    (the first move to Runway's side after SUBMITTING), its notification events and its webhook
+    attempts."""
+    entries = [
+        TimelineEntry(at=job.created_at, kind="submitted", detail=f"{job.operation} {job.model}"),
+        *(
+            TimelineEntry(at=change.at, kind="status", status=change.status.value)
+            for change in job.status_history
+        ),
+        *(TimelineEntry(at=event.created_at, kind="notification", event_type=event.type) for event in events),
+        *(
+            TimelineEntry(
+                at=attempt.at,
+                kind="webhook_attempt",
+                event_type=attempt.event_type,
+                attempt=attempt.number,
+                detail=_attempt_detail(attempt),
+            )
+            for attempt in attempts
+        ),
+    ]
+    if job.runway_task_id is not None:
+        known = next(
+            (change.at for change in job.status_history if change.status in _WITH_TASK_ID),
+            job.created_at if not job.status_history else job.updated_at,
+        )
+        entries.append(TimelineEntry(at=known, kind="runway_task", detail=job.runway_task_id))
+    return sorted(entries, key=lambda entry: (entry.at, _TIMELINE_RANK[entry.kind]))
+
+
+# Statuses a job only enters once Runway accepted its create (and so its task id is recorded).
+_WITH_TASK_ID: Final = frozenset({*AT_RUNWAY, JobStatus.COPYING})
+
+
+def _attempt_detail(attempt: DeliveryAttempt) -> str:
+    answer = (
+        f"HTTP {attempt.status_code}" if attempt.status_code is not None else (attempt.error or "no answer")
+    )
+    return (
+        f"{answer} in {attempt.latency_ms} ms ({attempt.outcome})"
+        if attempt.outcome
+        else f"{answer} in {attempt.latency_ms} ms"
+    )
 
 
 def _plausible_id(job_id: str) -> bool:

@@ -1,6 +1,7 @@
 """Bridge API keys: each key belongs to one tenant. Keys are shown once, at creation, and stored
 only as their SHA-256 (a leaked table reveals no usable key). A tenant's webhook signing secret is
-created with its first key."""
+created with its first key. A tenant's output destination (its own bucket and prefix) is stored only
+after the copier function itself wrote there (docs/tenants.md, "Output destination")."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from runway_bridge.errors import InvalidRequestError, NotFoundError, StoreConditionFailedError
-from runway_bridge.logic.ports import ApiKeyStore, Clock, TenantDirectory, TenantSecrets
+from runway_bridge.logic.ports import ApiKeyStore, Clock, DestinationChecker, TenantDirectory, TenantSecrets
 from runway_bridge.models.records import ApiKeyRecord
-from runway_bridge.models.tenant import TenantLimits
+from runway_bridge.models.tenant import OutputDestination, TenantLimits, TenantProfile
 from runway_bridge.observability import logger
 
 KEY_PREFIX: Final = "rwb_"
@@ -39,6 +40,7 @@ class CreatedKey:
     name: str
     webhook_secret: str | None
     limits: TenantLimits
+    output_destination: OutputDestination | None = None
 
 
 def hash_key(api_key: str) -> str:
@@ -70,14 +72,20 @@ class KeyService:
         tenants: TenantDirectory,
         tenant_secrets: TenantSecrets,
         clock: Clock,
+        destinations: DestinationChecker | None = None,
     ) -> None:
         self._keys = keys
         self._tenants = tenants
         self._tenant_secrets = tenant_secrets
         self._clock = clock
+        self._destinations = destinations
 
     def create_key(
-        self, name: str, tenant_id: str | None = None, *, limits: TenantLimits | None = None
+        self,
+        name: str,
+        tenant_id: str | None = None,
+        *,
+        limits: TenantLimits | None = None,
     ) -> CreatedKey:
         """A new key for `tenant_id` (a new tenant when None). Its key id is the SHA-256 of the key.
         `limits` replaces the tenant's limits (they apply to all its keys); None keeps them."""
@@ -100,13 +108,15 @@ class KeyService:
             )
         )
         logger.info("api key created", extra={"tenant_id": tenant, "key_id": key_hash[:12]})
+        profile = self._tenants.profile(tenant)
         return CreatedKey(
             api_key=api_key,
             key_id=key_hash,
             tenant_id=tenant,
             name=name,
             webhook_secret=webhook_secret,
-            limits=self._tenants.limits(tenant),
+            limits=profile.limits,
+            output_destination=profile.output_destination,
         )
 
     def limits(self, tenant_id: str) -> TenantLimits:
@@ -115,15 +125,67 @@ class KeyService:
     def update_limits(self, tenant_id: str, changes: dict[str, int | float | None]) -> TenantLimits:
         """Change some of the tenant's limits (by field name; None makes that one unlimited) and
         return them all. Takes effect for the next create."""
-        _check_tenant_id(tenant_id)
-        current = self._tenants.limits(tenant_id)
+        return self.update_tenant(tenant_id, limit_changes=changes).limits
+
+    def check_output_destination(self, uri: str) -> OutputDestination:
+        """`s3://bucket/prefix/` as a destination the copier may and can write to: the bucket must be
+        in the stack's OutputBuckets, and the copier function (its own role) must manage the calls
+        of a copy there. `InvalidRequestError` otherwise, with the copier's reason; nothing is
+        stored either way."""
         try:
-            updated = TenantLimits.model_validate({**current.model_dump(), **changes})
+            destination = OutputDestination.parse(uri)
         except ValueError as exc:
-            raise InvalidRequestError(f"limits: {exc}") from None
-        self._tenants.set_limits(tenant_id, updated)
-        logger.info("tenant limits set", extra={"tenant_id": tenant_id, "limits": updated.to_json()})
-        return updated
+            raise InvalidRequestError(f"output destination: {_first_error(exc)}") from None
+        if self._destinations is None:
+            raise InvalidRequestError(
+                "output destination: no copier function to check it with (give the stack output "
+                "CopyOutputsFunctionName)",
+                code="output_destination_unchecked",
+            )
+        check = self._destinations.check(destination)
+        if not check.writable:
+            raise InvalidRequestError(
+                f"output destination {destination.uri} refused: {check.message}; nothing was stored",
+                code=f"output_destination_{check.code}",
+            )
+        logger.info(
+            "output destination checked", extra={"destination": destination.uri, "check": check.message}
+        )
+        return destination
+
+    def update_tenant(
+        self,
+        tenant_id: str,
+        *,
+        limit_changes: dict[str, int | float | None] | None = None,
+        output: str | None = None,
+    ) -> TenantProfile:
+        """Change some of the tenant's limits (as `update_limits`) and/or its output destination:
+        `output` `s3://bucket/prefix/` (checked by the copier, see `check_output_destination`),
+        "none" (back to the bridge's bucket), or None (unchanged). Everything is validated and
+        checked before anything is written: a refusal changes nothing. Takes effect for the next
+        create; the tenant's limits and destination are returned."""
+        _check_tenant_id(tenant_id)
+        limits = None
+        if limit_changes:
+            current = self._tenants.limits(tenant_id)
+            try:
+                limits = TenantLimits.model_validate({**current.model_dump(), **limit_changes})
+            except ValueError as exc:
+                raise InvalidRequestError(f"limits: {exc}") from None
+        destination = None
+        if output is not None and output.lower() != "none":
+            destination = self.check_output_destination(output)
+        if limits is not None:
+            self._tenants.set_limits(tenant_id, limits)
+            logger.info("tenant limits set", extra={"tenant_id": tenant_id, "limits": limits.to_json()})
+        if output is not None:
+            self._tenants.set_output_destination(tenant_id, destination)
+            logger.info(
+                "tenant output destination set",
+                extra={"tenant_id": tenant_id, "destination": destination.uri if destination else None},
+            )
+        return self._tenants.profile(tenant_id)
 
     def revoke_key(self, key_or_id: str) -> ApiKeyRecord:
         """Revoke by the key itself or by its key id (SHA-256 hex). `NotFoundError` if unknown.
@@ -148,3 +210,10 @@ def _check_tenant_id(tenant_id: str) -> None:
         ch.isascii() and (ch.isalnum() or ch in "-_") for ch in tenant_id
     ):
         raise InvalidRequestError(f"tenant id: 1 to {TENANT_ID_MAX_LENGTH} letters, digits, '-' or '_'")
+
+
+def _first_error(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        return "; ".join(str(error.get("msg", "")).removeprefix("Value error, ") for error in errors())
+    return str(exc)

@@ -3,7 +3,8 @@
 A presigned S3 URL dies with the session of the role that signed it (hours for a Lambda role), so
 notifications also carry this bridge-signed link: the API checks the HMAC and answers a redirect to a
 presign made at that moment. The link is the credential (no API key needed), so it is signed over
-job, output index and expiry, and compared in constant time.
+job, output index and expiry, and compared in constant time. Notifications and the task view
+(`outputs[].link`) sign with the same signer; checking a link needs no base URL.
 """
 
 from __future__ import annotations
@@ -25,11 +26,17 @@ def _signature(key: bytes, job_id: str, index: int, expires: int) -> str:
 
 @dataclass(frozen=True)
 class OutputLinkSigner:
-    base_url: str
+    base_url: str | None  # where the API answers (`.../prod`); None: each link names it
     key: Callable[[], bytes]  # the link secret (cached by its provider)
     ttl_s: int
 
-    def link_for(self, job: Job, output: JobOutput, *, now: datetime | None = None) -> tuple[str, datetime]:
+    def link_for(
+        self, job: Job, output: JobOutput, *, now: datetime | None = None, base_url: str | None = None
+    ) -> tuple[str, datetime]:
+        """The link and its expiry, under `base_url` (else the signer's own)."""
+        base = base_url or self.base_url
+        if not base:
+            raise ValueError("a stable link needs the API's base URL")
         issued = now or datetime.now(UTC)
         expires_at = (issued + timedelta(seconds=self.ttl_s)).replace(microsecond=0)
         expires = int(expires_at.timestamp())
@@ -37,7 +44,7 @@ class OutputLinkSigner:
             {"expires": expires, "signature": _signature(self.key(), job.job_id, output.index, expires)}
         )
         path = f"/v1/outputs/{quote(job.job_id, safe='')}/{output.index}"
-        return f"{self.base_url.rstrip('/')}{path}?{query}", expires_at
+        return f"{base.rstrip('/')}{path}?{query}", expires_at
 
     def verify(
         self, job_id: str, index: int, expires: int, signature: str, *, now: datetime | None = None
