@@ -24,7 +24,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 from tests.e2e.cli.conftest import run
-from tests.e2e.console.conftest import Receiver, Stack, screenshot, text_of_page, wait_until
+from tests.e2e.console.conftest import RECEIVER_ANSWER, Receiver, Stack, screenshot, text_of_page, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -164,27 +164,32 @@ def check_sign_in_then_the_job_reaches_succeeded_in_the_list_without_a_reload(
     screenshot(browser, "jobs")
 
 
-def check_the_status_filter_narrows_the_list(browser: Any, job: dict[str, Any]) -> None:
-    def apply(status: str) -> None:
+def check_the_filters_narrow_the_list(browser: Any, job: dict[str, Any]) -> None:
+    row = f"tr[data-job-id='{job['id']}']"
+
+    def apply(status: str = "", operation: str = "", model: str = "") -> None:
         Select(browser.find_element(By.ID, "filter-status")).select_by_value(status)
+        for field, value in (("filter-operation", operation), ("filter-model", model)):
+            element = browser.find_element(By.ID, field)
+            element.clear()
+            element.send_keys(value)
         browser.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
 
-    apply("FAILED")
-    wait_until(
-        browser,
-        lambda d: "No jobs match these filters." in d.find_element(By.ID, "jobs-note").text,
-        "no FAILED job",
-    )
-    apply("SUCCEEDED")
-    wait_until(
-        browser,
-        lambda d: d.find_elements(By.CSS_SELECTOR, f"tr[data-job-id='{job['id']}']"),
-        "the SUCCEEDED job",
-    )
-    apply("")
-    wait_until(
-        browser, lambda d: d.find_elements(By.CSS_SELECTOR, f"tr[data-job-id='{job['id']}']"), "all jobs"
-    )
+    def shows_only_none() -> Any:
+        return lambda d: "No jobs match these filters." in d.find_element(By.ID, "jobs-note").text
+
+    apply(status="FAILED")
+    wait_until(browser, shows_only_none(), "no FAILED job")
+    apply(status="SUCCEEDED")
+    wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, row), "the SUCCEEDED job")
+    apply(model="gen4.5")
+    wait_until(browser, shows_only_none(), "no gen4.5 job")
+    apply(operation="text_to_video", model=JOB_MODEL)
+    wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, row), f"the text_to_video {JOB_MODEL} job")
+    apply(operation="image_to_video")
+    wait_until(browser, shows_only_none(), "no image_to_video job")
+    apply()
+    wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, row), "all jobs")
 
 
 def check_a_reference_holding_html_is_shown_as_text(browser: Any, job: dict[str, Any]) -> None:
@@ -211,8 +216,9 @@ def check_the_job_page_plays_the_video_and_lists_the_webhook_attempt(
     assert state["duration"] > 0
     view = api_view(stack, job["id"])
     output = view["bridge"]["outputs"][0]
-    # The stable link when the API gives one, else the presigned URL (signed anew on each GET).
-    assert without_query(state["src"]) == without_query(output.get("link") or output["url"])
+    # The page plays the stable link (a redirect to a fresh presign, allowed by the page's policy).
+    assert without_query(state["src"]) == without_query(output["link"])
+    assert urlsplit(state["src"]).path.endswith(f"/v1/outputs/{job['id']}/0")
     assert browser.find_element(By.CSS_SELECTOR, "[data-fact='sha256']").text == output["sha256"]
     assert browser.find_element(By.CSS_SELECTOR, "[data-fact='size']").get_attribute("data-bytes") == str(
         output["size"]
@@ -225,10 +231,35 @@ def check_the_job_page_plays_the_video_and_lists_the_webhook_attempt(
         == view["bridge"]["runwayTaskId"]
     )
     wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#attempts tbody tr"), "a webhook attempt")
-    first = browser.find_element(By.CSS_SELECTOR, "#attempts tbody tr").text
-    assert "200" in first
-    assert "task.succeeded" in first
+    first = browser.find_element(By.CSS_SELECTOR, "#attempts tbody tr")
+    assert "200" in first.text
+    assert "task.succeeded" in first.text
     assert any(body.get("type") == "task.succeeded" for body in receiver.bodies)
+    # The receiver's answer, as text (its markup is not rendered).
+    headers = [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, "#attempts thead th")]
+    assert "Answer" in headers
+    excerpt = first.find_element(By.CSS_SELECTOR, "td.excerpt")
+    assert excerpt.text == RECEIVER_ANSWER.decode()
+    assert excerpt.find_elements(By.TAG_NAME, "b") == []
+    # The timeline: created, the Runway task, each status, the notification and the webhook attempt.
+    kinds = wait_until(
+        browser,
+        lambda d: (
+            found
+            if {"submitted", "runway_task", "status", "notification", "webhook_attempt"}
+            <= set(
+                found := [
+                    li.get_attribute("data-kind") for li in d.find_elements(By.CSS_SELECTOR, "#timeline li")
+                ]
+            )
+            else None
+        ),
+        "the whole timeline",
+    )
+    assert kinds[0] == "submitted"
+    statuses = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#timeline li[data-kind='status']")]
+    assert any("SUCCEEDED" in text for text in statuses), statuses
+    assert any("COPYING" in text for text in statuses), statuses
     screenshot(browser, "job")
 
 
@@ -279,7 +310,11 @@ def check_the_secret_is_revealed_on_click_and_rotates(browser: Any, stack: Stack
     )
     assert browser.find_element(By.CSS_SELECTOR, "[data-fact='delivered']").text == "yes"
     assert browser.find_element(By.CSS_SELECTOR, "[data-fact='statusCode']").text == "200"
-    wait_until(browser, lambda d: d.find_element(By.ID, "dead-letters").text, "the dead letters")
+    wait_until(
+        browser,
+        lambda d: "No dead-lettered delivery." in d.find_element(By.ID, "dead-letters").text,
+        "the dead letters",
+    )
     # The shown secret must not end up in the docs' screenshot.
     browser.find_element(By.ID, "reveal-secret").click()
     wait_until(
@@ -424,7 +459,7 @@ def test_the_console_in_a_browser(
             job,
             console_url,
         )
-        step(check_the_status_filter_narrows_the_list, browser, job)
+        step(check_the_filters_narrow_the_list, browser, job)
         step(check_a_reference_holding_html_is_shown_as_text, browser, job)
         step(check_the_job_page_plays_the_video_and_lists_the_webhook_attempt, browser, stack, job, receiver)
         step(check_redeliver_adds_an_attempt, browser, receiver)
