@@ -208,11 +208,13 @@ def check_the_job_page_plays_the_video_and_lists_the_webhook_attempt(
         browser,
         lambda d: d.execute_script(
             "const v = document.querySelector('#job-outputs video');"
-            "return v && v.readyState >= 3 && v.error === null && v.duration > 0"
+            "if (v && v.error) return {error: v.error.code, message: v.error.message};"
+            "return v && v.readyState >= 3 && v.duration > 0"
             " ? {readyState: v.readyState, duration: v.duration, src: v.currentSrc} : null;"
         ),
         "the video playable",
     )
+    assert "error" not in state, f"the video failed: {state} (console: {browser.get_log('browser')[-5:]})"
     assert state["duration"] > 0
     view = api_view(stack, job["id"])
     output = view["bridge"]["outputs"][0]
