@@ -21,8 +21,11 @@ SAM := $(TOOLS)/sam/bin/sam
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 UV_VERSION := 0.13.8
 PYTEST_ARGS ?= -n 2
+# Debian's Chromium and its matching ChromeDriver drive the console's browser tests (tests/e2e/console).
+CHROMEDRIVER := /usr/bin/chromedriver
+BROWSER_PACKAGES := chromium chromium-driver fonts-dejavu-core
 
-.PHONY: help install dev test unit fleet lint fmt statelint sam-validate checkov sam-build deploy layer-requirements clean
+.PHONY: help install dev test unit fleet screenshots lint fmt statelint sam-validate checkov sam-build deploy layer-requirements clean
 
 help:
 	@echo "make dev    run the whole bridge locally (moto + Runway emulator), no AWS account or Runway key"
@@ -30,6 +33,7 @@ help:
 	@echo "make unit   the fast tier: logic on in-memory fakes (tests/unit), seconds, no moto or emulator"
 	@echo "make lint   ruff + mypy"
 	@echo "make fleet  the 130-job fleet run (fairness, nothing lost, no double create)"
+	@echo "make screenshots  the console's browser test, writing docs/console/*.png (README, Console)"
 	@echo "make deploy build and deploy to your AWS account (guided the first time; README, Deploy to AWS)"
 
 $(UV):
@@ -50,7 +54,14 @@ $(CHECKOV): $(UV) tools/checkov.txt
 	$(UV) pip install --quiet --python $(TOOLS)/checkov/bin/python -r tools/checkov.txt
 	@touch $@
 
-install: .venv/.synced $(SAM) $(CHECKOV)
+# A fresh clone gets the browser from the distribution (the driver package pins the same version).
+$(CHROMEDRIVER):
+	@if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null; then sudo=sudo; \
+	else echo "install $(BROWSER_PACKAGES) (Debian packages) as root, then run make again" >&2; exit 1; fi; \
+	$$sudo apt-get update -qq && \
+	$$sudo apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES)
+
+install: .venv/.synced $(SAM) $(CHECKOV) $(CHROMEDRIVER)
 
 # The layer ships the runtime dependencies pinned by the lock; regenerate after changing them.
 layer-requirements: $(UV)
@@ -109,6 +120,10 @@ test: install lint statelint sam-validate checkov sam-build
 # The 130-job fleet run alone (about 7 minutes; make test runs it too); see README, Fleet.
 fleet: .venv/.synced
 	.venv/bin/pytest -n 0 -m fleet tests/e2e/fleet
+
+# The console's browser test alone, also writing its screenshots into docs/console/ (README, Console).
+screenshots: .venv/.synced $(CHROMEDRIVER)
+	RUNWAY_BRIDGE_SCREENSHOTS=docs .venv/bin/pytest -n 0 -m browser tests/e2e/console
 
 # The fast tier alone: tests/unit runs the logic on the in-memory fakes of tests/unit/fakes (no moto,
 # no emulator, no local stack). One process: starting xdist workers costs more than these tests take.

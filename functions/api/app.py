@@ -3,7 +3,8 @@ request, makes one call into `runway_bridge.logic` and returns a model; errors b
 `{"error", "code"}` shape.
 
 `GET /v1/openapi.json` serves this API's own OpenAPI document without authentication (it holds no
-secret, and tools such as schemathesis read it before they have a key).
+secret, and tools such as schemathesis read it before they have a key). `GET /console` serves the
+tenant console's page and assets without authentication too (they hold no data).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pydantic import BaseModel, Field, ValidationError
 from runway_bridge import errors
 from runway_bridge.logic.deadline import remaining_ms_of, request_budget_s
 from runway_bridge.models.api import LIST_MODEL_MAX_CHARS, LIST_PAGE_DEFAULT, LIST_PAGE_MAX
+from runway_bridge.models.console import ConsoleAnswer
 from runway_bridge.models.identity import iam_tenant_id
 from runway_bridge.models.job import JobStatus
 from runway_bridge.models.limits import TooDeepError, loads_bounded
@@ -299,6 +301,27 @@ def get_usage() -> dict[str, Any]:
 def create_upload() -> dict[str, Any]:
     current_tenant()  # uploads are per caller too: refuse what no tenant sent
     return services().tasks.create_upload(json_body())
+
+
+# --- the console ---------------------------------------------------------------------------------------
+
+
+def console_response(answer: ConsoleAnswer) -> Response[str]:
+    return Response(
+        status_code=answer.status, content_type=answer.content_type, body=answer.body, headers=answer.headers
+    )
+
+
+# No authorizer: the pages hold no data; every datum comes from /v1/* with the tenant's key.
+@app.get("/console", include_in_schema=False)
+def console_page() -> Response[str]:
+    return console_response(services().console.page(trailing_slash=app.current_event.path.endswith("/")))
+
+
+@app.get("/console/<asset>", include_in_schema=False)
+def console_asset(asset: str) -> Response[str]:
+    version = app.current_event.get_query_string_value("v")
+    return console_response(services().console.asset(asset, version=version))
 
 
 # --- the served OpenAPI document ---------------------------------------------------------------------

@@ -198,6 +198,9 @@ class BridgeSettings(BaseSettings):
     # Public base URL of the bridge API (e.g. https://abc.execute-api.../Prod): stable output links
     # in events point at "<base>/v1/outputs/...". Unset: events carry no stable link.
     public_base_url: str | None = None
+    # Console (/console): origins the page may play video from, space-separated CSP sources. A
+    # stable link redirects to a presigned object-store URL; the local stack sets its own origin.
+    console_media_sources: str = "https://*.amazonaws.com"
     # Secrets Manager secret holding the HMAC key that signs stable output links.
     link_secret_name: str = "runway-bridge/link-signing-key"
     # How long a stable output link stays valid (it redirects to a fresh presign each time).

@@ -265,6 +265,7 @@ def _print_banner(stack: Any, startup_s: float) -> None:
     lines = [f"runway-bridge local stack is up ({startup_s:.1f} s)"]
     if stack.api_servers:
         lines.append(f"  API URL: {stack.api_url}")
+        lines.append(f"  web console: {stack.api_url}/console  (sign in with the bridge API key)")
     if len(stack.api_servers) > 1:
         lines.extend(f"  API URL of {name}: {url}" for name, url in stack.api_urls.items())
     key_lines, created = _dev_key_lines()

@@ -43,6 +43,9 @@ PUBLIC_BASE_URL_VARIABLE = "BRIDGE_PUBLIC_BASE_URL"
 # A Runway on loopback (the emulator, or a proxy in front of it) serves its outputs on loopback
 # http, which the copier's address guard refuses unless this is set (an explicit value wins).
 LOCAL_OUTPUTS_VARIABLE = "BRIDGE_ALLOW_LOCAL_OUTPUTS"
+# The console plays outputs through stable links that redirect to presigned URLs of the local S3:
+# its page may load media from that origin (an explicit value wins).
+CONSOLE_MEDIA_VARIABLE = "BRIDGE_CONSOLE_MEDIA_SOURCES"
 
 Resolver = Callable[[Any], Any]
 
@@ -204,6 +207,7 @@ class LocalStack:
         self._scheduler: LocalScheduler | None = None
         self._started = False
         self._set_local_outputs = False
+        self._set_console_media = False
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -249,6 +253,9 @@ class LocalStack:
         self._aws = LocalAws(self.template_path, parameters=parameters)
         self._aws.start()
         aws = self._aws
+        if CONSOLE_MEDIA_VARIABLE not in os.environ:
+            os.environ[CONSOLE_MEDIA_VARIABLE] = _origin(aws.endpoint_url)
+            self._set_console_media = True
         if self.data_dir is not None:
             self._data = DataDir(
                 self.data_dir,
@@ -342,6 +349,9 @@ class LocalStack:
         if self._set_local_outputs:
             os.environ.pop(LOCAL_OUTPUTS_VARIABLE, None)
             self._set_local_outputs = False
+        if self._set_console_media:
+            os.environ.pop(CONSOLE_MEDIA_VARIABLE, None)
+            self._set_console_media = False
         self._started = False
 
     def __enter__(self) -> LocalStack:
@@ -396,3 +406,9 @@ def _is_loopback_url(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _origin(url: str) -> str:
+    """`scheme://host:port` of a URL (a CSP source)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

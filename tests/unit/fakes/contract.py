@@ -8,6 +8,7 @@ A subclass named `Test...` provides the `store` fixture.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -227,6 +228,26 @@ class JobStoreContract:
         store.record_attempt(job.job_id, attempt)
         store.record_attempt(job.job_id, attempt)
         assert store.attempts(job.job_id) == [attempt]
+
+    def test_a_redelivered_attempt_is_kept_beside_the_first_delivery(self, store: Store) -> None:
+        # A redelivery is a new queue message: its first attempt is numbered 1 again.
+        job = new_job()
+        store.create(job)
+        first = DeliveryAttempt(
+            event_id="ev",
+            event_type="task.succeeded",
+            number=1,
+            at=T0 + timedelta(seconds=1),
+            url="https://hooks.example.com/x",
+            status_code=200,
+            latency_ms=12,
+            error=None,
+            outcome="delivered",
+        )
+        again = replace(first, at=T0 + timedelta(seconds=30), latency_ms=9)
+        store.record_attempt(job.job_id, first)
+        store.record_attempt(job.job_id, again)
+        assert store.attempts(job.job_id) == [first, again]
 
     # --- status history --------------------------------------------------------------------
 

@@ -73,7 +73,7 @@ class FakeJobStore:
         self._lock = threading.RLock()
         self._jobs: dict[str, Job] = {}
         self._events: dict[str, dict[str, _StoredEvent]] = {}
-        self._attempts: dict[str, dict[tuple[str, int], DeliveryAttempt]] = {}
+        self._attempts: dict[str, dict[tuple[str, int, datetime], DeliveryAttempt]] = {}
         self._markers: dict[str, EventMarker] = {}
         self._tenants: dict[str, _Counter] = {}
         self._runway: _Counter | None = None
@@ -370,7 +370,7 @@ class FakeJobStore:
 
     def record_attempt(self, job_id: str, attempt: DeliveryAttempt) -> None:
         with self._lock:
-            self._attempts.setdefault(job_id, {})[(attempt.event_id, attempt.number)] = attempt
+            self._attempts.setdefault(job_id, {})[(attempt.event_id, attempt.number, attempt.at)] = attempt
 
     def attempts(self, job_id: str) -> list[DeliveryAttempt]:
         with self._lock:

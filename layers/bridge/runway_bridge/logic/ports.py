@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from runway_bridge.models.console import ConsoleFile
 from runway_bridge.models.copy import DestinationCheck
 from runway_bridge.models.job import Job, JobStatus
 from runway_bridge.models.notification import Notification, WebhookMessage
@@ -345,3 +346,11 @@ class PollerState(Protocol):
         ...
 
     def record_duration(self, key: str, bucket: int) -> None: ...
+
+
+class ConsoleFiles(Protocol):
+    """The console's packaged text files (adapters/console_files.py)."""
+
+    def read(self, name: str) -> ConsoleFile | None:
+        """The file called `name` in the console package, or None when there is none."""
+        ...

@@ -118,7 +118,7 @@ class DeadLetter:
 
 @dataclass(frozen=True)
 class DeliveryAttempt:
-    """One recorded webhook attempt (item `ATTEMPT#<eventId>#<n>` on the job's partition)."""
+    """One recorded webhook attempt (item `ATTEMPT#<eventId>#<n>#<at>` on the job's partition)."""
 
     event_id: str
     event_type: str

@@ -1,10 +1,12 @@
 """The API function: submits, tasks (get, list, cancel, uploads), usage, and the webhook admin
-routes (secret, rotate, test, redeliver, redrive, stable output links)."""
+routes (secret, rotate, test, redeliver, redrive, stable output links), and the console's pages."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from runway_bridge.adapters.console_files import PackagedConsoleFiles
+from runway_bridge.logic.console import ConsoleService
 from runway_bridge.logic.notifications.admin import WebhookAdmin
 from runway_bridge.logic.submission.service import SubmissionService
 from runway_bridge.logic.tasks.service import TaskService
@@ -21,6 +23,7 @@ class ApiServices:
     tasks: TaskService
     usage: UsageService
     webhooks: WebhookAdmin
+    console: ConsoleService
 
 
 def build_api_services(settings: BridgeSettings) -> ApiServices:
@@ -42,6 +45,7 @@ def build_api_services(settings: BridgeSettings) -> ApiServices:
         ),
         usage=UsageService(jobs=jobs, tenants=parts.key_store(settings), clock=utc_now),
         webhooks=build_webhook_admin(settings),
+        console=ConsoleService(PackagedConsoleFiles(), media_sources=settings.console_media_sources),
     )
 
 

@@ -535,7 +535,8 @@ class DynamoJobStore:
     def record_attempt(self, job_id: str, attempt: DeliveryAttempt) -> None:
         item = {
             "pk": job_pk(job_id),
-            "sk": f"ATTEMPT#{attempt.event_id}#{attempt.number:03d}",
+            # The time too: a redelivery starts again at attempt 1 and must not overwrite the first.
+            "sk": f"ATTEMPT#{attempt.event_id}#{attempt.number:03d}#{format_time(attempt.at)}",
             "attemptEventId": attempt.event_id,
             "attemptEventType": attempt.event_type,
             "attemptNumber": attempt.number,
