@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
@@ -128,6 +129,16 @@ def on_unexpected(exc: Exception) -> Response[str]:
     logger.exception("unhandled error", extra={"error_type": type(exc).__name__})
     return error_response(500, "internal error", "INTERNAL")
 
+
+def no_store(router: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """Answers carry one tenant's data (its signing secret, presigned URLs): no browser or proxy
+    keeps a copy. Routes that set their own cache rule (the console's versioned assets) keep it."""
+    response = next_middleware(router)
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+app.use(middlewares=[no_store])
 
 # Powertools' exception_handler decorator is untyped; registering by call keeps these typed.
 app.exception_handler(RequestValidationError)(on_request_validation)

@@ -139,3 +139,18 @@ def test_the_list_filters_by_operation_and_model_and_refuses_an_unknown_operatio
     refused = api.get("/v1/tasks", params={"operation": "text_to_everything"}, headers=tenant.bearer)
     assert refused.status_code == 400
     assert set(refused.json()) == {"error", "code"}
+
+
+def test_answers_with_tenant_data_are_not_kept_by_caches_but_console_assets_are(
+    api: httpx.Client, stack: Stack
+) -> None:
+    tenant = new_tenant("cache")
+    secret = api.get("/v1/webhooks/secret", headers=tenant.bearer)
+    assert secret.status_code == 200
+    assert secret.headers["cache-control"] == "no-store"
+    tasks = api.get("/v1/tasks", headers=tenant.bearer)
+    assert tasks.headers["cache-control"] == "no-store"
+    page = api.get("/console")
+    assert page.headers["cache-control"] == "no-store"
+    asset = next(link for link in page.text.split('"') if link.startswith("console/console.js?"))
+    assert "immutable" in api.get(f"/console/{asset.removeprefix('console/')}").headers["cache-control"]
