@@ -11,39 +11,27 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from runway_bridge_dev.local.template import (
-    CreatedResource,
-    Resolver,
-    load_template,
-    parameter_values,
-    parse_template,
-    pseudo_parameters,
-)
-
-REAL_TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
-STACK = "bridge-a"
+from runway_bridge_dev.local.template import Resolver
+from tests.dev.local.real_template import TranslatedStack, translated
 
 
 @pytest.fixture(scope="module")
-def params() -> dict[str, Any]:
-    return parameter_values(parse_template(REAL_TEMPLATE))
+def stack() -> TranslatedStack:
+    return translated()
 
 
 @pytest.fixture(scope="module")
-def resources(params: dict[str, Any]) -> dict[str, Any]:
-    loaded = load_template(
-        REAL_TEMPLATE,
-        parameter_values=params,
-        region="eu-west-1",
-        account_id="111122223333",
-        stack_name=STACK,
-    )
-    return dict(loaded.template["Resources"])
+def params(stack: TranslatedStack) -> dict[str, Any]:
+    return stack.parameters
+
+
+@pytest.fixture(scope="module")
+def resources(stack: TranslatedStack) -> dict[str, Any]:
+    return dict(stack.template["Resources"])
 
 
 def of_type(resources: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
@@ -353,33 +341,8 @@ SUBMITTING_FUNCTIONS = ("ApiFunction", "SubmitEventFunction", "PollDueFunction")
 
 
 def _stack_with_input_buckets(buckets: str, region: str = "eu-west-1") -> tuple[dict[str, Any], Resolver]:
-    template = parse_template(REAL_TEMPLATE)
-    values = parameter_values(template, {"InputBuckets": buckets})
-    loaded = load_template(
-        REAL_TEMPLATE, parameter_values=values, region=region, account_id="111122223333", stack_name=STACK
-    )
-    pseudo = pseudo_parameters(region=region, account_id="111122223333", stack_name=STACK)
-    resolver = Resolver(loaded.template, values, pseudo, _named)
-    return dict(loaded.template["Resources"]), resolver
-
-
-class _Attributes(dict[str, Any]):
-    """Any attribute of a resource, named after it (`Bucket.Arn` -> "Bucket.Arn")."""
-
-    def __init__(self, logical_id: str) -> None:
-        super().__init__()
-        self._id = logical_id
-
-    def __contains__(self, name: object) -> bool:
-        return True
-
-    def __missing__(self, name: str) -> str:
-        return f"{self._id}.{name}"
-
-
-def _named(logical_id: str) -> CreatedResource:
-    """Every other resource as its logical id (the grants on input buckets do not refer to them)."""
-    return CreatedResource(ref=logical_id, attributes=_Attributes(logical_id))
+    stack = translated({"InputBuckets": buckets}, region)
+    return dict(stack.template["Resources"]), stack.resolver
 
 
 def _s3_grants(resources: dict[str, Any], resolver: Resolver) -> dict[str, set[str]]:

@@ -1,24 +1,18 @@
 """The IAM scoping of tenants' output buckets (moto does not enforce IAM, so the SAM-translated
 template is checked): with `OutputBuckets` given, the copier may make the copy's calls on exactly
 those buckets and their objects, the API and the relay may read (presign) exactly their objects,
-nobody may delete there; with it empty, no role gets anything outside the bridge's own bucket."""
+nobody may delete there, in each partition (aws, aws-cn, aws-us-gov); with it empty, no role gets
+anything outside the bridge's own bucket."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
 from typing import Any
 
 import pytest
 
-from runway_bridge_dev.local.template import (
-    Resolver,
-    load_template,
-    parameter_values,
-    parse_template,
-    pseudo_parameters,
-)
+from tests.dev.local.real_template import translated
 
-REAL_TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 COPY_ACTIONS = {
     "s3:PutObject",
     "s3:GetObject",
@@ -27,21 +21,14 @@ COPY_ACTIONS = {
     "s3:AbortMultipartUpload",
 }
 LIST_ACTIONS = {"s3:ListBucket", "s3:ListBucketMultipartUploads"}
+BUCKET_ARN = re.compile(r"arn:[^:]+:s3:::")  # in any partition
 
 
-def resolved(output_buckets: str) -> dict[str, Any]:
-    """The translated template with every intrinsic of parameters and conditions evaluated."""
-    params = parameter_values(parse_template(REAL_TEMPLATE), {"OutputBuckets": output_buckets})
-    pseudo = pseudo_parameters(region="eu-west-1", account_id="111122223333", stack_name="bridge-a")
-    loaded = load_template(
-        REAL_TEMPLATE,
-        parameter_values=params,
-        region="eu-west-1",
-        account_id="111122223333",
-        stack_name="bridge-a",
-    )
-    template = loaded.template
-    resolver = Resolver(template, params, pseudo, lambda _logical_id: None)
+def resolved(output_buckets: str, region: str = "eu-west-1") -> dict[str, Any]:
+    """The translated template as CloudFormation creates it: resources whose condition does not hold
+    left out, every intrinsic of parameters and conditions evaluated."""
+    stack = translated({"OutputBuckets": output_buckets}, region)
+    template, resolver = stack.template, stack.resolver
 
     def keep_references(node: Any) -> Any:
         # Refs to resources stay as they are (nothing is created here); parameters and conditions resolve.
@@ -57,19 +44,27 @@ def resolved(output_buckets: str) -> dict[str, Any]:
             return [keep_references(item) for item in node]
         return node
 
-    return {"Resources": keep_references(template["Resources"]), "Outputs": template.get("Outputs", {})}
+    created = {
+        logical_id: resource
+        for logical_id, resource in template["Resources"].items()
+        if "Condition" not in resource or resolver.condition(resource["Condition"])
+    }
+    return {"Resources": keep_references(created), "Outputs": template.get("Outputs", {})}
 
 
 def statements(template: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """Role logical id -> every statement of its inline policies."""
+    """Role logical id -> every statement of its inline policies and of the policies attached to it."""
     found: dict[str, list[dict[str, Any]]] = {}
     for logical_id, resource in template["Resources"].items():
-        if resource["Type"] != "AWS::IAM::Role":
-            continue
-        for policy in resource["Properties"].get("Policies") or []:
-            if not isinstance(policy, dict):
-                continue
-            found.setdefault(logical_id, []).extend(policy["PolicyDocument"]["Statement"])
+        if resource["Type"] == "AWS::IAM::Role":
+            for policy in resource["Properties"].get("Policies") or []:
+                if not isinstance(policy, dict):
+                    continue
+                found.setdefault(logical_id, []).extend(policy["PolicyDocument"]["Statement"])
+        if resource["Type"] == "AWS::IAM::Policy":
+            attached = resource["Properties"]["PolicyDocument"]["Statement"]
+            for role in resource["Properties"]["Roles"]:
+                found.setdefault(role["Ref"], []).extend(attached)
     return found
 
 
@@ -86,22 +81,39 @@ def tenant_grants(template: dict[str, Any]) -> dict[str, list[tuple[set[str], se
     for role, found in statements(template).items():
         for statement in found:
             resources = as_set(statement.get("Resource", []))
-            if any(resource.startswith("arn:aws:s3:::") for resource in resources):
+            if any(BUCKET_ARN.match(resource) for resource in resources):
                 grants.setdefault(role, []).append((as_set(statement["Action"]), resources))
     return grants
 
 
+@pytest.fixture(
+    scope="module",
+    params=[("eu-west-1", "aws"), ("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")],
+    ids=lambda region_partition: region_partition[1],
+)
+def region_partition(request: pytest.FixtureRequest) -> tuple[str, str]:
+    region, partition = request.param
+    return region, partition
+
+
 @pytest.fixture(scope="module")
-def with_buckets() -> dict[str, Any]:
-    return resolved("t-out,t-two")
+def partition(region_partition: tuple[str, str]) -> str:
+    return region_partition[1]
 
 
-def test_the_copier_gets_the_copys_calls_on_exactly_the_given_buckets(with_buckets: dict[str, Any]) -> None:
+@pytest.fixture(scope="module")
+def with_buckets(region_partition: tuple[str, str]) -> dict[str, Any]:
+    return resolved("t-out,t-two", region_partition[0])
+
+
+def test_the_copier_gets_the_copys_calls_on_exactly_the_given_buckets(
+    with_buckets: dict[str, Any], partition: str
+) -> None:
     grants = tenant_grants(with_buckets)
     assert sorted(grants["CopyOutputsFunctionRole"], key=lambda grant: sorted(grant[0])) == sorted(
         [
-            (COPY_ACTIONS, {"arn:aws:s3:::t-out/*", "arn:aws:s3:::t-two/*"}),
-            (LIST_ACTIONS, {"arn:aws:s3:::t-out", "arn:aws:s3:::t-two"}),
+            (COPY_ACTIONS, {f"arn:{partition}:s3:::t-out/*", f"arn:{partition}:s3:::t-two/*"}),
+            (LIST_ACTIONS, {f"arn:{partition}:s3:::t-out", f"arn:{partition}:s3:::t-two"}),
         ],
         key=lambda grant: sorted(grant[0]),
     )
@@ -110,10 +122,10 @@ def test_the_copier_gets_the_copys_calls_on_exactly_the_given_buckets(with_bucke
 
 
 def test_the_api_and_the_relay_may_only_read_there_and_nobody_may_delete(
-    with_buckets: dict[str, Any],
+    with_buckets: dict[str, Any], partition: str
 ) -> None:
     grants = tenant_grants(with_buckets)
-    objects = {"arn:aws:s3:::t-out/*", "arn:aws:s3:::t-two/*"}
+    objects = {f"arn:{partition}:s3:::t-out/*", f"arn:{partition}:s3:::t-two/*"}
     assert grants["ApiFunctionRole"] == [({"s3:GetObject"}, objects)]
     assert grants["PublishEventsFunctionRole"] == [({"s3:GetObject"}, objects)]
     assert set(grants) == {"CopyOutputsFunctionRole", "ApiFunctionRole", "PublishEventsFunctionRole"}
@@ -127,8 +139,8 @@ def test_without_output_buckets_no_role_reaches_any_other_bucket() -> None:
     assert environment["BRIDGE_OUTPUT_BUCKETS"] == ""
 
 
-def test_the_roles_a_tenant_bucket_policy_grants_are_stack_outputs(with_buckets: dict[str, Any]) -> None:
-    outputs = with_buckets["Outputs"]
+def test_the_roles_a_tenant_bucket_policy_grants_are_stack_outputs() -> None:
+    outputs = resolved("t-out,t-two")["Outputs"]
     for output, role in [
         ("CopyOutputsRoleArn", "CopyOutputsFunctionRole"),
         ("ApiRoleArn", "ApiFunctionRole"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,9 +48,10 @@ class Tenant:
         return {"Authorization": f"Bearer {self.key}"}
 
 
-def start_stack(**emulator_fields: Any) -> Stack:
+def start_stack(parameters: Mapping[str, str] | None = None, **emulator_fields: Any) -> Stack:
+    """A stack over the real template (`parameters` override its defaults) with the fast emulator."""
     config = EmulatorConfig(profile="fast", seed=11, **emulator_fields)
-    stack = LocalStack(emulator_config=config, run_schedules=False).start()
+    stack = LocalStack(emulator_config=config, run_schedules=False, parameters=parameters).start()
     forget_process_caches()
     return stack
 

@@ -16,15 +16,12 @@ from typing import Any
 import httpx
 import pytest
 
-from runway_bridge_dev.emulator import EmulatorConfig
-from runway_bridge_dev.local.stack import LocalStack
 from tests.e2e.api.conftest import (
     Stack,
     Tenant,
     creates_sent,
     emulator_of,
-    forget_process_caches,
-    new_tenant,
+    start_stack,
     stored_job_items,
 )
 from tests.e2e.api.test_api_end_to_end import assert_error_shape
@@ -39,11 +36,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    config = EmulatorConfig(profile="fast", seed=11, clock_speed=2.0)
-    running = LocalStack(
-        emulator_config=config, run_schedules=False, parameters={"InputBuckets": f"{ALLOWED},{ALSO_ALLOWED}"}
-    ).start()
-    forget_process_caches()
+    running = start_stack({"InputBuckets": f"{ALLOWED},{ALSO_ALLOWED}"}, clock_speed=2.0)
     try:
         s3 = running.aws.boto3_client("s3")
         for bucket in (ALLOWED, ALSO_ALLOWED, NOT_ALLOWED):
@@ -51,17 +44,6 @@ def stack() -> Iterator[Stack]:
         yield running
     finally:
         running.stop()
-
-
-@pytest.fixture
-def api(stack: Stack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.api_url, timeout=40) as client:
-        yield client
-
-
-@pytest.fixture
-def tenant(stack: Stack) -> Tenant:
-    return new_tenant("s3")
 
 
 def _put(stack: Stack, bucket: str, key: str, body: bytes, content_type: str) -> str:

@@ -8,11 +8,10 @@ from typing import Any
 import pytest
 
 from runway_bridge.errors import OutputExpiredError, OutputFetchError
-from runway_bridge.logic.copy.job import CopyJobService, CopyResult, CopyRetryLater
-from runway_bridge.logic.copy.streaming import CopyPolicy
+from runway_bridge.logic.copy.job import CopyResult, CopyRetryLater
 from runway_bridge.models.job import BRIDGE_COPY_FAILED, Job, JobStatus
 from tests.unit.builders import new_job
-from tests.unit.fakes import FakeClock, FakeJobStore, FakeMultipartStore, FakeOutputSource, ScriptedRunway
+from tests.unit.copy.conftest import CopyWorld
 from tests.unit.fakes.runway import task, unavailable
 
 URL = "https://cdn.runway.test/out-0.mp4"
@@ -20,32 +19,12 @@ FRESH_URL = "https://cdn.runway.test/out-0.mp4?fresh"
 VIDEO = b"\x00\x00\x00\x18ftypmp42 a small video"
 
 
-class World:
-    def __init__(self) -> None:
-        self.jobs = FakeJobStore()
-        self.runway = ScriptedRunway()
-        self.source = FakeOutputSource()
-        self.store = FakeMultipartStore()
-        self.copier = CopyJobService(
-            jobs=self.jobs,
-            runway_factory=lambda: self.runway,
-            source=self.source,
-            store=self.store,
-            policy=CopyPolicy(max_fetch_attempts=2, sleep=lambda seconds: None),
-            clock=FakeClock(),
-        )
-
+class World(CopyWorld):
     def copying(self, *urls: str) -> Job:
         job = new_job(status=JobStatus.COPYING, runway_task_id="t-1")
         self.jobs.create(job)
         self.runway.tasks["t-1"] = [task("t-1", "SUCCEEDED", output=list(urls or [URL]))]
         return job
-
-    def copy(self, job: Job, *, last_attempt: bool = False) -> tuple[CopyResult, Job]:
-        outcome = self.copier.copy(job.job_id, runway_budget_s=5, last_attempt=last_attempt)
-        after = self.jobs.get(job.job_id)
-        assert after is not None
-        return outcome.result, after
 
 
 @pytest.fixture

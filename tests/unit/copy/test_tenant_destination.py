@@ -10,12 +10,13 @@ import hashlib
 import pytest
 
 from runway_bridge.errors import ObjectStoreError
-from runway_bridge.logic.copy.job import CopyJobService, CopyResult
-from runway_bridge.logic.copy.streaming import WRITE_CHECK_KEY, CopyPolicy
+from runway_bridge.logic.copy.job import CopyResult
+from runway_bridge.logic.copy.streaming import WRITE_CHECK_KEY
 from runway_bridge.models.job import BRIDGE_COPY_FAILED, Job, JobOutput, JobStatus
 from runway_bridge.models.tenant import OutputDestination
 from tests.unit.builders import ending, new_job
-from tests.unit.fakes import FakeClock, FakeJobStore, FakeMultipartStore, FakeOutputSource, ScriptedRunway
+from tests.unit.copy.conftest import CopyWorld
+from tests.unit.fakes import FakeMultipartStore
 from tests.unit.fakes.copy import StoredObject
 from tests.unit.fakes.runway import task
 from tests.unit.harness import TENANT, Harness
@@ -32,26 +33,13 @@ class RefusingStore(FakeMultipartStore):
         raise ObjectStoreError(f"could not start the upload of {key} (AccessDenied)", retryable=True)
 
 
-class World:
+class World(CopyWorld):
     def __init__(self, allowed: frozenset[str] = frozenset({"t-out"})) -> None:
-        self.jobs = FakeJobStore()
-        self.runway = ScriptedRunway()
-        self.source = FakeOutputSource()
-        self.store = FakeMultipartStore("artifacts")
         self.tenant_stores: dict[str, FakeMultipartStore] = {
             "t-out": FakeMultipartStore("t-out"),
             "t-locked": RefusingStore("t-locked"),
         }
-        self.copier = CopyJobService(
-            jobs=self.jobs,
-            runway_factory=lambda: self.runway,
-            source=self.source,
-            store=self.store,
-            policy=CopyPolicy(max_fetch_attempts=2, sleep=lambda seconds: None),
-            clock=FakeClock(),
-            tenant_store=self.tenant_stores.__getitem__,
-            output_buckets=allowed,
-        )
+        super().__init__(tenant_store=self.tenant_stores.__getitem__, output_buckets=allowed)
 
     def copying(self, destination: OutputDestination | None = DESTINATION) -> Job:
         job = new_job(status=JobStatus.COPYING, runway_task_id="t-1", output_destination=destination)
@@ -59,12 +47,6 @@ class World:
         self.runway.tasks["t-1"] = [task("t-1", "SUCCEEDED", output=[URL])]
         self.source.answers[URL] = [VIDEO]
         return job
-
-    def copy(self, job: Job) -> tuple[CopyResult, Job]:
-        outcome = self.copier.copy(job.job_id, runway_budget_s=5, last_attempt=False)
-        after = self.jobs.get(job.job_id)
-        assert after is not None
-        return outcome.result, after
 
 
 def test_outputs_go_to_the_destination_taken_on_the_job_with_their_tags() -> None:

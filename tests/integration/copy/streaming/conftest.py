@@ -16,6 +16,8 @@ from moto.server import ThreadedMotoServer
 
 from runway_bridge.adapters.copy.outputs import HttpOutputSource, S3MultipartStore
 from runway_bridge.adapters.url_guard import UrlGuard
+from runway_bridge.logic.copy.streaming import MultipartStore, OutputSource, copy_task_outputs
+from runway_bridge.models.job import JobOutput
 from runway_bridge.settings import BridgeSettings
 from runway_bridge_dev.emulator import EmulatorConfig, RunwayEmulator
 
@@ -113,3 +115,23 @@ def succeeded_task(runway: httpx.Client, operation: str = "text_to_video", **bod
 def open_uploads(s3: Any, bucket: str) -> list[dict[str, Any]]:
     uploads: list[dict[str, Any]] = s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
     return uploads
+
+
+def no_refresh() -> list[str]:
+    raise AssertionError("the URLs should not need a refresh here")
+
+
+def copy_fresh_outputs(
+    task: dict[str, Any], *, job_id: str, source: OutputSource, store: MultipartStore, **options: Any
+) -> list[JobOutput]:
+    """`copy_task_outputs` of a succeeded task whose output URLs are still valid (a refresh fails the
+    test); `options` as `copy_task_outputs` takes them (policy, key_prefix, ...)."""
+    return copy_task_outputs(
+        job_id=job_id,
+        task_id=task["id"],
+        output_urls=task["output"],
+        refresh_urls=no_refresh,
+        source=source,
+        store=store,
+        **options,
+    )

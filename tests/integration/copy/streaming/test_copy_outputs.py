@@ -20,13 +20,15 @@ from runway_bridge.errors import OutputExpiredError, OutputFetchError
 from runway_bridge.logic.copy.streaming import MIB, CopyPolicy, copy_task_outputs, extension_for
 from runway_bridge.settings import BridgeSettings
 from runway_bridge_dev.emulator import RunwayEmulator
-from tests.integration.copy.streaming.conftest import CountingSource, open_uploads, succeeded_task
+from tests.integration.copy.streaming.conftest import (
+    CountingSource,
+    copy_fresh_outputs,
+    no_refresh,
+    open_uploads,
+    succeeded_task,
+)
 
 SMALL_PARTS = CopyPolicy(part_bytes=5 * MIB, sleep=lambda _seconds: None)
-
-
-def _no_refresh() -> list[str]:
-    raise AssertionError("the URLs should not need a refresh here")
 
 
 def _object_bytes(s3: Any, bucket: str, key: str) -> bytes:
@@ -40,11 +42,9 @@ def test_copies_bytes_hash_and_content_type_of_a_video(
     task = succeeded_task(runway)
     served = httpx.get(task["output"][0])
 
-    [output] = copy_task_outputs(
+    [output] = copy_fresh_outputs(
+        task,
         job_id="job-1",
-        task_id=task["id"],
-        output_urls=task["output"],
-        refresh_urls=_no_refresh,
         source=source,
         store=store,
         policy=SMALL_PARTS,
@@ -80,11 +80,9 @@ def test_a_20_mib_output_goes_up_in_5_mib_parts_with_the_right_bytes(
     served = httpx.get(task["output"][0], timeout=30).content
     assert len(served) > 20 * MIB
 
-    [output] = copy_task_outputs(
+    [output] = copy_fresh_outputs(
+        task,
         job_id="job-big",
-        task_id=task["id"],
-        output_urls=task["output"],
-        refresh_urls=_no_refresh,
         source=source,
         store=store,
         policy=SMALL_PARTS,
@@ -105,7 +103,7 @@ def test_a_rerun_neither_downloads_nor_uploads_again(
         "job_id": "job-2",
         "task_id": task["id"],
         "output_urls": task["output"],
-        "refresh_urls": _no_refresh,
+        "refresh_urls": no_refresh,
         "source": source,
         "store": store,
         "policy": SMALL_PARTS,
@@ -133,7 +131,7 @@ def test_a_recorded_hash_that_s3_does_not_hold_is_copied_again(
         "job_id": "job-3",
         "task_id": task["id"],
         "output_urls": task["output"],
-        "refresh_urls": _no_refresh,
+        "refresh_urls": no_refresh,
         "source": source,
         "store": store,
     }
@@ -169,7 +167,7 @@ def test_a_copy_killed_mid_upload_leaves_no_object_and_the_retry_cleans_up(
         "job_id": "job-4",
         "task_id": task["id"],
         "output_urls": task["output"],
-        "refresh_urls": _no_refresh,
+        "refresh_urls": no_refresh,
         "source": source,
         "store": store,
     }
@@ -263,11 +261,9 @@ def test_a_sound_effect_is_stored_as_wav(
     task = succeeded_task(runway, "sound_effect", model="sound_effect_v1", promptText="thunder")
     served = httpx.get(task["output"][0]).content
 
-    [output] = copy_task_outputs(
+    [output] = copy_fresh_outputs(
+        task,
         job_id="job-7",
-        task_id=task["id"],
-        output_urls=task["output"],
-        refresh_urls=_no_refresh,
         source=source,
         store=store,
     )
@@ -346,7 +342,7 @@ def test_a_download_cut_mid_body_restarts_cleanly_after_a_jittered_pause(
         job_id="job-8",
         task_id="task-8",
         output_urls=[url],
-        refresh_urls=_no_refresh,
+        refresh_urls=no_refresh,
         source=source,
         store=store,
         policy=CopyPolicy(part_bytes=5 * MIB, sleep=pauses.append),
@@ -376,7 +372,7 @@ def test_a_download_that_keeps_breaking_fails_after_bounded_attempts_and_leaves_
             job_id="job-9",
             task_id="task-9",
             output_urls=[url],
-            refresh_urls=_no_refresh,
+            refresh_urls=no_refresh,
             source=source,
             store=store,
             policy=CopyPolicy(part_bytes=5 * MIB, max_fetch_attempts=3, sleep=lambda _s: None),
@@ -403,7 +399,7 @@ def test_only_transient_http_errors_are_retried(
             job_id="job-10",
             task_id="task-10",
             output_urls=[url],
-            refresh_urls=_no_refresh,
+            refresh_urls=no_refresh,
             source=source,
             store=store,
             policy=CopyPolicy(max_fetch_attempts=3, sleep=lambda _s: None),
@@ -440,11 +436,9 @@ def test_with_a_kms_key_set_objects_are_encrypted_with_it(
     settings = BridgeSettings(bucket_name=bucket, output_kms_key_id=key_id, copy_part_bytes=5 * MIB)
     task = succeeded_task(runway)
 
-    copy_task_outputs(
+    copy_fresh_outputs(
+        task,
         job_id="job-11",
-        task_id=task["id"],
-        output_urls=task["output"],
-        refresh_urls=_no_refresh,
         source=source,
         store=S3MultipartStore.from_settings(s3, settings),
         policy=CopyPolicy.from_settings(settings),

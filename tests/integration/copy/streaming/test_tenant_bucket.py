@@ -13,12 +13,13 @@ import pytest
 
 from runway_bridge.adapters.copy.outputs import S3MultipartStore
 from runway_bridge.errors import ObjectStoreError
-from runway_bridge.logic.copy.streaming import WRITE_CHECK_KEY, CopyPolicy, check_writable, copy_task_outputs
-from tests.integration.copy.streaming.conftest import CountingSource, open_uploads, succeeded_task
-
-
-def _no_refresh() -> list[str]:
-    raise AssertionError("the URLs should not need a refresh here")
+from runway_bridge.logic.copy.streaming import WRITE_CHECK_KEY, CopyPolicy, check_writable
+from tests.integration.copy.streaming.conftest import (
+    CountingSource,
+    copy_fresh_outputs,
+    open_uploads,
+    succeeded_task,
+)
 
 
 def _calls(s3: Any, operation: str) -> list[dict[str, Any]]:
@@ -52,11 +53,9 @@ def test_a_tenant_bucket_gets_the_copy_under_its_prefix_with_its_own_default_enc
     task = succeeded_task(runway)
     served = httpx.get(task["output"][0]).content
 
-    [output] = copy_task_outputs(
+    [output] = copy_fresh_outputs(
+        task,
         job_id="job-1",
-        task_id=task["id"],
-        output_urls=task["output"],
-        refresh_urls=_no_refresh,
         source=source,
         store=S3MultipartStore.for_tenant_bucket(s3, bucket),
         policy=CopyPolicy(sleep=lambda _seconds: None),
