@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import warnings
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -417,8 +418,9 @@ def check_the_page_has_no_accessibility_violations(browser: Any, page: str) -> N
     """axe-core (WCAG 2.x A/AA rules and best practices: contrast, names and labels, landmarks,
     headings, table headers...) on the page as shown now."""
     violations = accessibility_violations(browser)
-    if violations is None:
-        pytest.skip("axe-selenium-python needs Python 3.12+ (the dev venv is 3.13: make .venv/.synced)")
+    if violations is None:  # only this check is left out; the test's other steps still run
+        warnings.warn("axe-selenium-python needs Python 3.12+: no accessibility check", stacklevel=1)
+        return
     if violations:
         rules = describe_violations(violations)
         pytest.fail(f"the {page} page breaks {len(violations)} axe rule(s):\n{rules}", pytrace=False)
