@@ -28,6 +28,11 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.e2e.cli.conftest import Process, read_profile, run
 
+try:  # axe-core, bundled by axe-selenium-python (Python 3.12+; the dev venv is 3.13)
+    from axe_selenium_python import Axe
+except ImportError:  # pragma: no cover - only on a 3.11 dev venv
+    Axe = None
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 REPO = Path(__file__).resolve().parents[3]
@@ -194,3 +199,41 @@ def screenshot(driver: Any, name: str) -> Path:
         DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOCS_SCREENSHOTS / f"{name}.png")
     return path
+
+
+# axe-core's options: every rule it runs by default (WCAG 2.x A/AA and best practices), and no
+# fetching of stylesheets it cannot read (`preload`): the console's one stylesheet is its own.
+AXE_OPTIONS = '{"preload": false, "resultTypes": ["violations"]}'
+
+
+def accessibility_violations(driver: Any) -> list[dict[str, Any]] | None:
+    """axe-core's violations on the page as it is now, or None where axe-selenium-python is not
+    installed (a Python 3.11 venv). axe is put into the page through WebDriver, which the page's
+    Content-Security-Policy does not govern; it reads the page and loads nothing."""
+    if Axe is None:
+        return None
+    axe = Axe(driver)
+    axe.inject()
+    results = axe.run(options=AXE_OPTIONS)
+    # The console itself calls its API with fetch; axe's only way out would be an XHR.
+    fetched = driver.execute_script(
+        "return performance.getEntriesByType('resource')"
+        ".filter((e) => e.initiatorType === 'xmlhttprequest').map((e) => e.name)"
+    )
+    assert fetched == [], f"axe fetched {fetched}"
+    violations: list[dict[str, Any]] = results["violations"]
+    return violations
+
+
+def describe_violations(violations: list[dict[str, Any]]) -> str:
+    """One paragraph per broken rule: its id, impact, what it asks, and each offending element
+    (its selector and axe's reason)."""
+    lines = []
+    for violation in violations:
+        lines.append(f"{violation['id']} ({violation['impact']}): {violation['help']}")
+        for node in violation["nodes"]:
+            selector = " ".join(
+                " >> ".join(part) if isinstance(part, list) else part for part in node["target"]
+            )
+            lines.append(f"  {selector}: {node.get('failureSummary', '').replace(chr(10), ' ')}")
+    return "\n".join(lines)

@@ -2,8 +2,9 @@
 refused), a job submitted through the API reaches SUCCEEDED in the list without a reload, its page
 plays the video and lists the webhook attempts, a redelivery adds one, the secret rotates, usage
 shows the tenant's counters; another tenant's job stays invisible, a reference holding HTML stays
-text, and a phone-wide window needs no horizontal scroll. Screenshots of the four main pages are
-written on the way (conftest.screenshot).
+text, a phone-wide window needs no horizontal scroll, and axe-core finds no accessibility violation
+on any page, wide or phone-wide. Screenshots of the four main pages are written on the way
+(conftest.screenshot).
 
 The checks share one stack, one browser and one job and depend on their order, so they run as the
 steps of one test: xdist never hands a test's steps to two workers (which would start a second stack
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import warnings
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,11 +26,23 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 from tests.e2e.cli.conftest import run
-from tests.e2e.console.conftest import RECEIVER_ANSWER, Receiver, Stack, screenshot, text_of_page, wait_until
+from tests.e2e.console.conftest import (
+    RECEIVER_ANSWER,
+    Receiver,
+    Stack,
+    accessibility_violations,
+    describe_violations,
+    screenshot,
+    text_of_page,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 JOB_MODEL = "veo3"
+# A second job that Runway (the emulator) refuses at once: the list and its filters show a failure.
+FAILING_MODEL = "veo3.1_fast"
+FAILING_PROMPT = "[fail:SAFETY.INPUT.TEXT] a storm over a lighthouse"
 # Long enough that the signed-in list surely shows the job unfinished first, even on a loaded machine.
 JOB_SECONDS = 25.0
 XSS_REFERENCE = '<img src=x onerror="window.__xss = 1">'
@@ -64,6 +78,17 @@ def job(stack: Stack, receiver: Receiver) -> dict[str, Any]:
     return {"id": answer.json()["id"]}
 
 
+@pytest.fixture(scope="module")
+def failed_job(stack: Stack, job: dict[str, Any]) -> dict[str, Any]:
+    """A job the emulator fails by its prompt (a moderation code), submitted after the module's job;
+    it is FAILED long before that one finishes."""
+    body = {"model": FAILING_MODEL, "promptText": FAILING_PROMPT, "ratio": "1280:720", "duration": 5}
+    with stack.api() as api:
+        answer = api.post("/v1/text_to_video", json=body)
+    assert answer.status_code in (200, 201), answer.text
+    return {"id": answer.json()["id"]}
+
+
 def sign_in(driver: Any, console_url: str, key: str) -> None:
     driver.get(console_url)
     field = wait_until(driver, lambda d: visible(d, "key"), "the sign-in form")
@@ -71,6 +96,12 @@ def sign_in(driver: Any, console_url: str, key: str) -> None:
     field.send_keys(key)
     driver.find_element(By.CSS_SELECTOR, "#signin-form button[type=submit]").click()
     wait_until(driver, lambda d: visible(d, "nav") and visible(d, "page-title"), "signed in")
+    # The page a user lands on has the focus on its title (the sign-in form is gone).
+    wait_until(
+        driver,
+        lambda d: d.execute_script("return document.activeElement.id") == "page-title",
+        "the title focused",
+    )
 
 
 def visible(driver: Any, element_id: str) -> Any:
@@ -122,7 +153,7 @@ def check_a_wrong_key_is_refused_and_nothing_is_kept(browser: Any, console_url: 
 
 
 def check_sign_in_then_the_job_reaches_succeeded_in_the_list_without_a_reload(
-    browser: Any, stack: Stack, job: dict[str, Any], console_url: str
+    browser: Any, stack: Stack, job: dict[str, Any], failed_job: dict[str, Any], console_url: str
 ) -> None:
     sign_in(browser, console_url, stack.key)
     # The key is in this tab's storage only: not in the URL, no cookie.
@@ -155,17 +186,39 @@ def check_sign_in_then_the_job_reaches_succeeded_in_the_list_without_a_reload(
         "the job SUCCEEDED in the list",
     )
     assert browser.execute_script("return window.__sameDocument === true"), "the page was reloaded"
+    # A list that redraws itself every few seconds is in no live region: a screen reader would read
+    # it all out again each time.
+    live = "[aria-live], [role=status], [role=alert], [role=log]"
+    assert browser.execute_script(f"return document.getElementById('jobs-body').closest('{live}')") is None
     seen = browser.execute_script("return window.__seen")
     print(f"statuses the list showed: {seen}")
     assert seen[0].split("+")[0] in UNFINISHED, seen
     assert seen[-1] == "SUCCEEDED"
     cells = browser.find_element(By.CSS_SELECTOR, row).find_elements(By.TAG_NAME, "td")
     assert [cell.text for cell in cells[1:4]] == ["SUCCEEDED", "text_to_video", JOB_MODEL]
+    failed = f"tr[data-job-id='{failed_job['id']}']"
+    wait_until(
+        browser,
+        lambda d: d.find_elements(By.CSS_SELECTOR, f"{failed}[data-status='FAILED']"),
+        "the failing job FAILED in the list",
+    )
+    cells = browser.find_element(By.CSS_SELECTOR, failed).find_elements(By.TAG_NAME, "td")
+    assert [cell.text for cell in cells[1:4]] == ["FAILED", "text_to_video", FAILING_MODEL]
     screenshot(browser, "jobs")
 
 
-def check_the_filters_narrow_the_list(browser: Any, job: dict[str, Any]) -> None:
-    row = f"tr[data-job-id='{job['id']}']"
+def check_the_filters_narrow_the_list(browser: Any, job: dict[str, Any], failed_job: dict[str, Any]) -> None:
+    row, failed = job["id"], failed_job["id"]
+
+    def shows(*ids: str) -> Any:
+        def shown(d: Any) -> bool:
+            # Read in one script: the list may be redrawn between two WebDriver calls.
+            found = d.execute_script(
+                "return [...document.querySelectorAll('#jobs-body tr')].map((r) => r.dataset.jobId)"
+            )
+            return set(found) == set(ids)
+
+        return shown
 
     def apply(status: str = "", operation: str = "", model: str = "") -> None:
         Select(browser.find_element(By.ID, "filter-status")).select_by_value(status)
@@ -174,22 +227,26 @@ def check_the_filters_narrow_the_list(browser: Any, job: dict[str, Any]) -> None
             element.clear()
             element.send_keys(value)
         browser.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
+        # The form is drawn anew with the list: the button used keeps the focus.
+        assert browser.execute_script("return document.activeElement.id") == "apply-filters"
 
     def shows_only_none() -> Any:
         return lambda d: "No jobs match these filters." in d.find_element(By.ID, "jobs-note").text
 
     apply(status="FAILED")
-    wait_until(browser, shows_only_none(), "no FAILED job")
+    wait_until(browser, shows(failed), "only the FAILED job")
     apply(status="SUCCEEDED")
-    wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, row), "the SUCCEEDED job")
+    wait_until(browser, shows(row), "only the SUCCEEDED job")
+    apply(status="TIMED_OUT")
+    wait_until(browser, shows_only_none(), "no TIMED_OUT job")
     apply(model="gen4.5")
     wait_until(browser, shows_only_none(), "no gen4.5 job")
     apply(operation="text_to_video", model=JOB_MODEL)
-    wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, row), f"the text_to_video {JOB_MODEL} job")
+    wait_until(browser, shows(row), f"only the text_to_video {JOB_MODEL} job")
     apply(operation="image_to_video")
     wait_until(browser, shows_only_none(), "no image_to_video job")
     apply()
-    wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, row), "all jobs")
+    wait_until(browser, shows(row, failed), "all jobs")
 
 
 def check_a_reference_holding_html_is_shown_as_text(browser: Any, job: dict[str, Any]) -> None:
@@ -285,6 +342,8 @@ def check_redeliver_adds_an_attempt(browser: Any, receiver: Receiver) -> None:
 def check_the_secret_is_revealed_on_click_and_rotates(browser: Any, stack: Stack, receiver: Receiver) -> None:
     browser.find_element(By.CSS_SELECTOR, "#nav a[data-page='webhooks']").click()
     reveal = wait_until(browser, lambda d: visible(d, "reveal-secret"), "the webhooks page")
+    # Gone to by a link: the new page's title has the focus (a screen reader says where it is).
+    assert browser.execute_script("return document.activeElement.id") == "page-title"
     assert not browser.find_element(By.ID, "secret-value").is_displayed()
     reveal.click()
     first = wait_until(
@@ -355,6 +414,18 @@ def check_another_tenants_job_is_not_shown(
     assert "not yours" not in text_of_page(browser)
 
 
+def check_the_page_has_no_accessibility_violations(browser: Any, page: str) -> None:
+    """axe-core (WCAG 2.x A/AA rules and best practices: contrast, names and labels, landmarks,
+    headings, table headers...) on the page as shown now."""
+    violations = accessibility_violations(browser)
+    if violations is None:  # only this check is left out; the test's other steps still run
+        warnings.warn("axe-selenium-python needs Python 3.12+: no accessibility check", stacklevel=1)
+        return
+    if violations:
+        rules = describe_violations(violations)
+        pytest.fail(f"the {page} page breaks {len(violations)} axe rule(s):\n{rules}", pytrace=False)
+
+
 def check_a_phone_wide_window_needs_no_horizontal_scroll(
     browser: Any, console_url: str, job: dict[str, Any], page: str
 ) -> None:
@@ -381,6 +452,7 @@ def check_a_phone_wide_window_needs_no_horizontal_scroll(
         widths = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
         assert widths[1] == 390
         assert widths[0] <= widths[1], f"{page}: {widths[0]} px wide in a {widths[1]} px window"
+        check_the_page_has_no_accessibility_violations(browser, f"{page} (390 px)")
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
@@ -412,9 +484,8 @@ def check_every_control_of_the_jobs_page_is_reached_by_keyboard_with_a_visible_f
         assert width != "0px", f"{name} has no visible focus"
         reached.append(name)
     expected = {"#main", "#/jobs", "#/webhooks", "#/usage", "sign-out", "filter-status", "filter-operation"}
-    expected |= {"filter-model", "filter-reference", f"#/jobs/{job['id']}"}
+    expected |= {"filter-model", "filter-reference", "apply-filters", f"#/jobs/{job['id']}"}
     assert expected <= set(reached), reached
-    assert "Apply filters" in reached
 
 
 def check_a_key_revoked_while_the_tab_is_open_signs_the_tab_out(
@@ -442,7 +513,13 @@ def check_a_key_revoked_while_the_tab_is_open_signs_the_tab_out(
 
 @pytest.mark.timeout(900)
 def test_the_console_in_a_browser(
-    browser: Any, stack: Stack, receiver: Receiver, other_key: str, console_url: str, job: dict[str, Any]
+    browser: Any,
+    stack: Stack,
+    receiver: Receiver,
+    other_key: str,
+    console_url: str,
+    job: dict[str, Any],
+    failed_job: dict[str, Any],
 ) -> None:
     timings: list[str] = []
 
@@ -454,19 +531,25 @@ def test_the_console_in_a_browser(
     try:
         step(check_the_page_is_served_with_a_strict_policy, stack, console_url)
         step(check_a_wrong_key_is_refused_and_nothing_is_kept, browser, console_url)
+        step(check_the_page_has_no_accessibility_violations, browser, "sign-in")
         step(
             check_sign_in_then_the_job_reaches_succeeded_in_the_list_without_a_reload,
             browser,
             stack,
             job,
+            failed_job,
             console_url,
         )
-        step(check_the_filters_narrow_the_list, browser, job)
+        step(check_the_page_has_no_accessibility_violations, browser, "jobs")
+        step(check_the_filters_narrow_the_list, browser, job, failed_job)
         step(check_a_reference_holding_html_is_shown_as_text, browser, job)
         step(check_the_job_page_plays_the_video_and_lists_the_webhook_attempt, browser, stack, job, receiver)
+        step(check_the_page_has_no_accessibility_violations, browser, "job")
         step(check_redeliver_adds_an_attempt, browser, receiver)
         step(check_the_secret_is_revealed_on_click_and_rotates, browser, stack, receiver)
+        step(check_the_page_has_no_accessibility_violations, browser, "webhooks")
         step(check_usage_shows_the_tenants_counters, browser, stack)
+        step(check_the_page_has_no_accessibility_violations, browser, "usage")
         step(check_another_tenants_job_is_not_shown, browser, stack, other_key, console_url)
         for page in ("jobs", "job", "webhooks", "usage"):
             step(check_a_phone_wide_window_needs_no_horizontal_scroll, browser, console_url, job, page)

@@ -182,8 +182,24 @@
     section.hidden = false;
     document.getElementById("signin").hidden = true;
     document.title = title + " - runway-bridge console";
-    section.append(el("h1", { id: "page-title", text: title }));
+    section.append(el("h1", { id: "page-title", tabindex: "-1", text: title }));
     return section;
+  }
+
+  // A page the user went to: focus its title, so a screen reader says where they are and the next
+  // Tab starts from the top of the new content.
+  function navigate() {
+    route();
+    const title = document.getElementById("page-title");
+    if (title && !document.getElementById("page").hidden) title.focus();
+  }
+
+  // The list redrawn in place (filters, paging): the control used is made anew, focus it again.
+  function redraw() {
+    const used = document.activeElement && document.activeElement.id;
+    route();
+    const again = used && document.getElementById(used);
+    if (again) again.focus();
   }
 
   function route() {
@@ -229,7 +245,7 @@
       field("filter-model", "Model", el("input", { id: "filter-model", name: "model", value: filters.model || "" })),
       field("filter-reference", "Reference",
         el("input", { id: "filter-reference", name: "reference", value: filters.reference || "" })),
-      el("button", { type: "submit", text: "Apply filters" }));
+      el("button", { type: "submit", id: "apply-filters", text: "Apply filters" }));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       const data = new FormData(form);
@@ -239,7 +255,7 @@
         if (value) listState.filters[name] = value;
       }
       listState.cursors = [null];
-      route();
+      redraw();
     });
     const body = el("tbody", { id: "jobs-body" });
     const table = el("table", { class: "responsive", id: "jobs" },
@@ -256,11 +272,11 @@
     let nextCursor = null;
     previous.addEventListener("click", () => {
       if (listState.cursors.length > 1) listState.cursors.pop();
-      route();
+      redraw();
     });
     next.addEventListener("click", () => {
       if (nextCursor) listState.cursors.push(nextCursor);
-      route();
+      redraw();
     });
 
     async function load() {
@@ -637,7 +653,7 @@
   document.addEventListener("DOMContentLoaded", () => {
     document.getElementById("signin-form").addEventListener("submit", signIn);
     document.getElementById("sign-out").addEventListener("click", () => signOut("Signed out."));
-    window.addEventListener("hashchange", route);
+    window.addEventListener("hashchange", navigate);
     route();
   });
 })();
