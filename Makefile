@@ -58,8 +58,13 @@ $(CHECKOV): $(UV) tools/checkov.txt
 $(CHROMEDRIVER):
 	@if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null; then sudo=sudo; \
 	else echo "install $(BROWSER_PACKAGES) (Debian packages) as root, then run make again" >&2; exit 1; fi; \
-	$$sudo apt-get update -qq && \
-	$$sudo apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES)
+	for attempt in 1 2 3; do \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			$(BROWSER_PACKAGES) && break; \
+		[ $$attempt = 3 ] && exit 1; echo "apt-get failed; trying again in $$((attempt * 10)) s" >&2; \
+		sleep $$((attempt * 10)); \
+	done
 
 install: .venv/.synced $(SAM) $(CHECKOV) $(CHROMEDRIVER)
 
