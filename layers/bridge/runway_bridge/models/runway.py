@@ -1,5 +1,5 @@
 """Pydantic models of Runway's API (spec `runway-openapi.yaml`, version 2024-11-06) plus the
-additions the live API and the official SDK use (see DESIGN.md, "The API surface").
+additions the live API and the official SDK use beyond that spec.
 
 No I/O here. Request models validate strictly by default; validating with
 ``context={"passthrough": True}`` (see :func:`validate_create_request`) keeps models, enum values
